@@ -1,0 +1,70 @@
+import {Command, Flags, type Interfaces} from '@oclif/core'
+
+import {RecError, isRecError} from '../errors.js'
+import type {Progress} from '../progress.js'
+import {makeProgress} from './progress.js'
+
+/**
+ * Every rec command extends this: `--json` (typed result on stdout, nothing else there), errors
+ * rendered in one place with their exit code (also under --json, where oclif would lose it),
+ * and a progress reporter on stderr that is silent under --json.
+ */
+export abstract class BaseCommand extends Command {
+  static enableJsonFlag = true
+  static baseFlags = {
+    quiet: Flags.boolean({char: 'q', description: 'no progress output on stderr', helpGroup: 'GLOBAL'}),
+  }
+
+  private _progress?: Progress
+
+  protected get progress(): Progress {
+    if (!this._progress) {
+      const silent = this.jsonEnabled() || this.argv.includes('--quiet') || this.argv.includes('-q')
+      this._progress = makeProgress({silent})
+    }
+    return this._progress
+  }
+
+  /** human output goes to stdout only when not in --json mode */
+  protected out(text: string): void {
+    if (!this.jsonEnabled()) process.stdout.write(text.endsWith('\n') ? text : `${text}\n`)
+  }
+
+  async catch(err: Interfaces.CommandError | Error): Promise<void> {
+    const rec = toRecError(err)
+    process.exitCode = rec.exitCode
+    if (this.jsonEnabled()) {
+      process.stdout.write(`${JSON.stringify({error: rec.toJSON()}, null, 2)}\n`)
+      return
+    }
+    process.stderr.write(formatError(rec))
+  }
+}
+
+/** oclif's own errors (bad flags, missing args) are usage errors; anything unknown is a bug. */
+export function toRecError(err: unknown): RecError {
+  if (isRecError(err)) return err
+  const e = err as {message?: string; oclif?: {exit?: number}; code?: string; stack?: string}
+  const oclifExit = e?.oclif?.exit
+  if (oclifExit !== undefined && oclifExit !== 1) {
+    return new RecError('usage', e.code ?? 'usage.invalid', stripAnsi(e.message ?? String(err)), {hint: 'see --help'})
+  }
+  const message = e?.message ?? String(err)
+  const bug = new RecError('bug', 'internal', message, {
+    hint: 'this is a bug in rec; please report it with the command you ran (set REC_DEBUG=1 for a stack trace)',
+  })
+  if (process.env.REC_DEBUG && e?.stack) process.stderr.write(`${e.stack}\n`)
+  return bug
+}
+
+export function formatError(err: RecError): string {
+  const lines = [`Error [${err.code}]: ${err.message}`]
+  for (const d of err.details) lines.push(`  - ${d}`)
+  if (err.hint) lines.push(`Hint: ${err.hint}`)
+  return `${lines.join('\n')}\n`
+}
+
+function stripAnsi(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/\u001B\[[0-9;]*m/g, '')
+}

@@ -1,0 +1,206 @@
+import {z} from 'zod'
+
+/**
+ * The experiment config: one schema, from which the TypeScript types, the validation and the
+ * shipped JSON Schema (schema/rec-config.schema.json, for editors) all come.
+ *
+ * Every object is strict: an unknown key is an error (with a "did you mean" from the loader).
+ * Defaults live here, so `rec config show --explain` can tell a default from a value set in a file.
+ */
+
+const positiveInt = z.number().int().positive()
+const nonNegativeInt = z.number().int().nonnegative()
+/** a column given by header name or 0-based index */
+const column = z.union([nonNegativeInt, z.string().min(1)])
+
+export const synthSchema = z
+  .strictObject({
+    users: positiveInt.default(500).describe('number of users'),
+    items: positiveInt.default(300).describe('number of items'),
+    interactions: positiveInt.default(20000).describe('number of (user, item) events to generate (duplicates are dropped)'),
+    factors: positiveInt.default(8).describe('dimension of the hidden latent factors that drive preferences'),
+    popularity_exponent: z.number().nonnegative().default(1.0).describe('power-law exponent of item popularity'),
+    seed: z.number().int().default(7).describe('generator seed (independent of the experiment seed)'),
+    explicit: z.boolean().default(true).describe('emit 1-5 star ratings (true) or all-1 implicit feedback'),
+  })
+  .describe('synthetic dataset generator (format: synth)')
+
+export const dataSchema = z
+  .strictObject({
+    format: z.enum(['synth', 'ml-100k', 'ml-1m', 'delimited']).default('synth').describe('reader to use'),
+    path: z.string().optional().describe('input file (relative to the config file that sets it); not used by synth'),
+    delimiter: z.string().min(1).optional().describe('field delimiter for delimited files (default ","); "\\t" for tab'),
+    header: z.boolean().default(false).describe('first line holds column names (delimited)'),
+    columns: z
+      .strictObject({user: column, item: column, rating: column.optional(), timestamp: column.optional()})
+      .default({user: 0, item: 1, rating: 2, timestamp: 3})
+      .describe('column mapping by header name or 0-based index (delimited)'),
+    encoding: z.enum(['utf-8', 'latin1']).default('utf-8'),
+    on_bad_row: z.enum(['error', 'skip']).default('error').describe('a malformed row stops the run (error, exit 3) or is counted and skipped'),
+    synth: synthSchema.default(synthSchema.parse({})),
+  })
+  .describe('where interactions come from')
+
+export const preprocessSchema = z
+  .strictObject({
+    dedupe: z.enum(['last', 'first', 'none']).default('last').describe('duplicate (user, item) pairs: keep the latest by time, the first, or all'),
+    implicit: z
+      .strictObject({
+        mode: z.enum(['all', 'threshold']).default('all').describe('all interactions are positives, or only rating >= threshold'),
+        threshold: z.number().default(4),
+      })
+      .default({mode: 'all', threshold: 4}),
+    kcore: z
+      .strictObject({user: nonNegativeInt.default(0), item: nonNegativeInt.default(0)})
+      .default({user: 0, item: 0})
+      .describe('iteratively drop users / items with fewer interactions than this (0 = off)'),
+  })
+  .describe('cleaning applied after reading, before the split')
+
+export const splitSchema = z
+  .strictObject({
+    method: z.enum(['random', 'temporal', 'leave_one_out']).default('random'),
+    ratios: z.array(z.number().min(0).max(1)).length(3).default([0.8, 0.1, 0.1]).describe('train / validation / test fractions, summing to 1'),
+    scope: z.enum(['global', 'per_user']).default('per_user').describe('random and temporal: cut over all events or within each user'),
+    order: z.enum(['latest', 'random']).default('latest').describe('leave_one_out: hold out each user\'s latest events or random ones'),
+  })
+  .superRefine((s, ctx) => {
+    const sum = s.ratios.reduce((a, b) => a + b, 0)
+    if (Math.abs(sum - 1) > 1e-6) {
+      ctx.addIssue({code: 'custom', path: ['ratios'], message: `split ratios must sum to 1 (they sum to ${Number(sum.toFixed(6))})`})
+    }
+    if (s.ratios[0] <= 0) ctx.addIssue({code: 'custom', path: ['ratios', 0], message: 'the train fraction must be > 0'})
+  })
+  .describe('train / validation / test split')
+
+export const negativesSchema = z
+  .strictObject({
+    sampler: z.enum(['uniform', 'popularity']).default('uniform'),
+    exponent: z.number().nonnegative().default(0.75).describe('popularity sampler: probability ∝ count^exponent'),
+  })
+  .describe('negative sampling (training and sampled evaluation); always excludes the user\'s positives')
+
+export const earlyStoppingSchema = z.strictObject({
+  metric: z.string().default('mrr@10').describe('validation metric, e.g. mrr@10, ndcg@10'),
+  patience: positiveInt.default(10).describe('epochs without improvement before stopping'),
+})
+
+export const trainSchema = z
+  .strictObject({
+    optimizer: z.enum(['adam', 'sgd']).default('adam'),
+    lr: z.number().positive().default(0.001),
+    batch_size: positiveInt.default(2048),
+    epochs: positiveInt.default(20),
+    l2: z.number().nonnegative().default(0).describe('L2 penalty on the embeddings of the batch'),
+    negatives: positiveInt.default(1).describe('sampled negatives per positive'),
+    early_stopping: earlyStoppingSchema.nullable().default(null).describe('null disables; otherwise restores the best epoch'),
+    eval_every: positiveInt.default(1).describe('validate every N epochs (early stopping)'),
+  })
+  .describe('training loop')
+
+export const trainOverrideSchema = trainSchema.partial()
+
+export const modelSchema = z
+  .strictObject({
+    model: z.enum(['pop', 'mf', 'neumf', 'two_tower']).describe('registry name of the model'),
+    name: z.string().regex(/^[A-Za-z0-9._-]+$/).optional().describe('label in tables (default: the model name)'),
+    factors: positiveInt.default(64).describe('embedding size (neumf: GMF embedding size)'),
+    loss: z.enum(['bpr', 'bce']).default('bpr').describe('mf / two_tower: pairwise BPR or pointwise binary cross-entropy; neumf always bce'),
+    mlp_layers: z.array(positiveInt).min(1).default([64, 32, 16]).describe('neumf: MLP tower widths (first = 2 × MLP embedding size)'),
+    tower_layers: z.array(positiveInt).min(1).default([64, 32]).describe('two_tower: widths of each tower\'s MLP (last = output size)'),
+    train: trainOverrideSchema.optional().describe('per-model overrides of the train section'),
+  })
+  .describe('one model to train')
+
+export const latencySchema = z.strictObject({
+  requests: z.number().int().min(1).default(200).describe('timed single-user requests (after warm-up)'),
+  warmup: nonNegativeInt.default(20),
+  batch: positiveInt.default(256).describe('users per batch for the throughput figure'),
+})
+
+export const evalSchema = z
+  .strictObject({
+    mode: z.enum(['full', 'sampled']).default('full').describe('full ranking over all items, or 1 positive + N sampled negatives'),
+    negatives: z.union([z.literal(99), z.literal(999)]).default(99).describe('sampled mode: negatives per positive'),
+    k: z.array(positiveInt).min(1).default([10, 20]).describe('cut-offs for top-K metrics'),
+    threshold: z.union([z.number().min(0).max(1), z.literal('validation')]).default(0.5).describe('pointwise metrics: probability threshold, or pick it on validation'),
+    batch_users: positiveInt.default(256).describe('users scored per matMul in full-ranking evaluation'),
+    latency: latencySchema.default(latencySchema.parse({})),
+    runtime: z.enum(['onnx', 'tfjs', 'both']).default('onnx').describe('where latency is measured'),
+  })
+  .describe('evaluation protocol')
+
+/** compression variants (issue 4); validated in depth by the compress registry */
+export const quantizeSchema = z.strictObject({
+  dtype: z.enum(['int8', 'float16', 'int4']),
+  granularity: z.enum(['per_tensor', 'per_channel']).default('per_channel'),
+  symmetric: z.boolean().default(true),
+  target: z.enum(['all', 'embeddings', 'dense']).default('all'),
+})
+const sparsity = z.number().min(0).lt(1, {message: 'sparsity must be below 1 (1.0 would remove everything)'})
+export const pruneSchema = z.strictObject({
+  method: z.enum(['magnitude', 'structured']),
+  sparsity: z.union([sparsity, z.array(sparsity).min(1)]),
+  scope: z.enum(['layer', 'global']).default('layer'),
+  target: z.enum(['all', 'mlp', 'embeddings']).default('all'),
+  norm: z.enum(['l1', 'l2']).default('l2'),
+  schedule: z.enum(['oneshot', 'polynomial']).default('oneshot'),
+})
+export const lowrankSchema = z
+  .strictObject({
+    rank: z.union([positiveInt, z.array(positiveInt).min(1)]).optional(),
+    energy: z.number().gt(0).lte(1).optional(),
+    target: z.enum(['all', 'dense', 'embeddings']).default('all'),
+  })
+  .refine((v) => (v.rank === undefined) !== (v.energy === undefined), {message: 'lowrank takes exactly one of rank or energy'})
+export const stepSchema = z.strictObject({
+  quantize: quantizeSchema.optional(),
+  prune: pruneSchema.optional(),
+  lowrank: lowrankSchema.optional(),
+})
+export const variantSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9._-]+$/).optional(),
+  quantize: quantizeSchema.optional(),
+  prune: pruneSchema.optional(),
+  lowrank: lowrankSchema.optional(),
+  pipeline: z.array(stepSchema).min(1).optional(),
+  finetune: z.strictObject({epochs: nonNegativeInt}).optional(),
+})
+export const compressSchema = z
+  .strictObject({
+    finetune: z.strictObject({epochs: nonNegativeInt.default(2)}).default({epochs: 2}),
+    variants: z.array(variantSchema).default([]),
+    gate: z.strictObject({metric: z.string().default('ndcg@10'), max_relative_drop: z.number().min(0).max(1).default(0.01)}).nullable().default(null),
+  })
+  .describe('compression variants made from each trained model')
+
+export const configSchema = z
+  .strictObject({
+    $schema: z.string().optional().describe('path to the JSON Schema, for editors'),
+    name: z.string().regex(/^[A-Za-z0-9._-]+$/).default('experiment').describe('experiment name; runs go to <output.dir>/<name>/'),
+    extends: z.union([z.string(), z.array(z.string())]).optional().describe('config files merged under this one, in order'),
+    seed: z.number().int().default(42),
+    backend: z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).default('auto').describe('tfjs backend: auto prefers gpu > node > wasm > cpu'),
+    data: dataSchema.default(dataSchema.parse({})),
+    preprocess: preprocessSchema.default(preprocessSchema.parse({})),
+    split: splitSchema.default(splitSchema.parse({})),
+    negatives: negativesSchema.default(negativesSchema.parse({})),
+    models: z.array(modelSchema).default([]).describe('models to train and compare'),
+    train: trainSchema.default(trainSchema.parse({})),
+    eval: evalSchema.default(evalSchema.parse({})),
+    compress: compressSchema.default(compressSchema.parse({})),
+    output: z.strictObject({dir: z.string().default('runs').describe('root of run directories (relative to the experiment file)')}).default({dir: 'runs'}),
+  })
+  .describe('a rec experiment')
+
+export type RecConfig = z.infer<typeof configSchema>
+export type DataConfig = z.infer<typeof dataSchema>
+export type SynthConfig = z.infer<typeof synthSchema>
+export type PreprocessConfig = z.infer<typeof preprocessSchema>
+export type SplitConfig = z.infer<typeof splitSchema>
+export type NegativesConfig = z.infer<typeof negativesSchema>
+export type ModelConfig = z.infer<typeof modelSchema>
+export type TrainConfig = z.infer<typeof trainSchema>
+export type EvalConfig = z.infer<typeof evalSchema>
+export type CompressConfig = z.infer<typeof compressSchema>
+export type VariantConfig = z.infer<typeof variantSchema>
