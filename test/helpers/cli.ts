@@ -1,0 +1,34 @@
+import {execFile} from 'node:child_process'
+import {fileURLToPath} from 'node:url'
+import {dirname, join} from 'node:path'
+
+export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+
+export interface CliResult {
+  stdout: string
+  stderr: string
+  code: number
+}
+
+/**
+ * Run the rec CLI from its TypeScript sources (bin/dev.js) in a child process, as a user would,
+ * and collect stdout, stderr and the exit code. Never throws on a non-zero exit.
+ */
+export function runCli(args: string[], options: {cwd?: string; env?: Record<string, string>; timeoutMs?: number} = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', join(repoRoot, 'bin', 'dev.js'), ...args],
+      {
+        cwd: options.cwd ?? repoRoot,
+        env: {...process.env, FORCE_COLOR: '0', NO_COLOR: '1', CI: 'true', ...options.env},
+        timeout: options.timeoutMs ?? 120_000,
+        maxBuffer: 64 * 1024 * 1024,
+      },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0
+        resolve({stdout: String(stdout), stderr: String(stderr), code})
+      },
+    )
+  })
+}
