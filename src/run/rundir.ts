@@ -1,0 +1,147 @@
+import {existsSync, mkdirSync, readFileSync, readdirSync, statSync} from 'node:fs'
+import {cpus, hostname, totalmem} from 'node:os'
+import {join, resolve} from 'node:path'
+import {createRequire} from 'node:module'
+
+import {dataError, usageError} from '../errors.js'
+import {writeFileAtomic, writeJsonAtomic} from './atomic.js'
+
+/**
+ * A run directory holds everything one execution of an experiment produced:
+ *   config.resolved.yaml   the config after extends / --set, with absolute paths
+ *   manifest.json          what decides the result (seed, config hash, dataset fingerprint, versions, backend, machine)
+ *   data/                  stats.json and the split (split/{train,valid,test}.bin + idmap.json)
+ *   models/<model>/<variant>/   model files, eval.json, per-user values
+ *   results.json           one row per model variant (what `rec compare` reads)
+ * Every file is written atomically (temp + rename).
+ */
+export interface Manifest {
+  rec: string
+  experiment: string
+  configFile: string
+  configHash: string
+  seed: number
+  datasetFingerprint?: string
+  backend?: {name: string; requested: string; fallbackReason?: string}
+  command: string[]
+  startedAt: string
+  endedAt?: string
+  stages: Record<string, {status: 'done' | 'skipped' | 'failed'; seconds?: number; key?: string; note?: string}>
+  node: string
+  packages: Record<string, string>
+  host: {hostname: string; platform: string; arch: string; cores: number; cpuModel: string; memoryBytes: number}
+}
+
+const require = createRequire(import.meta.url)
+
+/** versions of the packages that decide numbers, read from their own package.json */
+export function packageVersions(): Record<string, string> {
+  const names = ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'onnxruntime-node', 'ml-matrix', 'zod', 'yaml', 'csv-parse']
+  const out: Record<string, string> = {}
+  for (const name of names) {
+    try {
+      const pkgPath = require.resolve(`${name}/package.json`)
+      out[name] = JSON.parse(readFileSync(pkgPath, 'utf8')).version
+    } catch {
+      // not installed (optional native backends)
+    }
+  }
+  return out
+}
+
+
+export function newManifest(args: {experiment: string; configFile: string; configHash: string; seed: number; command: string[]}): Manifest {
+  const cpu = cpus()
+  return {
+    rec: safeRecVersion(),
+    experiment: args.experiment,
+    configFile: args.configFile,
+    configHash: args.configHash,
+    seed: args.seed,
+    command: args.command,
+    startedAt: new Date().toISOString(),
+    stages: {},
+    node: process.version,
+    packages: packageVersions(),
+    host: {
+      hostname: hostname(),
+      platform: process.platform,
+      arch: process.arch,
+      cores: cpu.length,
+      cpuModel: cpu[0]?.model ?? 'unknown',
+      memoryBytes: totalmem(),
+    },
+  }
+}
+
+function safeRecVersion(): string {
+  // works from src/ (tsx) and dist/src/ (build): walk up to the package.json named rec
+  let dir = new URL('.', import.meta.url).pathname
+  for (let i = 0; i < 5; i++) {
+    const p = join(dir, 'package.json')
+    if (existsSync(p)) {
+      const pkg = JSON.parse(readFileSync(p, 'utf8')) as {name?: string; version?: string}
+      if (pkg.name === 'rec') return pkg.version ?? '0.0.0'
+    }
+    dir = resolve(dir, '..')
+  }
+  return '0.0.0'
+}
+
+/** runs/<experiment>/<UTC timestamp> — sortable, and unique within a second by a counter suffix */
+export function createRunDir(root: string, experiment: string, now = new Date()): string {
+  const stamp = now.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-')
+  const base = join(root, experiment)
+  let dir = join(base, stamp)
+  for (let i = 2; existsSync(dir); i++) dir = join(base, `${stamp}-${i}`)
+  try {
+    mkdirSync(dir, {recursive: true})
+  } catch (err) {
+    throw usageError('run.dir_unwritable', `cannot create the run directory ${dir}: ${(err as Error).message}`, {
+      hint: 'set output.dir (or --out) to a writable folder',
+      cause: err,
+    })
+  }
+  return dir
+}
+
+export function writeManifest(dir: string, manifest: Manifest): void {
+  writeJsonAtomic(join(dir, 'manifest.json'), manifest)
+}
+
+export function readManifest(dir: string): Manifest {
+  return readJson<Manifest>(join(dir, 'manifest.json'))
+}
+
+export function writeText(dir: string, name: string, text: string): void {
+  writeFileAtomic(join(dir, name), text)
+}
+
+/** read a JSON file of a run, with a data error (exit 3) naming the file when it is missing or corrupt */
+export function readJson<T>(path: string): T {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch {
+    throw dataError('run.missing_file', `missing file ${path}`, {hint: 'is this a run directory made by `rec run` or `rec train`?'})
+  }
+  try {
+    return JSON.parse(text) as T
+  } catch (err) {
+    throw dataError('run.corrupt_file', `corrupt JSON in ${path}: ${(err as Error).message}`, {hint: 're-run the stage that wrote it (rec run --force)'})
+  }
+}
+
+/** the run directory itself, or its newest run when given runs/<experiment> */
+export function resolveRunDir(path: string): string {
+  const abs = resolve(path)
+  if (!existsSync(abs) || !statSync(abs).isDirectory()) {
+    throw usageError('run.not_found', `no run directory at ${path}`)
+  }
+  if (existsSync(join(abs, 'manifest.json'))) return abs
+  const children = readdirSync(abs)
+    .filter((d) => existsSync(join(abs, d, 'manifest.json')))
+    .sort()
+  if (children.length === 0) throw usageError('run.not_found', `${path} holds no run (no manifest.json)`)
+  return join(abs, children.at(-1)!)
+}
