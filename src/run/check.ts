@@ -1,0 +1,141 @@
+import {checkError, configError, usageError} from '../errors.js'
+import {readJson} from './rundir.js'
+
+/**
+ * Reference checks for CI: compare the metrics of a new run with a reference and fail (exit 4)
+ * when any moved beyond its tolerance.
+ *
+ * A reference is either the `--json` output of `rec run` / `rec eval` / `rec compare`
+ * (`{variants: [{model, name, metrics}]}` or `{rows: [{model, variant, metrics}]}`), or a small
+ * hand-written file `{"<model>/<variant>" | "<variant>": {"<metric>": value}}`.
+ */
+export type MetricTable = Record<string, Record<string, number>>
+
+export interface CheckRow {
+  variant: string
+  metric: string
+  reference: number | null
+  actual: number | null
+  delta: number | null
+  allowed: number
+  ok: boolean
+}
+
+export interface CheckResult {
+  ok: boolean
+  tolerance: Tolerance
+  /** every compared metric; `moved` lists those with a non-zero delta or a missing side */
+  compared: number
+  moved: CheckRow[]
+  failed: CheckRow[]
+}
+
+export interface Tolerance {
+  default: number
+  perMetric: Record<string, number>
+}
+
+/** `0.002` or `ndcg@10=0.005,recall@10=0.01` or both mixed: `0.001,ndcg@10=0.005` */
+export function parseTolerance(spec: string | undefined): Tolerance {
+  const tol: Tolerance = {default: 0.002, perMetric: {}}
+  if (!spec) return tol
+  for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const eq = part.indexOf('=')
+    const value = Number(eq === -1 ? part : part.slice(eq + 1))
+    if (!Number.isFinite(value) || value < 0) {
+      throw usageError('usage.bad_tolerance', `bad --tolerance part "${part}": expected a number >= 0 or metric=number`)
+    }
+    if (eq === -1) tol.default = value
+    else tol.perMetric[part.slice(0, eq).trim()] = value
+  }
+  return tol
+}
+
+interface VariantLike {
+  model?: string
+  name?: string
+  variant?: string
+  run?: string
+  metrics?: Record<string, number>
+}
+
+/** the metric table of a result or reference object, keyed `model/variant` */
+export function metricTable(value: unknown, source: string): MetricTable {
+  const v = value as {variants?: VariantLike[]; rows?: VariantLike[]} | null
+  const list = v && typeof v === 'object' ? (Array.isArray(v.variants) ? v.variants : Array.isArray(v.rows) ? v.rows : undefined) : undefined
+  const out: MetricTable = {}
+  if (list) {
+    for (const row of list) {
+      const variant = row.variant ?? row.name ?? 'base'
+      const key = row.model ? `${row.model}/${variant}` : variant
+      out[key] = {...(row.metrics ?? {})}
+    }
+    return out
+  }
+  if (v && typeof v === 'object') {
+    for (const [key, metrics] of Object.entries(v)) {
+      if (!metrics || typeof metrics !== 'object' || Array.isArray(metrics)) {
+        throw configError('check.bad_reference', `${source}: "${key}" should map metric names to numbers`)
+      }
+      for (const [m, x] of Object.entries(metrics as Record<string, unknown>)) {
+        if (typeof x !== 'number') throw configError('check.bad_reference', `${source}: ${key}.${m} is not a number`)
+      }
+      out[key] = metrics as Record<string, number>
+    }
+    return out
+  }
+  throw configError('check.bad_reference', `${source} is not a rec result or a {variant: {metric: value}} object`)
+}
+
+export function readReference(file: string): MetricTable {
+  return metricTable(readJson(file), file)
+}
+
+/** find the actual row for a reference key: exact `model/variant`, or a bare variant name when unique */
+function lookup(actual: MetricTable, key: string): Record<string, number> | undefined {
+  if (actual[key]) return actual[key]
+  if (!key.includes('/')) {
+    const matches = Object.keys(actual).filter((k) => k.split('/').at(-1) === key)
+    if (matches.length === 1) return actual[matches[0]]
+  }
+  return undefined
+}
+
+/**
+ * Compare every metric of the reference with the actual value: |actual − reference| <= allowed,
+ * where allowed is the metric's own tolerance or the default. A metric or variant of the reference
+ * that the new run lacks is a failure; extra metrics in the new run are ignored.
+ */
+export function checkAgainst(reference: MetricTable, actual: MetricTable, tolerance: Tolerance): CheckResult {
+  const moved: CheckRow[] = []
+  let compared = 0
+  for (const [variant, metrics] of Object.entries(reference)) {
+    const got = lookup(actual, variant)
+    for (const [metric, ref] of Object.entries(metrics)) {
+      compared++
+      const allowed = tolerance.perMetric[metric] ?? tolerance.default
+      const value = got?.[metric]
+      if (value === undefined) {
+        moved.push({variant, metric, reference: ref, actual: null, delta: null, allowed, ok: false})
+        continue
+      }
+      const delta = value - ref
+      // a tiny epsilon so that a tolerance written as 0.002 admits a delta of exactly 0.002
+      const ok = Math.abs(delta) <= allowed + 1e-12
+      if (delta !== 0 || !ok) moved.push({variant, metric, reference: ref, actual: value, delta, allowed, ok})
+    }
+  }
+  const failed = moved.filter((r) => !r.ok)
+  return {ok: failed.length === 0, tolerance, compared, moved, failed}
+}
+
+export function checkFailure(result: CheckResult, referenceFile: string) {
+  return checkError('check.failed', `${result.failed.length} of ${result.compared} metrics moved beyond tolerance against ${referenceFile}`, {
+    details: result.failed.map((r) => (r.actual === null ? `${r.variant} ${r.metric}: missing in this run (reference ${r.reference})` : `${r.variant} ${r.metric}: ${r.reference} → ${r.actual} (Δ ${signed(r.delta!)}, allowed ±${r.allowed})`)),
+    hint: 'if the change is intended, save the new --json output as the reference',
+  })
+}
+
+function signed(x: number): string {
+  return `${x >= 0 ? '+' : ''}${Number(x.toPrecision(4))}`
+}
