@@ -1,0 +1,30 @@
+import {Args} from '@oclif/core'
+
+import {BaseCommand} from '../src/cli/base.js'
+import {formatFlags} from '../src/cli/flags.js'
+import {renderRows} from '../src/cli/report.js'
+import {buildTable} from '../src/report/table.js'
+import {tableToJson, type JsonReport} from '../src/report/render.js'
+import {loadRunRows} from '../src/run/compare.js'
+
+export default class Compare extends BaseCommand {
+  static summary = 'Compare the model variants of one or more runs in one table.'
+  static description = `One row per model variant (and per run when several are given): metrics, latency, size and
+parameters, read from each run's results.json. --baseline adds absolute and % deltas against one row.
+Several runs (e.g. CI shards) are merged only when their data, split and training agree.`
+  static examples = [
+    '<%= config.bin %> compare runs/quickstart',
+    '<%= config.bin %> compare runs/a runs/b --format md --sort ndcg@10 --baseline mf/base',
+    '<%= config.bin %> compare runs/quickstart --metrics ndcg@10,recall@10,p50,size --format csv',
+  ]
+  static strict = false
+  static args = {runs: Args.string({description: 'run directories (or runs/<experiment> for the newest run)', required: true})}
+  static flags = {...formatFlags}
+
+  async run(): Promise<JsonReport> {
+    const {argv, flags} = await this.parse(Compare)
+    const rows = loadRunRows(argv as string[])
+    this.out(renderRows(rows, flags))
+    return tableToJson(buildTable(rows, {metrics: flags.metrics?.split(',').map((s) => s.trim()), sort: flags.sort, baseline: flags.baseline}))
+  }
+}
