@@ -98,7 +98,22 @@ export const trainSchema = z
   })
   .describe('training loop')
 
-export const trainOverrideSchema = trainSchema.partial()
+/**
+ * Per-model overrides of the train section. Same fields and checks as `train`, but no defaults:
+ * only the keys a model sets override the experiment's train section (`trainSchema.partial()`
+ * would fill every missing key with its default and silently undo the experiment's values).
+ */
+export const trainOverrideSchema = z.strictObject({
+  optimizer: trainSchema.shape.optimizer.unwrap().optional(),
+  lr: trainSchema.shape.lr.unwrap().optional(),
+  batch_size: trainSchema.shape.batch_size.unwrap().optional(),
+  epochs: trainSchema.shape.epochs.unwrap().optional(),
+  l2: trainSchema.shape.l2.unwrap().optional(),
+  negatives: trainSchema.shape.negatives.unwrap().optional(),
+  early_stopping: earlyStoppingSchema.nullable().optional().describe('null disables early stopping for this model'),
+  eval_every: trainSchema.shape.eval_every.unwrap().optional(),
+})
+export type TrainOverrideConfig = z.infer<typeof trainOverrideSchema>
 
 export const modelSchema = z
   .strictObject({

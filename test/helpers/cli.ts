@@ -1,8 +1,11 @@
 import {execFile} from 'node:child_process'
 import {fileURLToPath} from 'node:url'
 import {dirname, join} from 'node:path'
+import {pathToFileURL} from 'node:url'
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+/** tsx's loader by absolute URL, so the CLI can run from any working directory */
+const tsxLoader = pathToFileURL(join(repoRoot, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href
 
 export interface CliResult {
   stdout: string
@@ -18,7 +21,7 @@ export function runCli(args: string[], options: {cwd?: string; env?: Record<stri
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ['--import', 'tsx', join(repoRoot, 'bin', 'dev.js'), ...args],
+      ['--import', tsxLoader, join(repoRoot, 'bin', 'dev.js'), ...args],
       {
         cwd: options.cwd ?? repoRoot,
         env: {...process.env, FORCE_COLOR: '0', NO_COLOR: '1', CI: 'true', ...options.env},

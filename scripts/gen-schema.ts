@@ -1,0 +1,15 @@
+/**
+ * Writes schema/rec-config.schema.json from the zod schema in src/config/schema.ts.
+ * Run after changing the schema: `npx tsx scripts/gen-schema.ts` (test/config/schema.test.ts fails
+ * when the shipped file is stale).
+ */
+import {writeFileSync} from 'node:fs'
+import {dirname, join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+import {JSON_SCHEMA_PATH, renderJsonSchema} from '../src/config/json-schema.js'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const out = join(root, JSON_SCHEMA_PATH)
+writeFileSync(out, renderJsonSchema())
+process.stdout.write(`wrote ${JSON_SCHEMA_PATH}\n`)
