@@ -1,5 +1,7 @@
 import {z} from 'zod'
 
+import {parseMetricName} from '../eval/metrics.js'
+
 /**
  * The experiment config: one schema, from which the TypeScript types, the validation and the
  * shipped JSON Schema (schema/rec-config.schema.json, for editors) all come.
@@ -12,6 +14,15 @@ const positiveInt = z.number().int().positive()
 const nonNegativeInt = z.number().int().nonnegative()
 /** a column given by header name or 0-based index */
 const column = z.union([nonNegativeInt, z.string().min(1)])
+
+/** a metric key known to the metric registry, e.g. ndcg@10, auc */
+const metricName = z.string().superRefine((name, ctx) => {
+  try {
+    parseMetricName(name)
+  } catch (err) {
+    ctx.addIssue({code: 'custom', message: `${(err as Error).message}; ${(err as {hint?: string}).hint ?? ''}`.trim()})
+  }
+})
 
 export const synthSchema = z
   .strictObject({
@@ -81,7 +92,7 @@ export const negativesSchema = z
   .describe('negative sampling (training and sampled evaluation); always excludes the user\'s positives')
 
 export const earlyStoppingSchema = z.strictObject({
-  metric: z.string().default('mrr@10').describe('validation metric, e.g. mrr@10, ndcg@10'),
+  metric: metricName.default('mrr@10').describe('validation metric, e.g. mrr@10, ndcg@10'),
   patience: positiveInt.default(10).describe('epochs without improvement before stopping'),
 })
 
@@ -138,6 +149,7 @@ export const evalSchema = z
     mode: z.enum(['full', 'sampled']).default('full').describe('full ranking over all items, or 1 positive + N sampled negatives'),
     negatives: z.union([z.literal(99), z.literal(999)]).default(99).describe('sampled mode: negatives per positive'),
     k: z.array(positiveInt).min(1).default([10, 20]).describe('cut-offs for top-K metrics'),
+    metrics: z.array(metricName).min(1).optional().describe('metric columns of the comparison table, e.g. [ndcg@10, recall@10, auc] (default: the standard set)'),
     threshold: z.union([z.number().min(0).max(1), z.literal('validation')]).default(0.5).describe('pointwise metrics: probability threshold, or pick it on validation'),
     batch_users: positiveInt.default(256).describe('users scored per matMul in full-ranking evaluation'),
     latency: latencySchema.default(latencySchema.parse({})),

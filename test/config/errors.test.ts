@@ -32,10 +32,21 @@ describe('unknown keys', () => {
     expect(err.details).toEqual(['exp.yaml:3:5 models.0.factor: unknown key; did you mean `factors`?'])
   })
 
+  it('the example of the issue: eval.metircs suggests metrics', async () => {
+    const {err} = await problem('eval:\n  metircs: [ndcg@10]\n')
+    expect(err.details).toEqual(['exp.yaml:2:3 eval.metircs: unknown key; did you mean `metrics`?'])
+    expect(err.message).toBe('unknown key `eval.metircs` at exp.yaml:2:3; did you mean `metrics`?')
+  })
+
   it('no suggestion when nothing is close', async () => {
-    const {err} = await problem('eval:\n  metircs: [ndcg]\n')
-    expect(err.details).toEqual(['exp.yaml:2:3 eval.metircs: unknown key'])
+    const {err} = await problem('eval:\n  zzzzzzzz: [ndcg]\n')
+    expect(err.details).toEqual(['exp.yaml:2:3 eval.zzzzzzzz: unknown key'])
     expect(err.message).not.toContain('did you mean')
+  })
+
+  it('an unknown metric name lists the known ones', async () => {
+    const {err} = await problem('eval:\n  metrics: [ndcg@10, nddcg@10]\n')
+    expect(err.details[0]).toMatch(/^exp.yaml:2:\d+ eval.metrics.1: unknown metric "nddcg@10"; known metrics: .*ndcg@K/)
   })
 
   it('in an extended file: positioned in that file', async () => {

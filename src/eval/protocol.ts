@@ -1,0 +1,56 @@
+import type {NegativesConfig} from '../config/schema.js'
+
+/**
+ * How the numbers were obtained. Printed in every report next to them, because "ndcg@10 = 0.41"
+ * means nothing without it (full ranking vs 1 + 99 sampled negatives differ by a factor of ~3).
+ */
+export interface Protocol {
+  mode: 'full' | 'sampled'
+  part: 'valid' | 'test'
+  /** 'all items' (full) or '1 positive + 99 sampled negatives' (sampled) */
+  candidates: string
+  /**
+   * full: 'train items' (part valid) or 'train + validation items' (part test), scored -Infinity;
+   * sampled: 'items the user interacted with (never sampled as negatives)'
+   */
+  excluded: string
+  /** e.g. 'test users with at least one test item' */
+  users: string
+  k: number[]
+  /** probability threshold of the pointwise metrics */
+  threshold: number
+  /** where the threshold came from: the config value, the caller, or the F1-best on validation */
+  thresholdSource: 'config' | 'argument' | 'validation'
+  /** the negative sampler; `perPositive` is the ranking negatives (sampled mode) or null (full) */
+  negatives: NegativesConfig & {perPositive: number | null}
+  seed: number
+}
+
+export const partName = (part: 'valid' | 'test'): string => (part === 'test' ? 'test' : 'validation')
+
+/**
+ * One or two human lines that say how the numbers were obtained, e.g.
+ * "Full ranking over all items on the test part (train + validation items excluded); test users
+ * with at least one test item; K = 10, 20; seed 42." + a line on the pointwise metrics.
+ * Tolerates partial protocol objects (missing part → test; a bare number of negatives).
+ */
+export function describeProtocol(p: Protocol): string {
+  const part = partName(p.part ?? 'test')
+  const neg = (typeof p.negatives === 'object' && p.negatives !== null ? p.negatives : {}) as Partial<Protocol['negatives']>
+  const sampler = neg.sampler === 'popularity' ? `popularity^${neg.exponent}` : 'uniform'
+  const ranking =
+    p.mode === 'sampled'
+      ? `Sampled ranking on the ${part} part: ${p.candidates} (${sampler}) per ${part} item`
+      : `Full ranking over ${p.candidates ?? 'all items'} on the ${part} part (${p.excluded ?? 'train + validation items'} excluded)`
+  const k = Array.isArray(p.k) ? p.k.join(', ') : String(p.k)
+  const thr =
+    typeof p.threshold === 'number'
+      ? `${round(p.threshold)}${p.thresholdSource === 'validation' ? ' (best F1 on validation)' : ''}`
+      : 'best F1 on validation'
+  return (
+    `${ranking}; ${p.users ?? `${part} users with at least one ${part} item`}; K = ${k}${p.seed === undefined ? '' : `; seed ${p.seed}`}.\n` +
+    `Pointwise: ${part} positives vs as many ${sampler} sampled negatives, threshold ${thr}.`
+  )
+}
+
+const round = (x: number) => String(Number(x.toFixed(4)))

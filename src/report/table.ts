@@ -1,0 +1,322 @@
+import {usageError} from '../errors.js'
+import {describeProtocol, type Protocol} from '../eval/protocol.js'
+import type {Latency} from '../eval/latency.js'
+import {parseMetricName} from '../eval/metrics.js'
+import {formatBytes, formatCount, formatDelta, formatMetric, formatMs, formatRate} from './format.js'
+
+/**
+ * One model variant's numbers, as plain data: what every report is made of. `protocol` (an
+ * eval Protocol) may ride along as an extra field; the table notes then describe it.
+ */
+export interface ReportRow {
+  run: string
+  model: string
+  variant: string
+  backend: string
+  runtime?: string
+  execution?: string
+  metrics: Record<string, number>
+  latency?: Latency
+  sizeBytes?: number
+  params?: number
+  paramsNonZero?: number
+  flopsPerPair?: number
+  [extra: string]: unknown
+}
+
+export type ColumnKind = 'key' | 'text' | 'metric' | 'ms' | 'bytes' | 'count' | 'rate'
+
+export interface Column {
+  /** stable id: `model`, `ndcg@10`, `p50_ms`, `size`... (CSV header, JSON keys) */
+  key: string
+  /** header shown to humans: `p50 ms`, `size`... */
+  title: string
+  align: 'left' | 'right'
+  kind: ColumnKind
+  /** numeric columns: the better direction (sorting, reading deltas) */
+  higherIsBetter?: boolean
+}
+
+export interface Delta {
+  /** value − baseline */
+  abs: number
+  /** (value − baseline) / |baseline|; null when the baseline is 0 */
+  rel: number | null
+}
+
+export interface Table {
+  columns: Column[]
+  /** formatted cells, row-major, in display order */
+  rows: string[][]
+  /** the input rows in display order */
+  raw: ReportRow[]
+  /** the unformatted value of every cell (numbers, strings, undefined when missing) */
+  values: (number | string | undefined)[][]
+  /** per row: deltas of every numeric column against the baseline; null for the baseline itself or without one */
+  deltas: (Record<string, Delta> | null)[]
+  /** index into `raw` of the baseline row, or null */
+  baseline: number | null
+  /** how many leading columns identify a row (run?, model, variant); repeated when a table is split */
+  keyColumns: number
+  /** lines to print under the table: protocols, baseline */
+  notes: string[]
+}
+
+export interface TableOptions {
+  /** columns after the key columns and backend: metric names (`ndcg@10`) or `p50_ms`, `size`, `params`... */
+  metrics?: string[]
+  /** a column to sort by; metrics sort best first (their higherIsBetter), text ascending */
+  sort?: string
+  /** the row deltas are computed against: "variant", "model/variant" or "run:model/variant" */
+  baseline?: string
+  /** force the direction of `sort` (true: largest first) */
+  descending?: boolean
+}
+
+/** the fixed (non-metric) columns and how to read them off a row */
+interface FieldColumn extends Column {
+  get(row: ReportRow): number | string | undefined
+}
+
+const text = (key: string, title: string, get: (r: ReportRow) => string | undefined, kind: ColumnKind = 'text'): FieldColumn => ({
+  key,
+  title,
+  align: 'left',
+  kind,
+  get,
+})
+const num = (key: string, title: string, kind: ColumnKind, higherIsBetter: boolean, get: (r: ReportRow) => number | undefined): FieldColumn => ({
+  key,
+  title,
+  align: 'right',
+  kind,
+  higherIsBetter,
+  get,
+})
+
+const FIELD_COLUMNS: Record<string, FieldColumn> = {
+  run: text('run', 'run', (r) => r.run, 'key'),
+  model: text('model', 'model', (r) => r.model, 'key'),
+  variant: text('variant', 'variant', (r) => r.variant, 'key'),
+  backend: text('backend', 'backend', (r) => r.backend),
+  runtime: text('runtime', 'runtime', (r) => r.runtime ?? r.latency?.runtime),
+  execution: text('execution', 'execution', (r) => r.execution),
+  p50_ms: num('p50_ms', 'p50 ms', 'ms', false, (r) => r.latency?.p50Ms),
+  p95_ms: num('p95_ms', 'p95 ms', 'ms', false, (r) => r.latency?.p95Ms),
+  p99_ms: num('p99_ms', 'p99 ms', 'ms', false, (r) => r.latency?.p99Ms),
+  mean_ms: num('mean_ms', 'mean ms', 'ms', false, (r) => r.latency?.meanMs),
+  throughput: num('throughput', 'users/s', 'rate', true, (r) => r.latency?.throughputUsersPerS),
+  size: num('size', 'size', 'bytes', false, (r) => r.sizeBytes),
+  params: num('params', 'params', 'count', false, (r) => r.params),
+  params_nonzero: num('params_nonzero', 'non-zero', 'count', false, (r) => r.paramsNonZero),
+  flops: num('flops', 'FLOPs/pair', 'count', false, (r) => r.flopsPerPair),
+}
+
+/** other spellings accepted for the field columns (`p50`, `p50 ms`, `size_bytes`...) */
+const FIELD_ALIASES: Record<string, string> = {
+  p50: 'p50_ms',
+  p95: 'p95_ms',
+  p99: 'p99_ms',
+  mean: 'mean_ms',
+  latency: 'p50_ms',
+  size_bytes: 'size',
+  bytes: 'size',
+  nonzero: 'params_nonzero',
+  non_zero: 'params_nonzero',
+  flops_per_pair: 'flops',
+  users_per_s: 'throughput',
+}
+
+/** default metric columns, shown when at least one row has them */
+export const DEFAULT_METRIC_COLUMNS = ['accuracy', 'precision', 'recall', 'f1', 'ndcg@10', 'recall@10', 'hr@10', 'mrr@10', 'auc']
+
+function metricColumn(key: string): Column {
+  const info = parseMetricName(key)
+  return {key: info.key, title: info.key, align: 'right', kind: 'metric', higherIsBetter: info.info.higherIsBetter}
+}
+
+/** a column by key, alias or metric name; throws a usage error for unknown names */
+function resolveColumn(name: string): Column {
+  const norm = name.trim().toLowerCase().replace(/[\s-]+/g, '_')
+  const field = FIELD_COLUMNS[norm] ?? FIELD_COLUMNS[FIELD_ALIASES[norm] ?? '']
+  if (field) return field
+  try {
+    return metricColumn(name)
+  } catch (error) {
+    throw usageError('report.unknown_column', `unknown column "${name}"`, {
+      hint: `use a metric name (e.g. ndcg@10, auc, accuracy) or one of: ${Object.keys(FIELD_COLUMNS).join(', ')}`,
+      cause: error,
+    })
+  }
+}
+
+function cellValue(col: Column, row: ReportRow): number | string | undefined {
+  const field = FIELD_COLUMNS[col.key]
+  if (field) return field.get(row)
+  return row.metrics[col.key]
+}
+
+const isNumeric = (c: Column) => c.kind !== 'key' && c.kind !== 'text'
+
+function formatValue(col: Column, v: number | string | undefined): string {
+  if (v === undefined) return '–'
+  if (typeof v === 'string') return v
+  switch (col.kind) {
+    case 'metric':
+      return formatMetric(v)
+    case 'ms':
+      return formatMs(v)
+    case 'bytes':
+      return formatBytes(v)
+    case 'count':
+      return formatCount(v)
+    case 'rate':
+      return formatRate(v)
+    default:
+      return String(v)
+  }
+}
+
+/** "run:model/variant", the unambiguous name of a row */
+export function rowKey(row: ReportRow): string {
+  return `${row.run}:${row.model}/${row.variant}`
+}
+
+/**
+ * The rows a baseline spec names: "variant", "model/variant" or "run:model/variant" (the run part
+ * matches the run exactly or its last path segment).
+ */
+export function matchBaseline(rows: ReportRow[], spec: string): number[] {
+  const full = /^(.*):([^:/]+)\/([^:/]+)$/.exec(spec)
+  const mv = /^([^:/]+)\/([^:/]+)$/.exec(spec)
+  const runMatches = (run: string, want: string) => run === want || run.split(/[\\/]/).filter(Boolean).pop() === want
+  const out: number[] = []
+  rows.forEach((r, j) => {
+    const ok = full
+      ? runMatches(r.run, full[1]) && r.model === full[2] && r.variant === full[3]
+      : mv
+        ? r.model === mv[1] && r.variant === mv[2]
+        : r.variant === spec
+    if (ok) out.push(j)
+  })
+  return out
+}
+
+function defaultColumns(rows: ReportRow[]): Column[] {
+  const cols: Column[] = []
+  const any = (f: (r: ReportRow) => unknown) => rows.some((r) => f(r) !== undefined)
+  if (any((r) => r.execution)) cols.push(FIELD_COLUMNS.execution)
+  for (const m of DEFAULT_METRIC_COLUMNS) if (any((r) => r.metrics[m])) cols.push(metricColumn(m))
+  if (any((r) => r.latency)) cols.push(FIELD_COLUMNS.p50_ms, FIELD_COLUMNS.p95_ms)
+  if (any((r) => r.sizeBytes)) cols.push(FIELD_COLUMNS.size)
+  if (any((r) => r.params)) cols.push(FIELD_COLUMNS.params)
+  if (rows.some((r) => r.paramsNonZero !== undefined && r.paramsNonZero !== r.params)) cols.push(FIELD_COLUMNS.params_nonzero)
+  return cols
+}
+
+const stripGet = (c: Column): Column => ({key: c.key, title: c.title, align: c.align, kind: c.kind, ...(c.higherIsBetter === undefined ? {} : {higherIsBetter: c.higherIsBetter})})
+
+/**
+ * Comparison rows → a table of formatted cells (plus the raw values and deltas for machine output).
+ *
+ * Columns: the key columns (`run` only when the rows come from more than one run, `model`,
+ * `variant`), `backend`, then either `options.metrics` or the defaults — execution, accuracy,
+ * precision, recall, f1, ndcg@10, recall@10, hr@10, mrr@10, auc, p50 ms, p95 ms, size, params —
+ * each only when some row has it.
+ *
+ * Sorting (`options.sort`): by any column; numeric columns best first by their higherIsBetter
+ * (latency, size and params: lowest first), text ascending; `descending` forces the direction;
+ * rows without the value go last; ties keep the input order.
+ *
+ * Baseline (`options.baseline`): every other row's numeric cells get deltas in `deltas`; metric
+ * cells show them as `0.2812 (−0.0040, −1.4%)`. The baseline's variant cell reads
+ * `<variant> (baseline)`.
+ */
+export function buildTable(rows: ReportRow[], options: TableOptions = {}): Table {
+  const runs = new Set(rows.map((r) => r.run))
+  const keyCols: Column[] = [...(runs.size > 1 ? [FIELD_COLUMNS.run] : []), FIELD_COLUMNS.model, FIELD_COLUMNS.variant]
+  const rest: Column[] = options.metrics && options.metrics.length > 0 ? options.metrics.map(resolveColumn) : defaultColumns(rows)
+  const columns: Column[] = []
+  const seen = new Set<string>()
+  for (const c of [...keyCols, FIELD_COLUMNS.backend, ...rest]) {
+    if (seen.has(c.key)) continue
+    seen.add(c.key)
+    columns.push(stripGet(c))
+  }
+
+  let order = rows.map((_, j) => j)
+  if (options.sort) {
+    const col = resolveColumn(options.sort)
+    const numeric = isNumeric(col)
+    const desc = options.descending ?? (numeric ? col.higherIsBetter !== false : false)
+    const vals = rows.map((r) => cellValue(col, r))
+    const missing = (v: unknown) => v === undefined || (typeof v === 'number' && Number.isNaN(v))
+    order = [...order].sort((a, b) => {
+      const va = vals[a]
+      const vb = vals[b]
+      if (missing(va) || missing(vb)) return missing(va) === missing(vb) ? a - b : missing(va) ? 1 : -1
+      let c: number
+      if (typeof va === 'number' && typeof vb === 'number') c = va - vb
+      else c = String(va).localeCompare(String(vb))
+      if (desc) c = -c
+      return c || a - b
+    })
+  }
+  const raw = order.map((j) => rows[j])
+
+  let baseline: number | null = null
+  if (options.baseline !== undefined) {
+    const hits = matchBaseline(raw, options.baseline)
+    if (hits.length === 0) {
+      throw usageError('report.baseline_not_found', `no row matches the baseline "${options.baseline}"`, {
+        hint: `rows: ${raw.map(rowKey).join(', ')} (give "variant", "model/variant" or "run:model/variant")`,
+      })
+    }
+    if (hits.length > 1) {
+      throw usageError('report.baseline_ambiguous', `the baseline "${options.baseline}" matches ${hits.length} rows`, {
+        hint: `be more specific: ${hits.map((j) => rowKey(raw[j])).join(', ')}`,
+      })
+    }
+    baseline = hits[0]
+  }
+
+  const values = raw.map((r) => columns.map((c) => cellValue(c, r)))
+  const deltas: (Record<string, Delta> | null)[] = raw.map((_, j) => {
+    if (baseline === null || j === baseline) return null
+    const d: Record<string, Delta> = {}
+    columns.forEach((c, ci) => {
+      if (!isNumeric(c)) return
+      const v = values[j][ci]
+      const b = values[baseline as number][ci]
+      if (typeof v !== 'number' || typeof b !== 'number' || !Number.isFinite(v) || !Number.isFinite(b)) return
+      const abs = v - b
+      d[c.key] = {abs, rel: b === 0 ? (abs === 0 ? 0 : null) : abs / Math.abs(b)}
+    })
+    return d
+  })
+
+  const cells = raw.map((_, j) =>
+    columns.map((c, ci) => {
+      let s = formatValue(c, values[j][ci])
+      if (c.key === 'variant' && j === baseline) s += ' (baseline)'
+      const d = deltas[j]?.[c.key]
+      if (d && c.kind === 'metric') s += formatDelta(d.abs, d.rel)
+      return s
+    }),
+  )
+
+  const notes: string[] = []
+  const protocols = [...new Set(raw.map((r) => (isProtocol(r.protocol) ? describeProtocol(r.protocol) : undefined)).filter((p): p is string => p !== undefined))]
+  if (protocols.length === 1) notes.push(`Protocol: ${protocols[0]}`)
+  else if (protocols.length > 1) {
+    notes.push('Warning: these rows were evaluated under different protocols; their metrics are not comparable.')
+    for (const p of protocols) notes.push(`Protocol: ${p}`)
+  }
+  if (baseline !== null) notes.push(`Deltas (absolute, relative) against ${rowKey(raw[baseline])}.`)
+
+  return {columns, rows: cells, raw, values, deltas, baseline, keyColumns: keyCols.length, notes}
+}
+
+function isProtocol(x: unknown): x is Protocol {
+  return typeof x === 'object' && x !== null && 'mode' in x && 'candidates' in x && 'negatives' in x && 'k' in x
+}
