@@ -14,7 +14,7 @@ import type {Split} from '../data/types.js'
 import {dataError, usageError} from '../errors.js'
 import {evaluate, pickThreshold} from '../eval/evaluate.js'
 import {measureLatency, type Latency} from '../eval/latency.js'
-import {describeProtocol} from '../eval/evaluate.js'
+import {describeProtocol, type Protocol} from '../eval/evaluate.js'
 import {initBackend} from '../backend/index.js'
 import {flopsPerPair, loadModel, modelBytes, paramCount, saveModel} from '../models/io.js'
 import {createTfjsScorer} from '../models/scorer.js'
@@ -52,7 +52,7 @@ export interface RunResult {
   runDir: string
   experiment: string
   variants: VariantResult[]
-  protocol: Record<string, unknown> & {description: string}
+  protocol: ProtocolInfo
   timings: Record<string, number>
   stoppedAfter?: 'data' | 'train'
   interrupted?: boolean
@@ -145,7 +145,7 @@ export function listVariants(runDir: string): {model: string; variant: string; d
 }
 
 /** evaluate one saved variant: test metrics, latency, size, params, FLOPs */
-export async function evaluateVariant(cfg: RecConfig, split: Split, v: {model: string; variant: string; dir: string}, backend: string, progress: Progress): Promise<VariantResult> {
+export async function evaluateVariant(cfg: RecConfig, split: Split, v: {model: string; variant: string; dir: string}, backend: string, progress: Progress): Promise<{result: VariantResult; protocol: Protocol}> {
   const {weights} = loadModel(v.dir)
   const scorer: Scorer = createTfjsScorer(weights)
   try {
@@ -177,7 +177,7 @@ export async function evaluateVariant(cfg: RecConfig, split: Split, v: {model: s
       ...(v.variant === 'base' && train ? {trainSeconds: train.seconds, epochs: train.epochs, bestEpoch: train.bestEpoch} : {}),
     }
     progress.done(`ndcg@10 ${fmt(r.metrics['ndcg@10'])}, p50 ${latency.p50Ms.toFixed(3)} ms (${r.seconds.toFixed(1)}s)`)
-    return result
+    return {result, protocol: r.protocol}
   } finally {
     scorer.dispose()
   }
@@ -194,13 +194,20 @@ function readJsonIfExists<T>(path: string): T | undefined {
 export async function stageEval(cfg: RecConfig, runDir: string, split: Split, backend: string, progress: Progress) {
   const t0 = performance.now()
   const variants: VariantResult[] = []
-  for (const v of listVariants(runDir)) variants.push(await evaluateVariant(cfg, split, v, backend, progress))
-  const protocol = protocolOf(cfg)
+  let protocol: ProtocolInfo = protocolOf(cfg)
+  for (const v of listVariants(runDir)) {
+    const r = await evaluateVariant(cfg, split, v, backend, progress)
+    variants.push(r.result)
+    protocol = {...r.protocol, split: cfg.split, description: describeProtocol(r.protocol)}
+  }
   writeJsonAtomic(join(runDir, 'results.json'), {runDir, experiment: cfg.name, variants, protocol})
   return {variants, protocol, seconds: (performance.now() - t0) / 1000}
 }
 
-export function protocolOf(cfg: RecConfig): Record<string, unknown> & {description: string} {
+export type ProtocolInfo = Record<string, unknown> & {description: string}
+
+/** the protocol a config asks for, before any evaluation ran (evaluation reports the exact one) */
+export function protocolOf(cfg: RecConfig): ProtocolInfo {
   const p = {
     mode: cfg.eval.mode,
     candidates: cfg.eval.mode === 'full' ? 'all items' : `1 positive + ${cfg.eval.negatives} sampled negatives`,

@@ -1,0 +1,177 @@
+import {layerNames, shapeSize, storedShape} from './tensors.js'
+import type {CompressedModel, Execution, StoredTensor} from './types.js'
+
+/**
+ * Parameter counts of the stored model. total = stored scalars (weights, biases, both low-rank factors;
+ * an int4 table counts rows·cols); quantization scales and zero points are metadata, not counted.
+ * nonZero = stored scalars whose dequantized value is not 0 (int8: q ≠ zero point; int4: q ≠ 0).
+ */
+export function paramCounts(c: CompressedModel): {total: number; nonZero: number} {
+  let total = 0
+  let nonZero = 0
+  const countFloat = (d: Float32Array) => {
+    total += d.length
+    for (const v of d) if (v !== 0) nonZero++
+  }
+  for (const s of Object.values(c.tensors)) {
+    switch (s.kind) {
+      case 'float32':
+        countFloat(s.tensor.data)
+        break
+      case 'lowrank':
+        countFloat(s.a.data)
+        countFloat(s.b.data)
+        break
+      case 'float16':
+        total += s.data.length
+        for (const h of s.data) if ((h & 0x7fff) !== 0) nonZero++
+        break
+      case 'int8': {
+        total += s.data.length
+        const cols = s.shape.length === 2 ? s.shape[1] : s.shape[0]
+        for (let i = 0; i < s.data.length; i++) {
+          const ch = s.axis === 0 ? Math.floor(i / cols) : s.axis === 1 ? i % cols : 0
+          if (s.data[i] !== (s.zeroPoint ? s.zeroPoint[ch] : 0)) nonZero++
+        }
+        break
+      }
+      case 'int4': {
+        const [rows, cols] = s.shape
+        const bpr = Math.ceil(cols / 2)
+        total += rows * cols
+        for (let i = 0; i < rows; i++)
+          for (let j = 0; j < cols; j++) {
+            const b = s.data[i * bpr + (j >> 1)]
+            if (((j & 1) === 0 ? b & 0x0f : b >> 4) !== 8) nonZero++
+          }
+        break
+      }
+    }
+  }
+  return {total, nonZero}
+}
+
+/** FLOPs of x·W (+ bias) for one row of x: 2·in·out, or 2·r·(in + out) when W = A·B is factorized */
+function denseFlops(s: StoredTensor, withBias: boolean): number {
+  const [m, n] = storedShape(s)
+  const mm = s.kind === 'lowrank' ? 2 * s.a.shape[1] * (m + n) : 2 * m * n
+  return mm + (withBias ? n : 0)
+}
+
+/** FLOPs to produce one gathered row of a table (0, or 2·r·d for A[u]·B) */
+const gatherFlops = (s: StoredTensor) => (s.kind === 'lowrank' ? 2 * s.a.shape[1] * s.b.shape[1] : 0)
+
+/** FLOPs per pair of q·Tᵀ against a scored item table T [I, d] (2·d, or 2·r when T = A·B is run as (q·Bᵀ)·Aᵀ), plus the per-user part */
+function scoredTable(s: StoredTensor): {perPair: number; perUser: number} {
+  if (s.kind === 'lowrank') {
+    const r = s.a.shape[1]
+    return {perPair: 2 * r, perUser: 2 * s.b.shape[1] * r}
+  }
+  return {perPair: 2 * storedShape(s)[1], perUser: 0}
+}
+
+/**
+ * FLOPs per scored (user, item) pair when one request scores a user against every item (the serving
+ * request of the ONNX graph), i.e. (FLOPs the graph executes per user) / numItems.
+ * Convention: one multiply-add = 2 FLOPs; an elementwise add or multiply = 1; activations, gathers,
+ * (de)quantization and casts = 0. int8 kernels count the same FLOPs as float ones (integer operations).
+ * Work that depends on the items only (item towers, the item half of neumf's first MLP layer, tables
+ * reconstructed or dequantized at load) is computed once at session load by ORT's constant folding and
+ * is not counted; work for the user (gather, user tower, first-layer user half) is spread over the items.
+ * Magnitude-pruned zeros cost the same as any weight (dense execution).
+ */
+export function flopsPerPair(c: CompressedModel): number {
+  const t = c.tensors
+  const items = c.numItems
+  switch (c.kind) {
+    case 'pop':
+      return 0
+    case 'mf': {
+      const s = scoredTable(t.item_emb)
+      return s.perPair + (s.perUser + gatherFlops(t.user_emb)) / items
+    }
+    case 'two_tower': {
+      const layers = layerNames(t, 'user_tower_')
+      let perUser = gatherFlops(t.user_emb)
+      for (const l of layers) perUser += denseFlops(t[`${l}.kernel`], true)
+      const last = layers.length > 0 ? storedShape(t[`${layers.at(-1)}.kernel`])[1] : storedShape(t.user_emb)[1]
+      return 2 * last + perUser / items
+    }
+    case 'neumf': {
+      const f = storedShape(t.gmf_user)[1]
+      const gmf = scoredTable(t.gmf_item)
+      let perUser = gatherFlops(t.gmf_user) + gatherFlops(t.mlp_user) + f + gmf.perUser
+      let perPair = gmf.perPair
+      const layers = layerNames(t, 'mlp_')
+      // first layer: user half per user ((u·A_u)·B when factorized), item half at load, one add per pair
+      const w0 = t[`${layers[0]}.kernel`]
+      const eu = storedShape(t.mlp_user)[1]
+      const h1 = storedShape(w0)[1]
+      perUser += w0.kind === 'lowrank' ? 2 * w0.a.shape[1] * (eu + h1) : 2 * eu * h1
+      perPair += h1
+      for (const l of layers.slice(1)) perPair += denseFlops(t[`${l}.kernel`], true)
+      const last = storedShape(t[`${layers.at(-1)}.kernel`])[1]
+      perPair += 2 * last + 2 // mlp part of the out layer, + gmf part, + bias
+      return perPair + perUser / items
+    }
+  }
+}
+
+/** which int8 tensors run in an integer kernel (MatMulInteger / DynamicQuantizeMatMul) in the ONNX graph */
+export function int8KernelTensors(c: CompressedModel): string[] {
+  const out: string[] = []
+  const isInt8 = (n: string) => c.tensors[n]?.kind === 'int8'
+  if (c.kind === 'mf' && isInt8('item_emb')) out.push('item_emb')
+  if (c.kind === 'neumf') {
+    if (isInt8('gmf_item')) out.push('gmf_item')
+    for (const l of layerNames(c.tensors, 'mlp_')) if (isInt8(`${l}.kernel`)) out.push(`${l}.kernel`)
+  }
+  if (c.kind === 'two_tower') for (const l of layerNames(c.tensors, 'user_tower_')) if (isInt8(`${l}.kernel`)) out.push(`${l}.kernel`)
+  return out
+}
+
+/** embedding tables gathered per request (user side) */
+export const isUserTable = (name: string) => name === 'user_emb' || name === 'gmf_user' || name === 'mlp_user'
+
+/** tensors that depend on the items only: computed once at session load (constant folding) */
+export function itemOnlyTensors(c: CompressedModel): string[] {
+  const names = Object.keys(c.tensors)
+  if (c.kind === 'neumf') return ['mlp_item', 'out.kernel']
+  if (c.kind === 'two_tower') return names.filter((n) => n === 'item_emb' || n.startsWith('item_tower_'))
+  return []
+}
+
+/**
+ * What the ONNX graph of this model really does (see `Execution`), with one note per tensor that is
+ * not plain float32. Must stay in step with src/onnx/export.ts.
+ */
+export function executionOf(c: CompressedModel): {execution: Execution; notes: string[]} {
+  const notes: string[] = []
+  const kernels = new Set(int8KernelTensors(c))
+  const atLoad = new Set(itemOnlyTensors(c))
+  const seen = new Set<Execution>()
+  for (const [name, s] of Object.entries(c.tensors)) {
+    if (s.kind === 'float32') {
+      if (s.pruned) seen.add('sparse-zeros')
+      continue
+    }
+    if (s.kind === 'int8' && kernels.has(name)) {
+      seen.add('int8-kernel')
+      notes.push(`${name}: int8 weights in an integer matmul with dynamically quantized uint8 activations`)
+    } else if (s.kind === 'int8' || s.kind === 'int4') {
+      seen.add('dequantized-at-load')
+      notes.push(`${name}: ${s.kind} in the file, dequantized to float32 ${isUserTable(name) ? 'after the gather (the requested rows only)' : 'at session load'}`)
+    } else if (s.kind === 'float16') {
+      seen.add('fp16-storage')
+      notes.push(`${name}: float16 in the file, cast to float32 ${isUserTable(name) ? 'after the gather' : 'at session load'}; float32 compute`)
+    } else if (s.kind === 'lowrank') {
+      seen.add('factorized')
+      const r = s.a.shape[1]
+      notes.push(atLoad.has(name) ? `${name}: rank ${r} factors in the file, A·B rebuilt at session load (item side)` : `${name}: rank ${r}, executed as two MatMuls`)
+    }
+  }
+  if (c.steps.some((s) => s.method === 'prune.structured')) seen.add('shrunk')
+  if (seen.has('sparse-zeros')) notes.push('magnitude-pruned zeros are stored and multiplied densely (no sparse kernel)')
+  const order: Execution[] = ['int8-kernel', 'factorized', 'shrunk', 'dequantized-at-load', 'fp16-storage', 'sparse-zeros']
+  return {execution: order.find((e) => seen.has(e)) ?? 'float32', notes}
+}

@@ -1,0 +1,10 @@
+/** the compression stage: framework-neutral transforms of ModelWeights with an honest account of each variant */
+export type {AppliedStep, CompressedModel, Execution, StoredKind, StoredTensor, VariantReport} from './types.js'
+export {dequantize, fromWeights, pruningMasks, shapesOf, storedShape, toFloatWeights} from './tensors.js'
+export {executionOf, flopsPerPair, int8KernelTensors, paramCounts} from './accounting.js'
+export {quantize, quantizeInt4Rows, quantizeInt8} from './quantize.js'
+export {pruneMagnitude, pruneStructured, sparsityAt} from './prune.js'
+export {lowrank, rankForEnergy, truncatedSvd} from './lowrank.js'
+export {float16BitsToFloat32, float32ToFloat16Bits} from './fp16.js'
+export {baseReport, compressMethods, compressVariant, expandVariants, getMethod, validateVariants, type Step, type VariantSpec} from './registry.js'
+export {maxAbsDiff, referenceScorer, referenceScores} from './reference.js'

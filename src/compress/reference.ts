@@ -1,0 +1,162 @@
+import type {ModelWeights, Tensor32} from '../models/types.js'
+import {layerNames} from './tensors.js'
+
+/**
+ * A plain-JS forward pass of every architecture (float64 accumulation), to check the ONNX export and
+ * the error of compressed variants on a few users. Not fast; O(users · items · params).
+ */
+export interface ReferenceOptions {
+  /**
+   * Simulate ONNX DynamicQuantizeLinear (per-tensor uint8, computed over the whole batch) on the input
+   * of these int8-kernel tensors, exactly where src/onnx/export.ts puts it (names from `int8KernelTensors`).
+   */
+  dynamicInt8?: Iterable<string>
+}
+
+/** DynamicQuantizeLinear then dequantize: x ↦ (q − zp)·s with s = (max(x,0) − min(x,0)) / 255, computed in float32 like ORT */
+export function fakeQuantUint8(x: Float32Array | Float64Array): Float32Array {
+  let lo = 0
+  let hi = 0
+  for (const v of x) {
+    if (v < lo) lo = v
+    if (v > hi) hi = v
+  }
+  lo = Math.fround(lo)
+  hi = Math.fround(hi)
+  const scale = hi === lo ? 1 : Math.fround((hi - lo) / 255)
+  const zp = rhe(Math.max(0, Math.min(255, Math.fround(0 - Math.fround(lo / scale)))))
+  const out = new Float32Array(x.length)
+  for (let i = 0; i < x.length; i++) {
+    const q = Math.max(0, Math.min(255, rhe(Math.fround(Math.fround(x[i]) / scale)) + zp))
+    out[i] = (q - zp) * scale
+  }
+  return out
+}
+
+function rhe(x: number): number {
+  const r = Math.round(x)
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r
+}
+
+/** rows · W (+ bias): rows [n, in] flattened, W [in, out] */
+function dense(rows: ArrayLike<number>, n: number, w: Tensor32, bias?: Tensor32, relu = false): Float64Array {
+  const [inDim, out] = w.shape
+  const y = new Float64Array(n * out)
+  for (let r = 0; r < n; r++) {
+    for (let k = 0; k < inDim; k++) {
+      const x = rows[r * inDim + k]
+      if (x === 0) continue
+      for (let j = 0; j < out; j++) y[r * out + j] += x * w.data[k * out + j]
+    }
+    for (let j = 0; j < out; j++) {
+      let v = y[r * out + j] + (bias ? bias.data[j] : 0)
+      if (relu && v < 0) v = 0
+      y[r * out + j] = v
+    }
+  }
+  return y
+}
+
+function gather(t: Tensor32, ids: ArrayLike<number>): Float64Array {
+  const d = t.shape[1]
+  const out = new Float64Array(ids.length * d)
+  for (let i = 0; i < ids.length; i++) for (let j = 0; j < d; j++) out[i * d + j] = t.data[ids[i] * d + j]
+  return out
+}
+
+function rowsOf(w: Tensor32, from: number, to: number): Tensor32 {
+  const cols = w.shape[1]
+  return {shape: [to - from, cols], data: w.data.subarray(from * cols, to * cols)}
+}
+
+/** scores of every item for each user: row-major [users.length × numItems] */
+export function referenceScores(w: ModelWeights, users: ArrayLike<number>, options: ReferenceOptions = {}): Float32Array {
+  const q = new Set(options.dynamicInt8 ?? [])
+  const maybeQ = (name: string, x: Float64Array): ArrayLike<number> => (q.has(name) ? fakeQuantUint8(x) : x)
+  const B = users.length
+  const I = w.numItems
+  const t = w.tensors
+  const out = new Float32Array(B * I)
+  const dot = (a: ArrayLike<number>, ao: number, b: ArrayLike<number>, bo: number, d: number) => {
+    let s = 0
+    for (let j = 0; j < d; j++) s += a[ao + j] * b[bo + j]
+    return s
+  }
+  const allItems = Int32Array.from({length: I}, (_, i) => i)
+  switch (w.kind) {
+    case 'pop':
+      for (let b = 0; b < B; b++) out.set(t.item_pop.data, b * I)
+      return out
+    case 'mf': {
+      const d = t.user_emb.shape[1]
+      const u = maybeQ('item_emb', gather(t.user_emb, users))
+      for (let b = 0; b < B; b++) for (let i = 0; i < I; i++) out[b * I + i] = dot(u, b * d, t.item_emb.data, i * d, d)
+      return out
+    }
+    case 'two_tower': {
+      const tower = (side: 'user' | 'item', ids: ArrayLike<number>) => {
+        let x: Float64Array = gather(t[`${side}_emb`], ids)
+        const layers = layerNames(t, `${side}_tower_`)
+        for (const [k, l] of layers.entries()) x = dense(side === 'user' ? maybeQ(`${l}.kernel`, x) : x, ids.length, t[`${l}.kernel`], t[`${l}.bias`], k < layers.length - 1)
+        return x
+      }
+      const uo = tower('user', users)
+      const io = tower('item', allItems)
+      const d = uo.length / B
+      for (let b = 0; b < B; b++) for (let i = 0; i < I; i++) out[b * I + i] = dot(uo, b * d, io, i * d, d)
+      return out
+    }
+    case 'neumf': {
+      const f = t.gmf_user.shape[1]
+      const e = t.mlp_user.shape[1]
+      const layers = layerNames(t, 'mlp_')
+      const w0 = t[`${layers[0]}.kernel`]
+      const h1 = w0.shape[1]
+      const outK = t['out.kernel'].data
+      // GMF: (gu ⊙ w_g) · gi
+      const gu = gather(t.gmf_user, users)
+      for (let b = 0; b < B; b++) for (let j = 0; j < f; j++) gu[b * f + j] *= outK[j]
+      const guq = maybeQ('gmf_item', gu)
+      // MLP first layer split: [mu, mi]·W0 = mu·W0[:e] + mi·W0[e:]
+      const userHalf = dense(maybeQ(`${layers[0]}.kernel`, gather(t.mlp_user, users)), B, rowsOf(w0, 0, e))
+      const itemHalf = dense(t.mlp_item.data, I, rowsOf(w0, e, w0.shape[0]), t[`${layers[0]}.bias`])
+      let h: Float64Array = new Float64Array(B * I * h1)
+      for (let b = 0; b < B; b++)
+        for (let i = 0; i < I; i++)
+          for (let j = 0; j < h1; j++) h[(b * I + i) * h1 + j] = Math.max(0, userHalf[b * h1 + j] + itemHalf[i * h1 + j])
+      for (const l of layers.slice(1)) h = dense(maybeQ(`${l}.kernel`, h), B * I, t[`${l}.kernel`], t[`${l}.bias`], true)
+      const last = h.length / (B * I)
+      const bias = t['out.bias'].data[0]
+      for (let b = 0; b < B; b++)
+        for (let i = 0; i < I; i++) {
+          const z = dot(guq, b * f, t.gmf_item.data, i * f, f) + dot(h, (b * I + i) * last, outK, f, last) + bias
+          out[b * I + i] = 1 / (1 + Math.exp(-z))
+        }
+      return out
+    }
+  }
+}
+
+/** largest |a − b| */
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`maxAbsDiff: lengths differ (${a.length} vs ${b.length})`)
+  let m = 0
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]))
+  return m
+}
+
+/** the reference forward as a Scorer (runtime "reference-js"), e.g. for `compareWithReference` */
+export function referenceScorer(w: ModelWeights, options: ReferenceOptions = {}): import('../models/types.js').Scorer {
+  return {
+    numItems: w.numItems,
+    runtime: 'reference-js',
+    probabilities: w.kind === 'neumf',
+    scoreUsers: async (users) => referenceScores(w, users, options),
+    async scorePairs(users, items) {
+      const out = new Float32Array(users.length)
+      for (let j = 0; j < users.length; j++) out[j] = referenceScores(w, [users[j]], options)[items[j]]
+      return out
+    },
+    dispose() {},
+  }
+}

@@ -1,0 +1,91 @@
+import {readFileSync} from 'node:fs'
+import * as ort from 'onnxruntime-node'
+import type {Scorer} from '../models/types.js'
+import {onnx} from './graph.js'
+
+export interface OnnxScorerOptions {
+  /**
+   * intra-op threads. Default 1: a serving request (one user) is too small to gain from threads, and
+   * latency figures are then comparable across machines and with the single-threaded tfjs-wasm backend.
+   */
+  intraOpThreads?: number
+  /** scores are probabilities (neumf: sigmoid output). Default: read from the model's `rec.probabilities` metadata */
+  probabilities?: boolean
+  /** users per session run in scoreUsers / scorePairs (bounds memory: batch × numItems floats; neumf also × MLP width) */
+  batchUsers?: number
+}
+
+function readProbabilities(bytes: Uint8Array): boolean {
+  const model = onnx.ModelProto.decode(bytes)
+  return model.metadataProps.some((p) => p.key === 'rec.probabilities' && p.value === 'true')
+}
+
+/**
+ * A Scorer running an exported graph (users int64 [B] → scores float32 [B, numItems]) in ONNX Runtime
+ * on the CPU, graph optimisation level "all" (constant folding of item-only subgraphs, int8 MatMul fusion).
+ */
+export async function createOnnxScorer(model: Uint8Array | string, numItems: number, options: OnnxScorerOptions = {}): Promise<Scorer> {
+  const bytes = typeof model === 'string' ? new Uint8Array(readFileSync(model)) : model
+  const probabilities = options.probabilities ?? readProbabilities(bytes)
+  const session = await ort.InferenceSession.create(bytes, {
+    executionProviders: ['cpu'],
+    graphOptimizationLevel: 'all',
+    intraOpNumThreads: options.intraOpThreads ?? 1,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+  })
+  const batchUsers = Math.max(1, options.batchUsers ?? 256)
+  let disposed = false
+
+  const run = async (users: ArrayLike<number>): Promise<Float32Array> => {
+    if (disposed) throw new Error('ONNX scorer used after dispose()')
+    const ids = new BigInt64Array(users.length)
+    for (let i = 0; i < users.length; i++) ids[i] = BigInt(users[i])
+    const result = await session.run({users: new ort.Tensor('int64', ids, [users.length])})
+    const out = result.scores
+    const data = out.data as Float32Array
+    if (data.length !== users.length * numItems) throw new Error(`ONNX scorer: expected ${users.length}×${numItems} scores, got dims ${out.dims}`)
+    return data
+  }
+
+  const scoreUsers = async (users: Int32Array): Promise<Float32Array> => {
+    if (users.length <= batchUsers) return run(users)
+    const out = new Float32Array(users.length * numItems)
+    for (let start = 0; start < users.length; start += batchUsers) {
+      const part = users.subarray(start, Math.min(users.length, start + batchUsers))
+      out.set(await run(part), start * numItems)
+    }
+    return out
+  }
+
+  return {
+    numItems,
+    runtime: 'onnxruntime-cpu',
+    probabilities,
+    scoreUsers,
+    /** groups the pairs by user, scores each distinct user once against all items, picks the items */
+    async scorePairs(users: Int32Array, items: Int32Array): Promise<Float32Array> {
+      if (users.length !== items.length) throw new Error('scorePairs: users and items differ in length')
+      const distinct = Int32Array.from(new Set(users))
+      const row = new Map<number, number>()
+      for (const [i, u] of distinct.entries()) row.set(u, i)
+      const all = await scoreUsers(distinct)
+      const out = new Float32Array(users.length)
+      for (let j = 0; j < users.length; j++) out[j] = all[row.get(users[j])! * numItems + items[j]]
+      return out
+    },
+    dispose() {
+      if (disposed) return
+      disposed = true
+      void session.release()
+    },
+  }
+}
+
+/** largest |a − b| over the scores of `users` (every item) from two scorers */
+export async function compareWithReference(a: Scorer, b: Scorer, users: Int32Array): Promise<number> {
+  const [x, y] = await Promise.all([a.scoreUsers(users), b.scoreUsers(users)])
+  let m = 0
+  for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i] - y[i]))
+  return m
+}
