@@ -1,0 +1,197 @@
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import {dataSchema, type DataConfig} from '../../src/config/schema.js'
+import {RecError} from '../../src/errors.js'
+import {firstInvalidUtf8, readInteractions} from '../../src/data/read.js'
+import {writeFixtures, type Fixtures} from '../fixtures/make-fixtures.js'
+
+let fx: Fixtures
+beforeAll(() => {
+  fx = writeFixtures(mkdtempSync(join(tmpdir(), 'rec-read-')))
+})
+afterAll(() => rmSync(fx.dir, {recursive: true, force: true}))
+
+const cfg = (c: Record<string, unknown>): DataConfig => dataSchema.parse(c)
+
+async function readError(c: Record<string, unknown>): Promise<RecError> {
+  try {
+    await readInteractions(cfg(c))
+  } catch (err) {
+    expect(err).toBeInstanceOf(RecError)
+    return err as RecError
+  }
+  throw new Error('expected a data error')
+}
+
+describe('readInteractions: formats', () => {
+  it('reads ml-100k (tab, no header) with dense ids in first-seen order', async () => {
+    const r = await readInteractions(cfg({format: 'ml-100k', path: fx.ml100k}))
+    const it = r.interactions
+    expect(it.length).toBe(5)
+    expect(it.userIds).toEqual(['1', '2', '3'])
+    expect(it.itemIds).toEqual(['10', '20', '30', '40'])
+    expect([...it.user.subarray(0, 5)]).toEqual([0, 0, 1, 2, 1])
+    expect([...it.item.subarray(0, 5)]).toEqual([0, 1, 0, 2, 3])
+    expect([...it.rating.subarray(0, 5)]).toEqual([5, 3, 4, 1, 2])
+    expect(it.timestamp[4]).toBe(881250953)
+    expect(it.user).toBeInstanceOf(Int32Array)
+    expect(it.rating).toBeInstanceOf(Float32Array)
+    expect(it.timestamp).toBeInstanceOf(Float64Array)
+    expect(r.skippedRows).toBe(0)
+    expect(r.sourceFiles).toEqual([fx.ml100k])
+    expect(r.bytesSha256).toMatch(/^[0-9a-f]{64}$/)
+  })
+
+  it('reads ml-1m (:: separated) to the same interactions', async () => {
+    const a = await readInteractions(cfg({format: 'ml-100k', path: fx.ml100k}))
+    const b = await readInteractions(cfg({format: 'ml-1m', path: fx.ml1m}))
+    expect(b.interactions).toEqual(a.interactions)
+    expect(b.bytesSha256).not.toBe(a.bytesSha256)
+  })
+
+  it('reads a delimited file with a header, mapping columns by name', async () => {
+    const r = await readInteractions(
+      cfg({format: 'delimited', path: fx.csvHeader, header: true, columns: {user: 'userId', item: 'movieId', rating: 'rating', timestamp: 'ts'}}),
+    )
+    const it = r.interactions
+    expect(it.userIds).toEqual(['alice', 'bob'])
+    expect(it.itemIds).toEqual(['m1', 'm2'])
+    expect([...it.rating.subarray(0, 3)]).toEqual([4.5, 3, 2])
+    expect([...it.timestamp.subarray(0, 3)]).toEqual([100, 200, 300])
+  })
+
+  it('maps columns by 0-based index; rating/timestamp optional (rating 1, timestamp = row index); blank lines skipped', async () => {
+    const r = await readInteractions(cfg({format: 'delimited', path: fx.csvIndex, delimiter: ';', columns: {user: 2, item: 0}}))
+    const it = r.interactions
+    expect(it.length).toBe(3)
+    expect(it.userIds).toEqual(['alice', 'bob'])
+    expect(it.itemIds).toEqual(['m1', 'm2', 'm3'])
+    expect([...it.rating.subarray(0, 3)]).toEqual([1, 1, 1])
+    expect([...it.timestamp.subarray(0, 3)]).toEqual([0, 1, 2])
+  })
+
+  it('decodes latin-1 ids, with "\\t" meaning tab', async () => {
+    const r = await readInteractions(
+      cfg({format: 'delimited', path: fx.latin1, delimiter: '\\t', header: true, encoding: 'latin1', columns: {user: 'user', item: 'item', rating: 'rating'}}),
+    )
+    expect(r.interactions.userIds).toEqual(['Zoë', 'José'])
+    expect(r.interactions.itemIds).toEqual(['Café', 'Æble'])
+  })
+
+  it('handles CRLF line ends', async () => {
+    const r = await readInteractions(cfg({format: 'delimited', path: fx.crlf, header: true, columns: {user: 'user', item: 'item', rating: 'rating', timestamp: 'timestamp'}}))
+    expect(r.interactions.length).toBe(3)
+    expect(r.interactions.itemIds).toEqual(['i1', 'i2'])
+    expect(r.interactions.timestamp[2]).toBe(30)
+  })
+
+  it('grows its arrays past the initial capacity', async () => {
+    const p = join(fx.dir, 'big.data')
+    const lines: string[] = []
+    for (let k = 0; k < 20000; k++) lines.push(`${k % 97}\t${k % 1013}\t${1 + (k % 5)}\t${k}`)
+    writeFileSync(p, lines.join('\n'))
+    const r = await readInteractions(cfg({format: 'ml-100k', path: p}))
+    expect(r.interactions.length).toBe(20000)
+    expect(r.interactions.numUsers).toBe(97)
+    expect(r.interactions.numItems).toBe(1013)
+    expect(r.interactions.timestamp[19999]).toBe(19999)
+  })
+
+  it('synth calls the generator in memory', async () => {
+    const r = await readInteractions(cfg({format: 'synth', synth: {users: 20, items: 30, interactions: 200, seed: 1}}))
+    expect(r.interactions.length).toBe(200)
+    expect(r.sourceFiles).toEqual([])
+    expect(r.bytesSha256).toMatch(/^[0-9a-f]{64}$/)
+  })
+})
+
+describe('readInteractions: bad input', () => {
+  it.each([
+    ['badRating', 'ml-100k', 2, 'rating "five" is not a number'],
+    ['missingField', 'ml-100k', 2, 'expected at least 4 fields, found 3'],
+    ['badId', 'ml-100k', 3, 'user id "x7" is not a non-negative integer'],
+    ['badTimestamp', 'ml-100k', 2, 'timestamp "yesterday" is not a number'],
+  ] as const)('%s: data.bad_row naming file and line', async (name, format, line, what) => {
+    const file = fx[name]
+    const err = await readError({format, path: file})
+    expect(err.code).toBe('data.bad_row')
+    expect(err.exitCode).toBe(3)
+    expect(err.message).toBe(`${file}:${line}: ${what}`)
+    expect(err.hint).toMatch(/on_bad_row: skip/)
+  })
+
+  it('on_bad_row: skip counts and skips malformed rows', async () => {
+    const r = await readInteractions(cfg({format: 'ml-100k', path: fx.badRating, on_bad_row: 'skip'}))
+    expect(r.skippedRows).toBe(1)
+    expect(r.interactions.length).toBe(2)
+    expect(r.interactions.userIds).toEqual(['1', '3'])
+  })
+
+  it('an empty file is a data error', async () => {
+    const err = await readError({format: 'delimited', path: fx.empty})
+    expect(err.code).toBe('data.empty')
+    expect(err.exitCode).toBe(3)
+    expect(err.message).toContain(`no interactions in ${fx.empty}`)
+  })
+
+  it('a header-only file is a data error', async () => {
+    const err = await readError({format: 'delimited', path: fx.headerOnly, header: true, columns: {user: 'user', item: 'item'}})
+    expect(err.code).toBe('data.empty')
+    expect(err.message).toContain(`no interactions in ${fx.headerOnly}`)
+  })
+
+  it('a missing file is a data error naming it', async () => {
+    const missing = join(fx.dir, 'nope.data')
+    const err = await readError({format: 'ml-100k', path: missing})
+    expect(err.code).toBe('data.file_missing')
+    expect(err.exitCode).toBe(3)
+    expect(err.message).toContain(missing)
+  })
+
+  it('non-UTF-8 bytes in a utf-8 file: data error with file, line and the latin1 hint', async () => {
+    const err = await readError({format: 'delimited', path: fx.notUtf8, header: true, columns: {user: 'user', item: 'item'}})
+    expect(err.code).toBe('data.encoding')
+    expect(err.exitCode).toBe(3)
+    expect(err.message).toBe(`${fx.notUtf8}:3: bytes that are not valid UTF-8`)
+    expect(err.hint).toContain('encoding: latin1')
+  })
+
+  it('the same file reads fine as latin1', async () => {
+    const r = await readInteractions(cfg({format: 'delimited', path: fx.notUtf8, header: true, encoding: 'latin1', columns: {user: 'user', item: 'item'}}))
+    expect(r.interactions.userIds).toEqual(['u1', 'Zoë'])
+  })
+
+  it('a column name missing from the header names the header', async () => {
+    const err = await readError({format: 'delimited', path: fx.crlf, header: true, columns: {user: 'userId', item: 'item'}})
+    expect(err.code).toBe('data.column_missing')
+    expect(err.message).toContain('"user", "item", "rating", "timestamp"')
+  })
+
+  it('a column name without a header is a config error', async () => {
+    const err = await readError({format: 'delimited', path: fx.crlf, columns: {user: 'user', item: 1}})
+    expect(err.exitCode).toBe(2)
+  })
+
+  it('firstInvalidUtf8 finds the first bad byte and accepts multi-byte text', () => {
+    expect(firstInvalidUtf8(Buffer.from('aé€😀', 'utf8'))).toBe(Buffer.byteLength('aé€😀'))
+    expect(firstInvalidUtf8(Buffer.from([0x61, 0x62, 0xeb, 0x63]))).toBe(2)
+    expect(firstInvalidUtf8(Buffer.from([0x61, 0xe2, 0x82]))).toBe(1) // truncated
+    expect(firstInvalidUtf8(Buffer.from([0xc0, 0x80]))).toBe(0) // overlong
+  })
+
+  it('a multi-byte character split across stream chunks is not an error', async () => {
+    // the reader takes 1 MiB chunks: put the 2-byte "é" across the first boundary
+    const head = 'user,item\nu,'
+    const pad = 'x'.repeat((1 << 20) - 1 - head.length)
+    const text = `${head}${pad}é\nc,d\n`
+    expect(Buffer.from(text)[(1 << 20) - 1]).toBe(0xc3)
+    const p = join(fx.dir, 'split-char.csv')
+    writeFileSync(p, text)
+    const r = await readInteractions(cfg({format: 'delimited', path: p, header: true, columns: {user: 'user', item: 'item'}}))
+    expect(r.interactions.itemIds.at(-2)).toBe(`${pad}é`)
+  })
+})
