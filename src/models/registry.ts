@@ -1,0 +1,158 @@
+import type {ModelConfig} from '../config/schema.js'
+import type {Interactions} from '../data/types.js'
+import {configError} from '../errors.js'
+import {Rng} from '../rng.js'
+import type {ModelKind, ModelWeights, Tensor32} from './types.js'
+
+export type Loss = 'bpr' | 'bce'
+
+export interface ModelDims {
+  numUsers: number
+  numItems: number
+}
+
+/** what the registry knows about an architecture */
+export interface ModelSpec {
+  name: ModelKind
+  description: string
+  /** false: fitted from counts, no gradient steps (pop) */
+  trainable: boolean
+  /** supported losses; the first is used when the configured one is not supported */
+  losses: readonly Loss[]
+  /** training samples negatives */
+  needsNegatives: boolean
+  /** scores are probabilities (sigmoid output) rather than unbounded scores */
+  probabilities: boolean
+  /** initial (or, for pop, final) weights, deterministic for a given rng */
+  init(cfg: ModelConfig, dims: ModelDims, rng: Rng, train?: Interactions): ModelWeights
+}
+
+function normal(rng: Rng, shape: number[], std: number): Tensor32 {
+  const data = new Float32Array(shape.reduce((a, b) => a * b, 1))
+  for (let k = 0; k < data.length; k++) data[k] = rng.normal() * std
+  return {shape, data}
+}
+
+/** Glorot (Xavier) uniform: U(−a, a), a = sqrt(6 / (fanIn + fanOut)) */
+function glorot(rng: Rng, fanIn: number, fanOut: number): Tensor32 {
+  const a = Math.sqrt(6 / (fanIn + fanOut))
+  const data = new Float32Array(fanIn * fanOut)
+  for (let k = 0; k < data.length; k++) data[k] = (rng.next() * 2 - 1) * a
+  return {shape: [fanIn, fanOut], data}
+}
+
+function zeros(n: number): Tensor32 {
+  return {shape: [n], data: new Float32Array(n)}
+}
+
+/** adds `<prefix>_k.kernel [in,out]` / `.bias [out]` for widths[0] → widths[1] → … */
+function denseStack(tensors: Record<string, Tensor32>, rng: Rng, prefix: string, input: number, widths: readonly number[]): number {
+  let fanIn = input
+  widths.forEach((w, k) => {
+    tensors[`${prefix}_${k}.kernel`] = glorot(rng.fork(100 + k), fanIn, w)
+    tensors[`${prefix}_${k}.bias`] = zeros(w)
+    fanIn = w
+  })
+  return fanIn
+}
+
+export function resolveLoss(spec: ModelSpec, cfg: Pick<ModelConfig, 'loss'>): Loss {
+  return spec.losses.includes(cfg.loss) ? cfg.loss : spec.losses[0]
+}
+
+const pop: ModelSpec = {
+  name: 'pop',
+  description: 'item popularity (train counts); same ranking for every user',
+  trainable: false,
+  losses: [],
+  needsNegatives: false,
+  probabilities: false,
+  init(_cfg, dims, _rng, train) {
+    const counts = new Float32Array(dims.numItems)
+    if (train) for (let r = 0; r < train.length; r++) counts[train.item[r]] += 1
+    return {kind: 'pop', ...dims, params: {}, tensors: {item_pop: {shape: [dims.numItems], data: counts}}}
+  },
+}
+
+const mf: ModelSpec = {
+  name: 'mf',
+  description: 'matrix factorisation: user · item embeddings (BPR or BCE)',
+  trainable: true,
+  losses: ['bpr', 'bce'],
+  needsNegatives: true,
+  probabilities: false,
+  init(cfg, dims, rng) {
+    const d = cfg.factors
+    return {
+      kind: 'mf',
+      ...dims,
+      params: {factors: d, loss: resolveLoss(mf, cfg)},
+      tensors: {user_emb: normal(rng.fork(1), [dims.numUsers, d], 0.1), item_emb: normal(rng.fork(2), [dims.numItems, d], 0.1)},
+    }
+  },
+}
+
+const neumf: ModelSpec = {
+  name: 'neumf',
+  description: 'NeuMF (He et al. 2017): GMF + MLP towers, sigmoid output, BCE with sampled negatives',
+  trainable: true,
+  losses: ['bce'],
+  needsNegatives: true,
+  probabilities: true,
+  init(cfg, dims, rng) {
+    const f = cfg.factors
+    const layers = cfg.mlp_layers
+    if (layers[0] % 2 !== 0) {
+      throw configError('model.mlp_layers', `neumf mlp_layers[0] must be even (it is 2 × the MLP embedding size); got ${layers[0]}`)
+    }
+    const e = layers[0] / 2
+    // NCF's reference code: embeddings N(0, 0.01²), dense layers Glorot uniform, zero biases
+    const tensors: Record<string, Tensor32> = {
+      gmf_user: normal(rng.fork(1), [dims.numUsers, f], 0.01),
+      gmf_item: normal(rng.fork(2), [dims.numItems, f], 0.01),
+      mlp_user: normal(rng.fork(3), [dims.numUsers, e], 0.01),
+      mlp_item: normal(rng.fork(4), [dims.numItems, e], 0.01),
+    }
+    const last = denseStack(tensors, rng.fork(5), 'mlp', layers[0], layers.slice(1))
+    tensors['out.kernel'] = glorot(rng.fork(6), f + last, 1)
+    tensors['out.bias'] = zeros(1)
+    return {kind: 'neumf', ...dims, params: {factors: f, mlp_layers: [...layers], loss: 'bce'}, tensors}
+  },
+}
+
+const twoTower: ModelSpec = {
+  name: 'two_tower',
+  description: 'two towers: user and item MLPs over embeddings, dot product on top',
+  trainable: true,
+  losses: ['bpr', 'bce'],
+  needsNegatives: true,
+  probabilities: false,
+  init(cfg, dims, rng) {
+    const d = cfg.factors
+    const tensors: Record<string, Tensor32> = {
+      user_emb: normal(rng.fork(1), [dims.numUsers, d], 0.1),
+      item_emb: normal(rng.fork(2), [dims.numItems, d], 0.1),
+    }
+    denseStack(tensors, rng.fork(3), 'user_tower', d, cfg.tower_layers)
+    denseStack(tensors, rng.fork(4), 'item_tower', d, cfg.tower_layers)
+    return {kind: 'two_tower', ...dims, params: {factors: d, tower_layers: [...cfg.tower_layers], loss: resolveLoss(twoTower, cfg)}, tensors}
+  },
+}
+
+/** every model `rec` can train, by registry name */
+export const modelRegistry: Readonly<Record<ModelKind, ModelSpec>> = {pop, mf, neumf, two_tower: twoTower}
+export const knownModels = Object.keys(modelRegistry) as ModelKind[]
+
+/** the spec of a model name; unknown names fail with the list of known ones (config error, exit 2) */
+export function getModelSpec(name: string): ModelSpec {
+  const spec = (modelRegistry as Record<string, ModelSpec | undefined>)[name]
+  if (!spec || !Object.hasOwn(modelRegistry, name)) {
+    throw configError('model.unknown', `unknown model "${name}"; known models: ${knownModels.join(', ')}`, {hint: `use one of: ${knownModels.join(', ')}`})
+  }
+  return spec
+}
+
+/** initial weights for a model config: deterministic for a given seed */
+export function initWeights(cfg: ModelConfig, dims: ModelDims, seed: number, train?: Interactions): ModelWeights {
+  return getModelSpec(cfg.model).init(cfg, dims, new Rng(seed), train)
+}

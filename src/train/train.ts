@@ -1,0 +1,374 @@
+import {existsSync, readFileSync} from 'node:fs'
+import {join} from 'node:path'
+
+import {tf} from '../backend/index.js'
+import type {ModelConfig, NegativesConfig, TrainConfig} from '../config/schema.js'
+import {createNegativeSampler} from '../data/negatives.js'
+import type {Split} from '../data/types.js'
+import {dataError} from '../errors.js'
+import {loadModel, saveModel} from '../models/io.js'
+import {modelFromWeights, type TrainableModel} from '../models/model.js'
+import {getModelSpec, initWeights, type Loss, resolveLoss} from '../models/registry.js'
+import type {ModelWeights} from '../models/types.js'
+import type {Progress} from '../progress.js'
+import {Rng} from '../rng.js'
+import {writeJsonAtomic} from '../run/atomic.js'
+
+type Tensor = import('@tensorflow/tfjs').Tensor
+type Scalar = import('@tensorflow/tfjs').Scalar
+type Optimizer = import('@tensorflow/tfjs').Optimizer
+
+export interface EpochRecord {
+  epoch: number
+  /** mean training objective over the epoch's rows (loss + L2 term) */
+  loss: number
+  /** training seconds of the epoch (validation not included) */
+  seconds: number
+  /** training rows per second: (u, i, label) pairs for BCE, (u, i⁺, i⁻) triples for BPR */
+  rowsPerSec: number
+  /** validation metric, when validated after this epoch */
+  valid?: number
+  validSeconds?: number
+}
+
+export interface TrainResult {
+  weights: ModelWeights
+  /** completed epochs (an interrupted epoch does not count) */
+  epochs: number
+  /** epoch whose weights are returned */
+  bestEpoch: number
+  history: EpochRecord[]
+  stoppedEarly: boolean
+  interrupted: boolean
+  seconds: number
+}
+
+export interface TrainArgs {
+  model: ModelConfig
+  train: TrainConfig
+  negatives: NegativesConfig
+  split: Split
+  seed: number
+  progress?: Progress
+  /** validation metric of these weights, higher is better (used when train.early_stopping is set) */
+  validate?: (weights: ModelWeights) => Promise<number>
+  /** abort (Ctrl-C): the current batch finishes, then training stops with interrupted: true */
+  signal?: AbortSignal
+  /** save weights + state every `every` epochs (default 1); `resume` continues from what is there */
+  checkpoint?: {dir: string; every?: number; resume?: boolean}
+}
+
+/** what checkpoint/state.json holds (optimizer moments are not saved: a resumed Adam restarts them) */
+export interface CheckpointState {
+  version: 1
+  kind: string
+  numUsers: number
+  numItems: number
+  seed: number
+  epoch: number
+  bestEpoch: number
+  bestMetric: number | null
+  evalsWithoutImprovement: number
+  history: EpochRecord[]
+}
+
+/**
+ * An Rng whose stream can be swapped: the negative sampler keeps one reference for the whole run,
+ * and each epoch gets a fresh stream derived from (seed, epoch), so a resumed run samples the same
+ * negatives as an uninterrupted one.
+ */
+class SwitchableRng extends Rng {
+  private current: Rng
+  constructor(initial: Rng) {
+    super(0)
+    this.current = initial
+  }
+  use(r: Rng): void {
+    this.current = r
+  }
+  override next(): number {
+    return this.current.next()
+  }
+}
+
+function epochRng(seed: number, epoch: number): Rng {
+  return new Rng((Math.imul(seed, 0x9e3779b1) + Math.imul(epoch, 0x85ebca6b) + 0x1234567) | 0)
+}
+
+function fmtRate(r: number): string {
+  return r >= 1e6 ? `${(r / 1e6).toFixed(2)}M` : r >= 1e3 ? `${Math.round(r / 1e3)}k` : `${Math.round(r)}`
+}
+
+function fmtSeconds(s: number): string {
+  if (s < 90) return `${Math.round(s)}s`
+  if (s < 5400) return `${Math.round(s / 60)}m`
+  return `${(s / 3600).toFixed(1)}h`
+}
+
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve))
+
+/** softplus(x) − x·y: binary cross-entropy on logits, stable for large |x| */
+function bceWithLogits(logits: Tensor, labels: Tensor): Tensor {
+  return tf.sub(tf.softplus(logits), tf.mul(logits, labels))
+}
+
+function readState(dir: string): CheckpointState | undefined {
+  const path = join(dir, 'state.json')
+  if (!existsSync(path)) return undefined
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as CheckpointState
+  } catch (error) {
+    throw dataError('model.corrupt', `${path} is corrupt: ${(error as Error).message}`, {hint: 'delete the checkpoint directory to start over'})
+  }
+}
+
+/**
+ * Train one model on split.train.
+ *
+ * Rows: BPR trains on (u, i⁺, i⁻) triples, `negatives` per positive; BCE on the positive (label 1)
+ * plus `negatives` sampled items (label 0). A batch holds ⌊batch_size / rows per positive⌋
+ * positives with all their rows, so batch_size counts rows, as in the NCF reference code. Each
+ * epoch shuffles the positives and samples fresh negatives from a stream derived from (seed, epoch).
+ * L2 (when > 0) adds l2 · Σ‖batch embedding rows‖² / rows to the objective.
+ * Early stopping (train.early_stopping and `validate`): validate every eval_every epochs, keep a
+ * copy of the best weights, stop after `patience` validations without improvement, return the best.
+ * All tensors (variables, optimizer slots, batch tensors) are disposed before returning.
+ */
+export async function trainModel(args: TrainArgs): Promise<TrainResult> {
+  const t0 = performance.now()
+  const {split, seed, train: tc, signal} = args
+  const progress = args.progress
+  const spec = getModelSpec(args.model.model)
+  const dims = {numUsers: split.train.numUsers, numItems: split.train.numItems}
+
+  if (!spec.trainable) {
+    const weights = initWeights(args.model, dims, seed, split.train)
+    progress?.update(`${spec.name}: counted ${split.train.length} interactions`)
+    return {weights, epochs: 0, bestEpoch: 0, history: [], stoppedEarly: false, interrupted: false, seconds: (performance.now() - t0) / 1000}
+  }
+
+  const loss: Loss = resolveLoss(spec, args.model)
+  const nNeg = tc.negatives
+  const rowsPerPos = loss === 'bpr' ? nNeg : 1 + nNeg
+  const posPerBatch = Math.max(1, Math.floor(tc.batch_size / rowsPerPos))
+  const es = tc.early_stopping && args.validate ? tc.early_stopping : null
+  if (tc.early_stopping && !args.validate) progress?.warn('early_stopping is set but no validation function was given; training all epochs')
+  const ckpt = args.checkpoint
+  const every = Math.max(1, ckpt?.every ?? 1)
+
+  // state (possibly resumed)
+  let startEpoch = 1
+  let history: EpochRecord[] = []
+  let bestMetric = -Infinity
+  let bestEpoch = 0
+  let bestWeights: ModelWeights | undefined
+  let evalsWithoutImprovement = 0
+  let initial: ModelWeights | undefined
+  if (ckpt?.resume) {
+    const state = readState(ckpt.dir)
+    if (state && existsSync(join(ckpt.dir, 'model.json'))) {
+      const {weights} = loadModel(ckpt.dir)
+      if (weights.kind !== args.model.model || weights.numUsers !== dims.numUsers || weights.numItems !== dims.numItems) {
+        throw dataError('checkpoint.mismatch', `checkpoint in ${ckpt.dir} is a ${weights.kind} for ${weights.numUsers}×${weights.numItems}, not this ${args.model.model} for ${dims.numUsers}×${dims.numItems}`)
+      }
+      initial = weights
+      startEpoch = state.epoch + 1
+      history = state.history
+      bestEpoch = state.bestEpoch
+      bestMetric = state.bestMetric ?? -Infinity
+      evalsWithoutImprovement = state.evalsWithoutImprovement
+      if (existsSync(join(ckpt.dir, 'best', 'model.json'))) bestWeights = loadModel(join(ckpt.dir, 'best')).weights
+      progress?.info(`resuming ${args.model.model} from epoch ${state.epoch} (${ckpt.dir}); optimizer state restarts`)
+    }
+  }
+  initial ??= initWeights(args.model, dims, seed, split.train)
+
+  const model: TrainableModel = modelFromWeights(initial, true)
+  const varList = Object.values(model.vars)
+  const optimizer: Optimizer = tc.optimizer === 'sgd' ? tf.train.sgd(tc.lr) : tf.train.adam(tc.lr)
+  const rng = new SwitchableRng(epochRng(seed, 0))
+  const sampler = createNegativeSampler(split.train, args.negatives, rng)
+
+  const P = split.train.length
+  const trainUsers = split.train.user
+  const trainItems = split.train.item
+  const order = new Int32Array(P)
+  const maxRows = posPerBatch * rowsPerPos
+  const bu = new Int32Array(maxRows)
+  const bi = new Int32Array(maxRows)
+  const bj = new Int32Array(maxRows) // BPR negatives
+  const by = new Float32Array(maxRows) // BCE labels
+  const negs = new Int32Array(Math.max(1, nNeg))
+  const l2 = tc.l2
+
+  let interrupted = false
+  let stoppedEarly = false
+  let epoch = startEpoch - 1
+
+  const step = (m: number): number => {
+    const u = tf.tensor1d(bu.subarray(0, m), 'int32')
+    const i = tf.tensor1d(bi.subarray(0, m), 'int32')
+    const j = loss === 'bpr' ? tf.tensor1d(bj.subarray(0, m), 'int32') : undefined
+    const y = loss === 'bce' ? tf.tensor1d(by.subarray(0, m), 'float32') : undefined
+    try {
+      const cost = optimizer.minimize(
+        () => {
+          const collect = l2 > 0 ? {out: [] as Tensor[], users: true, items: true} : undefined
+          let objective: Tensor
+          if (loss === 'bpr') {
+            const sp = model.scorePairs(u, i, collect)
+            const sn = model.scorePairs(u, j!, collect ? {out: collect.out, users: false, items: true} : undefined)
+            // −log σ(s⁺ − s⁻) = softplus(s⁻ − s⁺)
+            objective = tf.mean(tf.softplus(tf.sub(sn, sp)))
+          } else {
+            objective = tf.mean(bceWithLogits(model.scorePairs(u, i, collect), y!))
+          }
+          if (collect && collect.out.length > 0) {
+            const sq = tf.addN(collect.out.map((e) => tf.sum(tf.square(e))))
+            objective = tf.add(objective, tf.mul(sq, l2 / m))
+          }
+          return objective as Scalar
+        },
+        true,
+        varList,
+      )
+      const v = cost!.dataSync()[0]
+      cost!.dispose()
+      return v
+    } finally {
+      u.dispose()
+      i.dispose()
+      j?.dispose()
+      y?.dispose()
+    }
+  }
+
+  const saveCheckpoint = (ep: number, bestChanged: boolean) => {
+    if (!ckpt) return
+    saveModel(ckpt.dir, model.toWeights())
+    if (bestChanged && bestWeights) saveModel(join(ckpt.dir, 'best'), bestWeights)
+    const state: CheckpointState = {
+      version: 1,
+      kind: args.model.model,
+      numUsers: dims.numUsers,
+      numItems: dims.numItems,
+      seed,
+      epoch: ep,
+      bestEpoch,
+      bestMetric: Number.isFinite(bestMetric) ? bestMetric : null,
+      evalsWithoutImprovement,
+      history,
+    }
+    writeJsonAtomic(join(ckpt.dir, 'state.json'), state)
+  }
+
+  try {
+    let bestSinceCheckpoint = false
+    for (epoch = startEpoch; epoch <= tc.epochs; epoch++) {
+      const te = performance.now()
+      rng.use(epochRng(seed, epoch))
+      for (let k = 0; k < P; k++) order[k] = k
+      rng.shuffle(order)
+      let lossSum = 0
+      let rows = 0
+      let lastYield = performance.now()
+      let lastUpdate = lastYield
+      for (let p0 = 0; p0 < P; p0 += posPerBatch) {
+        const p1 = Math.min(P, p0 + posPerBatch)
+        let m = 0
+        for (let p = p0; p < p1; p++) {
+          const r = order[p]
+          const user = trainUsers[r]
+          const item = trainItems[r]
+          sampler.sampleMany(user, nNeg, negs)
+          if (loss === 'bpr') {
+            for (let k = 0; k < nNeg; k++, m++) {
+              bu[m] = user
+              bi[m] = item
+              bj[m] = negs[k]
+            }
+          } else {
+            bu[m] = user
+            bi[m] = item
+            by[m++] = 1
+            for (let k = 0; k < nNeg; k++, m++) {
+              bu[m] = user
+              bi[m] = negs[k]
+              by[m] = 0
+            }
+          }
+        }
+        lossSum += step(m) * m
+        rows += m
+        const now = performance.now()
+        if (now - lastYield > 50) {
+          // let signal handlers (Ctrl-C) and progress rendering run
+          await yieldToEventLoop()
+          lastYield = performance.now()
+        }
+        if (signal?.aborted) {
+          interrupted = true
+          break
+        }
+        if (progress && now - lastUpdate > 2000) {
+          lastUpdate = now
+          const frac = p1 / P
+          progress.update(`epoch ${epoch}/${tc.epochs} ${Math.round(frac * 100)}% loss ${(lossSum / rows).toFixed(4)} ${fmtRate(rows / ((now - te) / 1000))} rows/s`)
+        }
+      }
+      if (interrupted) break
+      const seconds = (performance.now() - te) / 1000
+      const rec: EpochRecord = {epoch, loss: rows > 0 ? lossSum / rows : 0, seconds, rowsPerSec: seconds > 0 ? rows / seconds : 0}
+      history.push(rec)
+
+      let improved = false
+      if (es && epoch % tc.eval_every === 0) {
+        const tv = performance.now()
+        const snapshot = model.toWeights()
+        const v = await args.validate!(snapshot)
+        rec.valid = v
+        rec.validSeconds = (performance.now() - tv) / 1000
+        if (v > bestMetric) {
+          bestMetric = v
+          bestEpoch = epoch
+          bestWeights = snapshot
+          evalsWithoutImprovement = 0
+          improved = true
+          bestSinceCheckpoint = true
+        } else {
+          evalsWithoutImprovement++
+        }
+      }
+      const done = epoch - startEpoch + 1
+      const eta = ((performance.now() - t0) / 1000 / done) * (tc.epochs - epoch)
+      progress?.update(
+        `epoch ${epoch}/${tc.epochs} loss ${rec.loss.toFixed(4)} ${fmtRate(rec.rowsPerSec)} rows/s` +
+          (rec.valid !== undefined ? ` ${es!.metric} ${rec.valid.toFixed(4)}${improved ? ' *' : ''}` : '') +
+          ` ETA ${fmtSeconds(eta)}`,
+      )
+      if (es && evalsWithoutImprovement >= es.patience) stoppedEarly = true
+      if (ckpt && (epoch % every === 0 || stoppedEarly || epoch === tc.epochs)) {
+        saveCheckpoint(epoch, bestSinceCheckpoint)
+        bestSinceCheckpoint = false
+      }
+      if (stoppedEarly) break
+      if (signal?.aborted) {
+        interrupted = true
+        break
+      }
+    }
+
+    const completed = history.length > 0 ? history[history.length - 1].epoch : 0
+    let weights: ModelWeights
+    if (bestWeights) {
+      weights = bestWeights
+    } else {
+      weights = model.toWeights()
+      bestEpoch = completed
+    }
+    return {weights, epochs: completed, bestEpoch, history, stoppedEarly, interrupted, seconds: (performance.now() - t0) / 1000}
+  } finally {
+    optimizer.dispose()
+    model.dispose()
+  }
+}
