@@ -56,6 +56,13 @@ export interface TrainArgs {
   signal?: AbortSignal
   /** save weights + state every `every` epochs (default 1); `resume` continues from what is there */
   checkpoint?: {dir: string; every?: number; resume?: boolean}
+  /** start from these weights instead of a fresh initialisation (fine-tuning a compressed model) */
+  init?: ModelWeights
+  /**
+   * weights held at zero: after every optimizer step, tensor `name` is multiplied by `mask(epoch)`
+   * (1 keeps a weight, 0 prunes it). A function of the epoch allows a gradual schedule.
+   */
+  masks?: (epoch: number) => Record<string, Uint8Array>
 }
 
 /** what checkpoint/state.json holds (optimizer moments are not saved: a resumed Adam restarts them) */
@@ -181,7 +188,7 @@ export async function trainModel(args: TrainArgs): Promise<TrainResult> {
       progress?.info(`resuming ${args.model.model} from epoch ${state.epoch} (${ckpt.dir}); optimizer state restarts`)
     }
   }
-  initial ??= initWeights(args.model, dims, seed, split.train)
+  initial ??= args.init ?? initWeights(args.model, dims, seed, split.train)
 
   const model: TrainableModel = modelFromWeights(initial, true)
   const varList = Object.values(model.vars)
@@ -204,6 +211,29 @@ export async function trainModel(args: TrainArgs): Promise<TrainResult> {
   let interrupted = false
   let stoppedEarly = false
   let epoch = startEpoch - 1
+
+  // pruning masks as tensors, rebuilt only when the schedule hands out new arrays
+  let maskArrays: Record<string, Uint8Array> | undefined
+  let maskTensors: Record<string, Tensor> = {}
+  const setMasks = (ep: number) => {
+    const next = args.masks?.(ep)
+    if (!next || next === maskArrays) return
+    for (const t of Object.values(maskTensors)) t.dispose()
+    maskArrays = next
+    maskTensors = {}
+    for (const [name, m] of Object.entries(next)) {
+      const v = model.vars[name]
+      if (!v) throw new Error(`mask for unknown tensor ${name}`)
+      maskTensors[name] = tf.tensor(Float32Array.from(m), v.shape, 'float32')
+    }
+    applyMasks()
+  }
+  const applyMasks = () => {
+    for (const [name, mask] of Object.entries(maskTensors)) {
+      const v = model.vars[name]
+      tf.tidy(() => v.assign(tf.mul(v, mask)))
+    }
+  }
 
   const step = (m: number): number => {
     const u = tf.tensor1d(bu.subarray(0, m), 'int32')
@@ -266,6 +296,7 @@ export async function trainModel(args: TrainArgs): Promise<TrainResult> {
     let bestSinceCheckpoint = false
     for (epoch = startEpoch; epoch <= tc.epochs; epoch++) {
       const te = performance.now()
+      setMasks(epoch)
       rng.use(epochRng(seed, epoch))
       for (let k = 0; k < P; k++) order[k] = k
       rng.shuffle(order)
@@ -299,6 +330,7 @@ export async function trainModel(args: TrainArgs): Promise<TrainResult> {
           }
         }
         lossSum += step(m) * m
+        applyMasks()
         rows += m
         const now = performance.now()
         if (now - lastYield > 50) {
@@ -368,6 +400,7 @@ export async function trainModel(args: TrainArgs): Promise<TrainResult> {
     }
     return {weights, epochs: completed, bestEpoch, history, stoppedEarly, interrupted, seconds: (performance.now() - t0) / 1000}
   } finally {
+    for (const t of Object.values(maskTensors)) t.dispose()
     optimizer.dispose()
     model.dispose()
   }
