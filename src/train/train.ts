@@ -12,7 +12,7 @@ import {getModelSpec, initWeights, type Loss, resolveLoss} from '../models/regis
 import type {ModelWeights} from '../models/types.js'
 import type {Progress} from '../progress.js'
 import {Rng} from '../rng.js'
-import {writeJsonAtomic} from '../run/atomic.js'
+import {writeFileAtomic, writeJsonAtomic} from '../run/atomic.js'
 
 type Tensor = import('@tensorflow/tfjs').Tensor
 type Scalar = import('@tensorflow/tfjs').Scalar
@@ -171,6 +171,7 @@ export async function trainModel(args: TrainArgs): Promise<TrainResult> {
   let bestWeights: ModelWeights | undefined
   let evalsWithoutImprovement = 0
   let initial: ModelWeights | undefined
+  let resumeOptimizer = false
   if (ckpt?.resume) {
     const state = readState(ckpt.dir)
     if (state && existsSync(join(ckpt.dir, 'model.json'))) {
@@ -185,7 +186,8 @@ export async function trainModel(args: TrainArgs): Promise<TrainResult> {
       bestMetric = state.bestMetric ?? -Infinity
       evalsWithoutImprovement = state.evalsWithoutImprovement
       if (existsSync(join(ckpt.dir, 'best', 'model.json'))) bestWeights = loadModel(join(ckpt.dir, 'best')).weights
-      progress?.info(`resuming ${args.model.model} from epoch ${state.epoch} (${ckpt.dir}); optimizer state restarts`)
+      resumeOptimizer = true
+      progress?.info(`resuming ${args.model.model} from epoch ${state.epoch} (${ckpt.dir})`)
     }
   }
   initial ??= args.init ?? initWeights(args.model, dims, seed, split.train)
@@ -193,6 +195,9 @@ export async function trainModel(args: TrainArgs): Promise<TrainResult> {
   const model: TrainableModel = modelFromWeights(initial, true)
   const varList = Object.values(model.vars)
   const optimizer: Optimizer = tc.optimizer === 'sgd' ? tf.train.sgd(tc.lr) : tf.train.adam(tc.lr)
+  // Adam's moments and step count are part of the state: without them a resumed run would not
+  // reproduce an uninterrupted one
+  if (resumeOptimizer && ckpt) await loadOptimizerState(ckpt.dir, optimizer)
   const rng = new SwitchableRng(epochRng(seed, 0))
   const sampler = createNegativeSampler(split.train, args.negatives, rng)
 
@@ -273,9 +278,10 @@ export async function trainModel(args: TrainArgs): Promise<TrainResult> {
     }
   }
 
-  const saveCheckpoint = (ep: number, bestChanged: boolean) => {
+  const saveCheckpoint = async (ep: number, bestChanged: boolean) => {
     if (!ckpt) return
     saveModel(ckpt.dir, model.toWeights())
+    await saveOptimizerState(ckpt.dir, optimizer)
     if (bestChanged && bestWeights) saveModel(join(ckpt.dir, 'best'), bestWeights)
     const state: CheckpointState = {
       version: 1,
@@ -380,7 +386,7 @@ export async function trainModel(args: TrainArgs): Promise<TrainResult> {
       )
       if (es && evalsWithoutImprovement >= es.patience) stoppedEarly = true
       if (ckpt && (epoch % every === 0 || stoppedEarly || epoch === tc.epochs)) {
-        saveCheckpoint(epoch, bestSinceCheckpoint)
+        await saveCheckpoint(epoch, bestSinceCheckpoint)
         bestSinceCheckpoint = false
       }
       if (stoppedEarly) break
@@ -403,5 +409,65 @@ export async function trainModel(args: TrainArgs): Promise<TrainResult> {
     for (const t of Object.values(maskTensors)) t.dispose()
     optimizer.dispose()
     model.dispose()
+  }
+}
+
+const OPTIMIZER_JSON = 'optimizer.json'
+const OPTIMIZER_BIN = 'optimizer.bin'
+
+/** the optimizer's slots (Adam: step count, first and second moments) next to the checkpoint */
+async function saveOptimizerState(dir: string, optimizer: Optimizer): Promise<void> {
+  const named = await optimizer.getWeights()
+  const entries: {name: string; shape: number[]; length: number}[] = []
+  const parts: Float32Array[] = []
+  for (const {name, tensor} of named) {
+    const data = tensor.dataSync() as Float32Array
+    entries.push({name, shape: [...tensor.shape], length: data.length})
+    parts.push(Float32Array.from(data))
+  }
+  const all = new Float32Array(parts.reduce((a, p) => a + p.length, 0))
+  let o = 0
+  for (const p of parts) {
+    all.set(p, o)
+    o += p.length
+  }
+  // Adam recomputes beta^t with pow() in setWeights, which rounds differently from the running
+  // product it keeps while training; save the running products so a resume is bit-exact
+  const adam = optimizer as unknown as {accBeta1?: Tensor; accBeta2?: Tensor}
+  const acc = adam.accBeta1 && adam.accBeta2 ? [adam.accBeta1.dataSync()[0], adam.accBeta2.dataSync()[0]] : undefined
+  writeFileAtomic(join(dir, OPTIMIZER_BIN), new Uint8Array(all.buffer))
+  writeJsonAtomic(join(dir, OPTIMIZER_JSON), {version: 1, entries, acc})
+}
+
+async function loadOptimizerState(dir: string, optimizer: Optimizer): Promise<void> {
+  const jsonPath = join(dir, OPTIMIZER_JSON)
+  if (!existsSync(jsonPath)) return
+  let meta: {entries: {name: string; shape: number[]; length: number}[]; acc?: [number, number]}
+  let bytes: Buffer
+  try {
+    meta = JSON.parse(readFileSync(jsonPath, 'utf8'))
+    bytes = readFileSync(join(dir, OPTIMIZER_BIN))
+  } catch (error) {
+    throw dataError('model.corrupt', `${jsonPath} is corrupt: ${(error as Error).message}`, {hint: 'delete the checkpoint directory to start over'})
+  }
+  const total = meta.entries.reduce((a, e) => a + e.length, 0)
+  if (bytes.byteLength !== total * 4) throw dataError('model.corrupt', `${join(dir, OPTIMIZER_BIN)} is truncated`, {hint: 'delete the checkpoint directory to start over'})
+  const all = new Float32Array(new Uint8Array(bytes).buffer)
+  let o = 0
+  const named = meta.entries.map((e) => {
+    const t = tf.tensor(all.subarray(o, o + e.length), e.shape, 'float32')
+    o += e.length
+    return {name: e.name, tensor: t}
+  })
+  // setWeights keeps its own variables; the tensors we made are ours to free
+  await optimizer.setWeights(named)
+  for (const n of named) n.tensor.dispose()
+  const adam = optimizer as unknown as {accBeta1?: Tensor & {assign(t: Tensor): void}; accBeta2?: Tensor & {assign(t: Tensor): void}}
+  if (meta.acc && adam.accBeta1 && adam.accBeta2) {
+    const [b1, b2] = meta.acc
+    tf.tidy(() => {
+      adam.accBeta1!.assign(tf.scalar(b1))
+      adam.accBeta2!.assign(tf.scalar(b2))
+    })
   }
 }

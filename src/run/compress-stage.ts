@@ -1,0 +1,196 @@
+import {existsSync} from 'node:fs'
+import {join} from 'node:path'
+
+import type {ModelConfig, RecConfig, TrainConfig} from '../config/schema.js'
+import {compressedBytes, saveCompressed} from '../compress/io.js'
+import {compressVariant, expandVariants, methodLabel, validateVariants, type Step, type VariantSpec} from '../compress/registry.js'
+import {fromWeights, pruningMasks, shapesOf, toFloatWeights} from '../compress/tensors.js'
+import {pruneMagnitude, sparsityAt} from '../compress/prune.js'
+import type {CompressedModel, VariantReport} from '../compress/types.js'
+import type {Split} from '../data/types.js'
+import {configError, RecError} from '../errors.js'
+import {initWeights} from '../models/registry.js'
+import type {ModelWeights} from '../models/types.js'
+import {exportOnnx} from '../onnx/export.js'
+import type {Progress} from '../progress.js'
+import {trainModel} from '../train/train.js'
+import {writeFileAtomic, writeJsonAtomic} from './atomic.js'
+
+export const COMPRESS_JSON = 'compress.json'
+export const ONNX_FILE = 'model.onnx'
+
+/** what compress.json holds beside a variant: the honest account plus fine-tuning */
+export interface VariantRecord extends VariantReport {
+  finetune: {epochs: number; seconds: number; skipped?: string}
+  sizeBytesTfjs: number
+  sizeBytesOnnx: number
+}
+
+const modelLabel = (m: ModelConfig) => m.name ?? m.model
+
+/**
+ * Check every compression variant against every model before any work starts (config errors, exit 2):
+ * unknown methods, impossible values, methods that do not apply (lowrank on pop). Shapes are those
+ * of the configured architecture with a placeholder catalogue size (rank limits come from the
+ * embedding size and layer widths, which the config fixes); the compress stage checks again with
+ * the real shapes.
+ */
+export function validateCompressConfig(cfg: RecConfig): void {
+  if (cfg.compress.variants.length === 0) return
+  expandVariants(cfg.compress.variants)
+  for (const m of cfg.models) {
+    const placeholder = initWeights(m, {numUsers: 1024, numItems: 1024}, 0)
+    try {
+      validateVariants(cfg.compress.variants, placeholder.kind, shapesOf(placeholder))
+    } catch (err) {
+      if (err instanceof Error) err.message = `model ${modelLabel(m)}: ${err.message}`
+      if (m.model === 'pop' && err instanceof RecError && !err.hint) {
+        throw new RecError(err.kind, err.code, err.message, {hint: 'compression applies to every model of an experiment: move the pop baseline to an experiment without compress.variants'})
+      }
+      throw err
+    }
+  }
+}
+
+/** fine-tuning changes weights only for methods that change them: pruning and low-rank */
+function finetuneEpochs(cfg: RecConfig, spec: VariantSpec): number {
+  const changesWeights = spec.steps.some((s) => s.method !== 'quantize')
+  if (!changesWeights) return 0
+  return spec.finetune?.epochs ?? cfg.compress.finetune.epochs
+}
+
+function polynomialPrune(spec: VariantSpec): (Step & {method: 'prune'}) | undefined {
+  return spec.steps.find((s): s is Step & {method: 'prune'} => s.method === 'prune' && s.params.method === 'magnitude' && s.params.schedule === 'polynomial')
+}
+
+/**
+ * Make one variant: the steps before quantization, fine-tuning (pruned weights held at zero;
+ * a polynomial schedule raises sparsity epoch by epoch as TF-MOT's PolynomialDecay), then the
+ * quantization steps on the fine-tuned weights. Returns the compressed model and its record.
+ */
+export async function makeVariant(args: {
+  cfg: RecConfig
+  model: ModelConfig
+  base: ModelWeights
+  spec: VariantSpec
+  split: Split
+  progress: Progress
+  signal?: AbortSignal
+}): Promise<{model: CompressedModel; record: Omit<VariantRecord, 'sizeBytesTfjs' | 'sizeBytesOnnx'>}> {
+  const {cfg, spec, base, progress} = args
+  const firstQuant = spec.steps.findIndex((s) => s.method === 'quantize')
+  const pre = firstQuant === -1 ? spec.steps : spec.steps.slice(0, firstQuant)
+  const post = firstQuant === -1 ? [] : spec.steps.slice(firstQuant)
+  const t0 = performance.now()
+  let current: CompressedModel = fromWeights(base)
+  const notes: string[] = []
+  let compressSeconds = 0
+  if (pre.length > 0) {
+    const a = compressVariant(base, {...spec, steps: pre})
+    current = a.model
+    notes.push(...a.report.notes)
+    compressSeconds += a.report.compressSeconds
+  }
+
+  const epochs = finetuneEpochs(cfg, spec)
+  let finetune: VariantRecord['finetune'] = {epochs: 0, seconds: 0}
+  if (epochs > 0) {
+    const hasFactors = Object.values(current.tensors).some((s) => s.kind === 'lowrank')
+    if (hasFactors) {
+      finetune = {epochs: 0, seconds: 0, skipped: 'factorized layers are not trainable in rec yet; evaluated without fine-tuning'}
+      notes.push(`fine-tuning skipped: ${finetune.skipped}`)
+    } else {
+      const tf0 = performance.now()
+      progress.update(`fine-tuning ${spec.name} for ${epochs} epochs`)
+      const train: TrainConfig = {...cfg.train, ...(args.model.train ?? {}), epochs, early_stopping: null} as TrainConfig
+      const fixed = pruningMasks(current)
+      const poly = polynomialPrune(spec)
+      const masks = poly
+        ? (() => {
+            // masks by the base weights' magnitudes at each epoch's sparsity: nested, ending at the target
+            const cache = new Map<number, Record<string, Uint8Array>>()
+            return (epoch: number) => {
+              const s = sparsityAt(epoch, {initial: 0, final: poly.params.sparsity, begin: 0, end: epochs})
+              const key = Math.round(s * 1e6)
+              if (!cache.has(key)) cache.set(key, pruningMasks(pruneMagnitude(fromWeights(base), {...poly.params, sparsity: s}).model))
+              return cache.get(key)!
+            }
+          })()
+        : Object.keys(fixed).length > 0
+          ? () => fixed
+          : undefined
+      const r = await trainModel({
+        model: args.model,
+        train,
+        negatives: cfg.negatives,
+        split: args.split,
+        seed: cfg.seed + 1,
+        init: toFloatWeights(current),
+        masks,
+        signal: args.signal,
+      })
+      // keep each tensor's stored form (and pruning mask), with the fine-tuned values
+      const tensors = {...current.tensors}
+      for (const [name, s] of Object.entries(tensors)) {
+        if (s.kind === 'float32') tensors[name] = {...s, tensor: r.weights.tensors[name]}
+      }
+      current = {...current, tensors}
+      finetune = {epochs: r.epochs, seconds: (performance.now() - tf0) / 1000}
+    }
+  }
+
+  let report: VariantReport
+  if (post.length > 0) {
+    const b = compressVariant(current, {...spec, steps: post})
+    current = b.model
+    report = b.report
+    notes.push(...b.report.notes)
+    compressSeconds += b.report.compressSeconds
+  } else {
+    report = compressVariant(current, {...spec, steps: []}).report
+    notes.push(...report.notes.filter((n) => !notes.includes(n)))
+  }
+  return {
+    model: current,
+    record: {
+      ...report,
+      name: spec.name,
+      method: methodLabel(spec),
+      params: spec.steps.length > 1 ? {steps: spec.steps.map((s) => ({[s.method]: s.params}))} : {...spec.steps[0].params},
+      compressSeconds: compressSeconds || (performance.now() - t0) / 1000 - finetune.seconds,
+      notes: [...new Set(notes)],
+      finetune,
+    },
+  }
+}
+
+/** write a variant: stored form (variant.json + variant.bin), model.onnx, compress.json */
+export function saveVariant(dir: string, model: CompressedModel, record: Omit<VariantRecord, 'sizeBytesTfjs' | 'sizeBytesOnnx'>): VariantRecord {
+  saveCompressed(dir, model)
+  const onnx = exportOnnx(model)
+  writeFileAtomic(join(dir, ONNX_FILE), onnx)
+  const full: VariantRecord = {...record, sizeBytesTfjs: compressedBytes(dir), sizeBytesOnnx: onnx.byteLength}
+  writeJsonAtomic(join(dir, COMPRESS_JSON), full)
+  return full
+}
+
+/** the ONNX file of a base model, exported on first use */
+export function ensureBaseOnnx(dir: string, weights: ModelWeights): string {
+  const file = join(dir, ONNX_FILE)
+  if (!existsSync(file)) writeFileAtomic(file, exportOnnx(fromWeights(weights)))
+  return file
+}
+
+/** every variant of every trained model: `[{model, spec}]` in config order (the grid that shards slice) */
+export function variantGrid(cfg: RecConfig): {model: ModelConfig; label: string; spec: VariantSpec}[] {
+  if (cfg.compress.variants.length === 0) return []
+  const specs = expandVariants(cfg.compress.variants)
+  const out: {model: ModelConfig; label: string; spec: VariantSpec}[] = []
+  for (const m of cfg.models) {
+    for (const spec of specs) {
+      if (spec.name === 'base') throw configError('compress.bad_variant', 'a compression variant may not be named "base" (that is the trained model)')
+      out.push({model: m, label: modelLabel(m), spec})
+    }
+  }
+  return out
+}
