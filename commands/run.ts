@@ -2,39 +2,71 @@ import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../src/cli/base.js'
 import {experimentFlags, formatFlags, interruptible, outFlag} from '../src/cli/flags.js'
-import {renderRunReport} from '../src/cli/report.js'
+import {renderCheck, renderRunReport} from '../src/cli/report.js'
+import {checkFlags, shardFlag, stageFlags} from '../src/cli/run-flags.js'
 import {loadConfig} from '../src/config/load.js'
-import {runExperiment, type RunResult} from '../src/run/pipeline.js'
+import {checkAgainst, checkFailure, metricTable, parseTolerance, readReference, type CheckResult} from '../src/run/check.js'
+import {runExperiment, type RunResult, type Stage} from '../src/run/pipeline.js'
+import {parseShard} from '../src/run/shard.js'
 
 export default class Run extends BaseCommand {
-  static summary = 'Run an experiment: data → split → train → evaluate → compare, in a new run directory.'
+  static summary = 'Run an experiment: data → split → train → compress → evaluate → compare.'
   static description = `Reads the experiment YAML (with extends: and --set applied), prepares the data, trains every
-model, evaluates each on the test split with the protocol printed below the table, measures latency,
-and prints the comparison table. Everything is written to runs/<experiment>/<timestamp>/.
+model, makes the compression variants, evaluates each on the test split with the protocol printed
+below the table, measures latency and size, and prints the comparison table.
+Outputs go to <output.dir>/<experiment>/<run id>/; running the same experiment again reuses every
+finished stage (--force re-runs all, --from <stage> re-runs that stage and the later ones), and a
+run that was killed resumes from its last checkpoint.
 Progress goes to stderr; with --json only the result object is written to stdout.`
   static examples = [
     '<%= config.bin %> run experiments/quickstart.yaml',
     '<%= config.bin %> run experiments/ml100k-bpr.yaml --set train.epochs=5 --json',
-    '<%= config.bin %> run experiments/quickstart.yaml --until data',
+    '<%= config.bin %> run experiments/ml100k-bpr.yaml --check reference.json --tolerance ndcg@10=0.005',
+    '<%= config.bin %> run experiments/ml100k-neumf-compress.yaml --shard 2/4',
   ]
   static args = {experiment: Args.string({description: 'experiment YAML file', required: true})}
   static flags = {
     ...experimentFlags,
     ...outFlag,
+    ...stageFlags,
+    ...shardFlag,
+    ...checkFlags,
     ...formatFlags,
-    until: Flags.string({description: 'stop after this stage', options: ['data', 'train', 'eval']}),
+    until: Flags.string({description: 'stop after this stage', options: ['data', 'train', 'compress', 'eval']}),
   }
 
-  async run(): Promise<RunResult> {
+  async run(): Promise<RunResult & {check?: CheckResult}> {
     const {args, flags} = await this.parse(Run)
+    const shard = parseShard(flags.shard)
+    const tolerance = parseTolerance(flags.tolerance)
+    const reference = flags.check ? readReference(flags.check) : undefined
     const loaded = await loadConfig(args.experiment, {set: flags.set})
     const {signal, release} = interruptible(() => this.progress.warn('interrupt: stopping after the current batch (Ctrl-C again to quit now)'))
+    let result: RunResult
     try {
-      const result = await runExperiment(loaded, {progress: this.progress, outDir: flags.out, until: flags.until as 'data' | 'train' | 'eval' | undefined, signal, command: ['run', ...this.argv]})
-      this.out(renderRunReport(result, flags))
-      return result
+      result = await runExperiment(loaded, {
+        progress: this.progress,
+        outDir: flags.out,
+        runId: flags['run-id'],
+        until: flags.until as Stage | undefined,
+        from: flags.from as Stage | undefined,
+        force: flags.force,
+        shard,
+        signal,
+        command: ['run', ...this.argv],
+      })
     } finally {
       release()
     }
+    this.out(renderRunReport(result, flags))
+    if (!reference) return result
+    const check = checkAgainst(reference, metricTable(result, 'this run'), tolerance)
+    this.out(renderCheck(check, flags.check!))
+    if (!check.ok) {
+      // the result is still written (stdout with --json) before failing with exit 4
+      if (this.jsonEnabled()) this.logJson({...result, check})
+      throw checkFailure(check, flags.check!)
+    }
+    return {...result, check}
   }
 }

@@ -1,6 +1,9 @@
+import Table from 'cli-table3'
+
 import {buildTable, type ReportRow} from '../report/table.js'
 import {renderCsv, renderJson, renderMarkdown} from '../report/render.js'
 import {toReportRows} from '../run/rows.js'
+import type {CheckResult} from '../run/check.js'
 import type {RunResult} from '../run/pipeline.js'
 import {renderTable} from './table.js'
 
@@ -35,6 +38,21 @@ export function renderRows(rows: ReportRow[], flags: ReportFlags): string {
 export function renderRunReport(result: RunResult, flags: ReportFlags): string {
   const head = `run directory: ${result.runDir}`
   if (result.stoppedAfter === 'data') return `${head}\nstopped after the data stage (split written to data/split); no models were trained.`
-  if (result.variants.length === 0) return `${head}\nstopped after ${result.stoppedAfter ?? 'training'}${result.interrupted ? ' (interrupted)' : ''}.`
-  return `${head}\n${renderRows(toReportRows(result), flags)}`
+  const cached = result.cached.length > 0 ? `\nreused ${result.cached.length} finished stage(s) of an earlier run (--force or --from <stage> to redo them)` : ''
+  if (result.variants.length === 0) return `${head}${cached}\nstopped after ${result.stoppedAfter ?? 'training'}${result.interrupted ? ' (interrupted)' : ''}.`
+  return `${head}${cached}\n${renderRows(toReportRows(result), flags)}`
+}
+
+/** the diff table of a reference check: every metric that moved, with what was allowed */
+export function renderCheck(check: CheckResult, referenceFile: string): string {
+  const head = check.ok
+    ? `check against ${referenceFile}: ok (${check.compared} metrics, ${check.moved.length} moved within tolerance)`
+    : `check against ${referenceFile}: FAILED (${check.failed.length} of ${check.compared} metrics beyond tolerance)`
+  if (check.moved.length === 0) return head
+  const t = new Table({head: ['variant', 'metric', 'reference', 'new', 'delta', 'allowed', ''], style: {head: [], border: []}})
+  const num = (x: number | null) => (x === null ? 'missing' : String(Number(x.toPrecision(6))))
+  for (const r of check.moved) {
+    t.push([r.variant, r.metric, num(r.reference), num(r.actual), r.delta === null ? '-' : `${r.delta >= 0 ? '+' : ''}${Number(r.delta.toPrecision(4))}`, `±${r.allowed}`, r.ok ? 'ok' : 'FAIL'])
+  }
+  return `${head}\n${t.toString()}`
 }

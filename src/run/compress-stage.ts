@@ -6,6 +6,7 @@ import {compressedBytes, saveCompressed} from '../compress/io.js'
 import {compressVariant, expandVariants, methodLabel, validateVariants, type Step, type VariantSpec} from '../compress/registry.js'
 import {fromWeights, pruningMasks, shapesOf, toFloatWeights} from '../compress/tensors.js'
 import {pruneMagnitude, sparsityAt} from '../compress/prune.js'
+import {executionOf, flopsPerPair, paramCounts} from '../compress/accounting.js'
 import type {CompressedModel, VariantReport} from '../compress/types.js'
 import type {Split} from '../data/types.js'
 import {configError, RecError} from '../errors.js'
@@ -139,26 +140,27 @@ export async function makeVariant(args: {
     }
   }
 
-  let report: VariantReport
   if (post.length > 0) {
     const b = compressVariant(current, {...spec, steps: post})
     current = b.model
-    report = b.report
     notes.push(...b.report.notes)
     compressSeconds += b.report.compressSeconds
-  } else {
-    report = compressVariant(current, {...spec, steps: []}).report
-    notes.push(...report.notes.filter((n) => !notes.includes(n)))
   }
+  // the account of what the variant is now (after fine-tuning and quantization)
+  const exec = executionOf(current)
+  const counts = paramCounts(current)
   return {
     model: current,
     record: {
-      ...report,
       name: spec.name,
+      execution: exec.execution,
+      paramsTotal: counts.total,
+      paramsNonZero: counts.nonZero,
+      flopsPerPair: flopsPerPair(current),
       method: methodLabel(spec),
       params: spec.steps.length > 1 ? {steps: spec.steps.map((s) => ({[s.method]: s.params}))} : {...spec.steps[0].params},
       compressSeconds: compressSeconds || (performance.now() - t0) / 1000 - finetune.seconds,
-      notes: [...new Set(notes)],
+      notes: [...new Set([...notes, ...exec.notes])],
       finetune,
     },
   }

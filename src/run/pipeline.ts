@@ -1,28 +1,39 @@
-import {existsSync, readFileSync, readdirSync} from 'node:fs'
-import {join, relative, resolve, dirname} from 'node:path'
+import {createHash} from 'node:crypto'
+import {createReadStream, existsSync, mkdirSync, readFileSync, rmSync, statSync} from 'node:fs'
+import {join, resolve} from 'node:path'
 import {parse, stringify} from 'yaml'
 
+import {initBackend, type BackendInfo} from '../backend/index.js'
+import {baseReport} from '../compress/registry.js'
+import {loadCompressed} from '../compress/io.js'
+import {flopsPerPair as compressedFlops} from '../compress/accounting.js'
+import {fromWeights, toFloatWeights} from '../compress/tensors.js'
+import type {VariantSpec} from '../compress/registry.js'
 import type {LoadedConfig} from '../config/load.js'
-import {configHash} from '../config/load.js'
+import {canonicalJson, configHash, parseSetArgs, resolveConfigFromObject} from '../config/load.js'
 import type {ModelConfig, RecConfig, TrainConfig} from '../config/schema.js'
 import {datasetFingerprint} from '../data/fingerprint.js'
 import {preprocess} from '../data/preprocess.js'
 import {readInteractions} from '../data/read.js'
 import {splitInteractions} from '../data/split.js'
 import {datasetStats} from '../data/stats.js'
+import {synthConfigSha256} from '../data/synth.js'
 import type {Split} from '../data/types.js'
 import {dataError, usageError} from '../errors.js'
-import {evaluate, pickThreshold} from '../eval/evaluate.js'
+import {describeProtocol, evaluate, pickThreshold, type Protocol} from '../eval/evaluate.js'
 import {measureLatency, type Latency} from '../eval/latency.js'
-import {describeProtocol, type Protocol} from '../eval/evaluate.js'
-import {initBackend} from '../backend/index.js'
-import {flopsPerPair, loadModel, modelBytes, paramCount, saveModel} from '../models/io.js'
+import {parseMetricName} from '../eval/metrics.js'
+import {loadModel, modelBytes, saveModel} from '../models/io.js'
 import {createTfjsScorer} from '../models/scorer.js'
 import type {ModelWeights, Scorer} from '../models/types.js'
+import {compareWithReference, createOnnxScorer} from '../onnx/scorer.js'
 import {silentProgress, type Progress} from '../progress.js'
 import {trainModel} from '../train/train.js'
 import {writeJsonAtomic} from './atomic.js'
-import {createRunDir, newManifest, readJson, writeManifest, writeText, type Manifest} from './rundir.js'
+import {COMPRESS_JSON, ensureBaseOnnx, makeVariant, ONNX_FILE, saveVariant, validateCompressConfig, variantGrid, type VariantRecord} from './compress-stage.js'
+import {lockRunDir} from './lock.js'
+import {newManifest, readJson, writeManifest, writeText, type Manifest} from './rundir.js'
+import {shardSlice, type Shard} from './shard.js'
 import {loadSplit, saveSplit} from './split-io.js'
 
 /** One row of results: a model variant as measured (the `--json` contract of run / eval). */
@@ -33,254 +44,175 @@ export interface VariantResult {
   model: string
   /** registry name of the architecture */
   architecture: string
+  /** compression method (`none` for base) and its parameters */
+  method: string
+  methodParams: Record<string, unknown>
+  /** tfjs backend of the run (training, tfjs scoring) */
   backend: string
+  /** where metrics and latency were measured: `onnxruntime-cpu` or the tfjs backend */
   runtime: string
+  /** how the variant really executes in that runtime (see README, compression) */
   execution: string
   metrics: Record<string, number>
   latency: Latency
+  /** with eval.runtime both: latency in tfjs as well */
+  latencyTfjs?: Latency
+  /** bytes of the file whose latency is reported */
   sizeBytes: number
+  sizeBytesTfjs: number
+  sizeBytesOnnx: number
   params: number
   paramsNonZero: number
   flopsPerPair: number
+  /** max |ONNX − tfjs| over the scores of a fixed batch of users (when the ONNX runtime is used) */
+  onnxMaxAbsDiff?: number
+  /** against the model's base variant: metrics, p50Ms, sizeBytes */
+  deltas?: Record<string, {abs: number; rel: number | null}>
+  gate?: {metric: string; maxRelativeDrop: number; relativeDrop: number; passed: boolean}
   evalSeconds: number
   trainSeconds?: number
   epochs?: number
   bestEpoch?: number
+  compressSeconds?: number
+  finetuneSeconds?: number
+  notes: string[]
 }
+
+export type ProtocolInfo = Record<string, unknown> & {description: string}
 
 export interface RunResult {
   runDir: string
   experiment: string
   variants: VariantResult[]
   protocol: ProtocolInfo
+  /** seconds per stage of this invocation (cached stages cost ~0) */
   timings: Record<string, number>
-  stoppedAfter?: 'data' | 'train'
+  /** stage keys: what decides each result; shards merge only when data and train keys agree */
+  keys: {data?: string; train: Record<string, string>}
+  /** stages reused from an earlier invocation */
+  cached: string[]
+  shard?: Shard
+  stoppedAfter?: Stage
   interrupted?: boolean
 }
+
+export type Stage = 'data' | 'train' | 'compress' | 'eval'
+export const STAGES: Stage[] = ['data', 'train', 'compress', 'eval']
 
 export interface RunOptions {
   progress?: Progress
   /** override output.dir */
   outDir?: string
+  /** run directory name under <output.dir>/<experiment>/ (default: derived from what decides training) */
+  runId?: string
   /** stop after this stage */
-  until?: 'data' | 'train' | 'eval'
+  until?: Stage
+  /** re-run this stage and every later one, reusing earlier ones */
+  from?: Stage
+  /** re-run every stage */
+  force?: boolean
+  shard?: Shard
   signal?: AbortSignal
   command?: string[]
 }
 
 const modelLabel = (m: ModelConfig) => m.name ?? m.model
-
-/** data → split: read, preprocess, split, persist stats and split in the run dir */
-export async function stageData(cfg: RecConfig, runDir: string, progress: Progress) {
-  const t0 = performance.now()
-  progress.stage('data')
-  const read = await readInteractions(cfg.data, {progress})
-  const pre = preprocess(read.interactions, cfg.preprocess)
-  const split = splitInteractions(pre.interactions, cfg.split, cfg.seed)
-  const stats = datasetStats(pre.interactions)
-  const fingerprint = datasetFingerprint(read.bytesSha256, cfg.data, cfg.preprocess)
-  writeJsonAtomic(join(runDir, 'data', 'stats.json'), {stats, preprocess: pre.report, skippedRows: read.skippedRows, fingerprint, split: {train: split.train.length, valid: split.valid.length, test: split.test.length}})
-  saveSplit(join(runDir, 'data', 'split'), split)
-  const seconds = (performance.now() - t0) / 1000
-  progress.done(`${stats.users} users, ${stats.items} items, ${stats.interactions} interactions; split ${split.train.length}/${split.valid.length}/${split.test.length} (${seconds.toFixed(1)}s)`)
-  return {split, stats, fingerprint, seconds}
-}
+const hash = (...parts: unknown[]) => createHash('sha256').update(canonicalJson(parts)).digest('hex').slice(0, 16)
 
 function mergedTrain(cfg: RecConfig, m: ModelConfig): TrainConfig {
   return {...cfg.train, ...(m.train ?? {})} as TrainConfig
 }
 
-/** the k that a metric name such as `mrr@10` needs in the eval config used for validation */
-function validationEvalConfig(cfg: RecConfig, metric: string) {
-  const k = Number(metric.split('@')[1])
-  const ks = Number.isFinite(k) && k > 0 ? [k] : cfg.eval.k
-  return {...cfg.eval, k: ks}
-}
-
-/** train every model of the experiment, saving each under models/<label>/base */
-export async function stageTrain(cfg: RecConfig, runDir: string, split: Split, progress: Progress, signal?: AbortSignal) {
-  const results: Record<string, {seconds: number; epochs: number; bestEpoch: number; interrupted: boolean}> = {}
-  for (const m of cfg.models) {
-    const label = modelLabel(m)
-    const train = mergedTrain(cfg, m)
-    progress.stage(`train ${label}`)
-    const es = train.early_stopping
-    const validate = es
-      ? async (weights: ModelWeights) => {
-          const scorer = createTfjsScorer(weights)
-          try {
-            const r = await evaluate({scorer, split, part: 'valid', cfg: validationEvalConfig(cfg, es.metric), seed: cfg.seed, negatives: cfg.negatives})
-            const v = r.metrics[es.metric]
-            if (v === undefined) throw usageError('config.bad_metric', `early_stopping.metric ${es.metric} is not computed by evaluation (known: ${Object.keys(r.metrics).join(', ')})`)
-            return v
-          } finally {
-            scorer.dispose()
-          }
-        }
-      : undefined
-    const dir = join(runDir, 'models', label, 'base')
-    const r = await trainModel({model: m, train, negatives: cfg.negatives, split, seed: cfg.seed, progress, validate, signal, checkpoint: {dir: join(runDir, 'models', label, 'checkpoint')}})
-    saveModel(dir, r.weights, {userIds: split.train.userIds, itemIds: split.train.itemIds})
-    writeJsonAtomic(join(runDir, 'models', label, 'train.json'), {model: m, train, ...r, weights: undefined})
-    results[label] = {seconds: r.seconds, epochs: r.epochs, bestEpoch: r.bestEpoch, interrupted: r.interrupted}
-    progress.done(`${r.epochs} epochs in ${r.seconds.toFixed(1)}s, best epoch ${r.bestEpoch}${r.stoppedEarly ? ' (early stop)' : ''}`)
-    if (r.interrupted) return {results, interrupted: true}
-  }
-  return {results, interrupted: false}
-}
-
-/** every <model>/<variant> folder of a run that holds a model */
-export function listVariants(runDir: string): {model: string; variant: string; dir: string}[] {
-  const root = join(runDir, 'models')
-  if (!existsSync(root)) return []
-  const out: {model: string; variant: string; dir: string}[] = []
-  for (const model of readdirSync(root).sort()) {
-    const mdir = join(root, model)
-    if (!existsSync(mdir) || !existsSync(join(mdir, 'base'))) continue
-    const variants = readdirSync(mdir).filter((v) => v !== 'checkpoint' && existsSync(join(mdir, v, 'model.json')))
-    variants.sort((a, b) => (a === 'base' ? -1 : b === 'base' ? 1 : a.localeCompare(b)))
-    for (const variant of variants) out.push({model, variant, dir: join(mdir, variant)})
-  }
-  return out
-}
-
-/** evaluate one saved variant: test metrics, latency, size, params, FLOPs */
-export async function evaluateVariant(cfg: RecConfig, split: Split, v: {model: string; variant: string; dir: string}, backend: string, progress: Progress): Promise<{result: VariantResult; protocol: Protocol}> {
-  const {weights} = loadModel(v.dir)
-  const scorer: Scorer = createTfjsScorer(weights)
+/** sha256 of the input bytes (or of the synthetic generator config, which decides them) */
+async function inputSha256(cfg: RecConfig): Promise<string> {
+  if (cfg.data.format === 'synth') return synthConfigSha256(cfg.data.synth)
+  const path = cfg.data.path!
+  const h = createHash('sha256')
   try {
-    progress.stage(`eval ${v.model}/${v.variant}`)
-    let threshold: number | undefined
-    if (cfg.eval.threshold === 'validation') threshold = await pickThreshold({scorer, split, cfg: cfg.eval, seed: cfg.seed, negatives: cfg.negatives})
-    const r = await evaluate({scorer, split, part: 'test', cfg: cfg.eval, seed: cfg.seed, negatives: cfg.negatives, threshold, progress})
-    writeJsonAtomic(join(v.dir, 'eval.json'), {metrics: r.metrics, usersEvaluated: r.usersEvaluated, seconds: r.seconds, protocol: r.protocol})
-    writeJsonAtomic(join(v.dir, 'per-user.json'), {users: Array.from(r.perUser.users), values: Object.fromEntries(Object.entries(r.perUser.values).map(([k, a]) => [k, Array.from(a)]))})
-    progress.update('latency')
-    const lat = cfg.eval.latency
-    const latency = await measureLatency({scorer, numUsers: split.train.numUsers, k: Math.max(...cfg.eval.k), requests: lat.requests, warmup: lat.warmup, batch: lat.batch, seed: cfg.seed})
-    const counts = paramCount(weights)
-    const train = readJsonIfExists<{seconds?: number; epochs?: number; bestEpoch?: number}>(join(dirname(v.dir), 'train.json'))
-    const result: VariantResult = {
-      name: v.variant,
-      model: v.model,
-      architecture: weights.kind,
-      backend,
-      runtime: scorer.runtime,
-      execution: 'float32',
-      metrics: r.metrics,
-      latency,
-      sizeBytes: modelBytes(v.dir),
-      params: counts.total,
-      paramsNonZero: counts.nonZero,
-      flopsPerPair: flopsPerPair(weights),
-      evalSeconds: r.seconds,
-      ...(v.variant === 'base' && train ? {trainSeconds: train.seconds, epochs: train.epochs, bestEpoch: train.bestEpoch} : {}),
-    }
-    progress.done(`ndcg@10 ${fmt(r.metrics['ndcg@10'])}, p50 ${latency.p50Ms.toFixed(3)} ms (${r.seconds.toFixed(1)}s)`)
-    return {result, protocol: r.protocol}
-  } finally {
-    scorer.dispose()
+    for await (const chunk of createReadStream(path)) h.update(chunk as Buffer)
+  } catch (err) {
+    throw dataError('data.unreadable', `cannot read ${path}: ${(err as Error).message}`)
+  }
+  return h.digest('hex')
+}
+
+/** what decides the data stage: input bytes, how they are read and cleaned, the split and the seed */
+function dataKey(cfg: RecConfig, sha: string): string {
+  const {path: _path, ...data} = cfg.data
+  return hash('data', sha, data, cfg.preprocess, cfg.split, cfg.seed)
+}
+
+/** what decides a trained model: the data, the model, its training config, negatives, seed, backend */
+function trainKey(cfg: RecConfig, m: ModelConfig, dKey: string, backend: string): string {
+  const es = mergedTrain(cfg, m).early_stopping
+  // validation for early stopping uses the eval protocol (mode, negatives, batching does not matter)
+  const validation = es ? {mode: cfg.eval.mode, negatives: cfg.eval.negatives} : null
+  return hash('train', dKey, {...m, name: undefined}, mergedTrain(cfg, m), cfg.negatives, cfg.seed, backend, validation)
+}
+
+function variantKey(cfg: RecConfig, m: ModelConfig, tKey: string, spec: VariantSpec): string {
+  const finetuneTrain = {...mergedTrain(cfg, m), early_stopping: null}
+  return hash('compress', tKey, spec, cfg.compress.finetune, finetuneTrain, cfg.negatives, cfg.seed)
+}
+
+function evalKey(cfg: RecConfig, upstream: string, backend: string): string {
+  return hash('eval', upstream, cfg.eval, cfg.negatives, cfg.seed, backend)
+}
+
+/**
+ * The run directory of an experiment: <output.dir>/<name>/<id>. The id is derived from what
+ * decides training (data, preprocessing, split, models, training, seed, backend request), so re-running
+ * the same experiment lands in the same directory and reuses its finished stages, while changing
+ * e.g. the learning rate starts a new directory. Shards get their own directory.
+ */
+export function defaultRunId(cfg: RecConfig, shard?: Shard): string {
+  const {path: _path, ...data} = cfg.data
+  const id = hash('run', data, cfg.preprocess, cfg.split, cfg.models, cfg.train, cfg.negatives, cfg.seed, cfg.backend).slice(0, 10)
+  return shard ? `${id}-shard${shard.index}of${shard.count}` : id
+}
+
+/**
+ * Finished stages are recorded in the manifest with their key; a stage is reused when its key
+ * matches, its outputs exist, and neither --force nor --from says otherwise.
+ */
+class Stages {
+  readonly cached: string[] = []
+  constructor(
+    private readonly manifest: Manifest,
+    private readonly dir: string,
+    private readonly force: boolean,
+    private readonly from: Stage | undefined,
+  ) {}
+
+  reusable(name: string, stage: Stage, key: string, outputs: string[]): boolean {
+    if (this.force) return false
+    if (this.from && STAGES.indexOf(stage) >= STAGES.indexOf(this.from)) return false
+    const s = this.manifest.stages[name]
+    if (!s || s.status !== 'done' || s.key !== key) return false
+    if (!outputs.every((o) => existsSync(join(this.dir, o)))) return false
+    this.cached.push(name)
+    return true
+  }
+
+  /** an earlier invocation started this stage with the same key and did not finish it (killed) */
+  interrupted(name: string, key: string): boolean {
+    const s = this.manifest.stages[name]
+    return !this.force && s?.status === 'running' && s.key === key
+  }
+
+  start(name: string, key: string): void {
+    this.manifest.stages[name] = {status: 'running', key}
+    writeManifest(this.dir, this.manifest)
+  }
+
+  done(name: string, key: string, seconds: number, note?: string): void {
+    this.manifest.stages[name] = {status: 'done', key, seconds, ...(note ? {note} : {})}
+    writeManifest(this.dir, this.manifest)
   }
 }
 
-function fmt(x: number | undefined): string {
-  return x === undefined ? '-' : x.toFixed(4)
-}
-
-function readJsonIfExists<T>(path: string): T | undefined {
-  return existsSync(path) ? readJson<T>(path) : undefined
-}
-
-export async function stageEval(cfg: RecConfig, runDir: string, split: Split, backend: string, progress: Progress) {
-  const t0 = performance.now()
-  const variants: VariantResult[] = []
-  let protocol: ProtocolInfo = protocolOf(cfg)
-  for (const v of listVariants(runDir)) {
-    const r = await evaluateVariant(cfg, split, v, backend, progress)
-    variants.push(r.result)
-    protocol = {...r.protocol, split: cfg.split, description: describeProtocol(r.protocol)}
-  }
-  writeJsonAtomic(join(runDir, 'results.json'), {runDir, experiment: cfg.name, variants, protocol})
-  return {variants, protocol, seconds: (performance.now() - t0) / 1000}
-}
-
-export type ProtocolInfo = Record<string, unknown> & {description: string}
-
-/** the protocol a config asks for, before any evaluation ran (evaluation reports the exact one) */
-export function protocolOf(cfg: RecConfig): ProtocolInfo {
-  const p = {
-    mode: cfg.eval.mode,
-    candidates: cfg.eval.mode === 'full' ? 'all items' : `1 positive + ${cfg.eval.negatives} sampled negatives`,
-    excluded: 'train + validation items',
-    users: 'test users with at least one test item',
-    k: cfg.eval.k,
-    threshold: cfg.eval.threshold,
-    negatives: cfg.eval.negatives,
-    split: cfg.split,
-  }
-  return {...p, description: describeProtocol(p as never)}
-}
-
-/** config → data → split → train → eval, in a new run directory */
-export async function runExperiment(loaded: LoadedConfig, options: RunOptions = {}): Promise<RunResult> {
-  const progress = options.progress ?? silentProgress
-  const cfg = loaded.config
-  const outRoot = options.outDir ? resolve(options.outDir) : resolve(cfg.output.dir)
-  const runDir = createRunDir(outRoot, cfg.name)
-  const manifest: Manifest = newManifest({experiment: cfg.name, configFile: loaded.file, configHash: configHash(cfg), seed: cfg.seed, command: options.command ?? process.argv.slice(2)})
-  writeText(runDir, 'config.resolved.yaml', stringify(cfg))
-  writeManifest(runDir, manifest)
-  const timings: Record<string, number> = {}
-  const finish = (result: Omit<RunResult, 'runDir' | 'experiment'>): RunResult => {
-    manifest.endedAt = new Date().toISOString()
-    writeManifest(runDir, manifest)
-    return {runDir, experiment: cfg.name, ...result}
-  }
-
-  const data = await stageData(cfg, runDir, progress)
-  manifest.datasetFingerprint = data.fingerprint
-  manifest.stages.data = {status: 'done', seconds: data.seconds}
-  timings.dataSeconds = data.seconds
-  writeManifest(runDir, manifest)
-  if (options.until === 'data' || cfg.models.length === 0) {
-    return finish({variants: [], protocol: protocolOf(cfg), timings, stoppedAfter: 'data'})
-  }
-
-  const backend = await initBackend(cfg.backend, progress)
-  manifest.backend = backend
-  const t1 = performance.now()
-  const trained = await stageTrain(cfg, runDir, data.split, progress, options.signal)
-  timings.trainSeconds = (performance.now() - t1) / 1000
-  manifest.stages.train = {status: 'done', seconds: timings.trainSeconds}
-  writeManifest(runDir, manifest)
-  if (trained.interrupted) {
-    progress.warn(`interrupted: the last completed checkpoint is in ${relative(process.cwd(), runDir)}/models/*/checkpoint`)
-    return finish({variants: [], protocol: protocolOf(cfg), timings, stoppedAfter: 'train', interrupted: true})
-  }
-  if (options.until === 'train') return finish({variants: [], protocol: protocolOf(cfg), timings, stoppedAfter: 'train'})
-
-  const ev = await stageEval(cfg, runDir, data.split, backend.name, progress)
-  timings.evalSeconds = ev.seconds
-  manifest.stages.eval = {status: 'done', seconds: ev.seconds}
-  return finish({variants: ev.variants, protocol: ev.protocol, timings})
-}
-
-/** re-evaluate every variant of an existing run */
-export async function evalRun(runDir: string, options: {progress?: Progress; set?: Partial<RecConfig>} = {}): Promise<RunResult> {
-  const progress = options.progress ?? silentProgress
-  const cfg = readResolvedConfig(runDir)
-  const manifest = readJson<Manifest>(join(runDir, 'manifest.json'))
-  const split = loadSplit(join(runDir, 'data', 'split'))
-  const backend = await initBackend(cfg.backend, progress)
-  const ev = await stageEval(cfg, runDir, split, backend.name, progress)
-  manifest.stages.eval = {status: 'done', seconds: ev.seconds}
-  manifest.backend = backend
-  writeManifest(runDir, manifest)
-  return {runDir, experiment: cfg.name, variants: ev.variants, protocol: ev.protocol, timings: {evalSeconds: ev.seconds}}
-}
-
+/** the resolved config a run used */
 export function readResolvedConfig(runDir: string): RecConfig {
-  // config.resolved.yaml is what the run used; results depend on it, not on the experiment file now
   const file = join(runDir, 'config.resolved.yaml')
   if (!existsSync(file)) throw dataError('run.missing_file', `missing ${file}`, {hint: 'is this a run directory made by rec run / rec train?'})
   try {
@@ -288,4 +220,337 @@ export function readResolvedConfig(runDir: string): RecConfig {
   } catch (err) {
     throw dataError('run.corrupt_file', `corrupt ${file}: ${(err as Error).message}`)
   }
+}
+
+/** config → data → split → train → compress → eval, reusing what an earlier invocation finished */
+export async function runExperiment(loaded: LoadedConfig, options: RunOptions = {}): Promise<RunResult> {
+  const cfg = loaded.config
+  validateCompressConfig(cfg) // config errors before any work starts
+  const outRoot = options.outDir ? resolve(options.outDir) : resolve(cfg.output.dir)
+  const runDir = join(outRoot, cfg.name, options.runId ?? defaultRunId(cfg, options.shard))
+  return runPipeline(cfg, runDir, loaded.file, options)
+}
+
+/** run the stages of a config in a run directory (new or existing) */
+export async function runPipeline(cfg: RecConfig, runDir: string, configFile: string, options: RunOptions = {}): Promise<RunResult> {
+  const progress = options.progress ?? silentProgress
+  try {
+    mkdirSync(runDir, {recursive: true})
+  } catch (err) {
+    throw usageError('run.dir_unwritable', `cannot create the run directory ${runDir}: ${(err as Error).message}`, {hint: 'set output.dir (or --out) to a writable folder', cause: err})
+  }
+  const lock = lockRunDir(runDir, (m) => progress.info(m))
+  try {
+    return await runLocked(cfg, runDir, configFile, options, progress)
+  } finally {
+    lock.release()
+  }
+}
+
+async function runLocked(cfg: RecConfig, runDir: string, configFile: string, options: RunOptions, progress: Progress): Promise<RunResult> {
+  const previous = existsSync(join(runDir, 'manifest.json')) ? readJson<Manifest>(join(runDir, 'manifest.json')) : undefined
+  const manifest: Manifest = {
+    ...newManifest({experiment: cfg.name, configFile, configHash: configHash(cfg), seed: cfg.seed, command: options.command ?? process.argv.slice(2)}),
+    stages: previous?.stages ?? {},
+    datasetFingerprint: previous?.datasetFingerprint,
+  }
+  writeText(runDir, 'config.resolved.yaml', stringify(cfg))
+  writeManifest(runDir, manifest)
+  const stages = new Stages(manifest, runDir, options.force ?? false, options.from)
+  const timings: Record<string, number> = {}
+  const keys: RunResult['keys'] = {train: {}}
+  const finish = (result: Omit<RunResult, 'runDir' | 'experiment' | 'timings' | 'keys' | 'cached'>): RunResult => {
+    manifest.endedAt = new Date().toISOString()
+    writeManifest(runDir, manifest)
+    return {runDir, experiment: cfg.name, timings, keys, cached: stages.cached, ...(options.shard ? {shard: options.shard} : {}), ...result}
+  }
+  const clock = () => {
+    const t = performance.now()
+    return () => (performance.now() - t) / 1000
+  }
+
+  // data
+  let elapsed = clock()
+  const dKey = dataKey(cfg, await inputSha256(cfg))
+  keys.data = dKey
+  let split: Split
+  if (stages.reusable('data', 'data', dKey, ['data/split/train.bin', 'data/split/idmap.json', 'data/stats.json'])) {
+    split = loadSplit(join(runDir, 'data', 'split'))
+    progress.info(`data: reusing the split of an earlier run (key ${dKey})`)
+  } else {
+    stages.start('data', dKey)
+    progress.stage('data')
+    const read = await readInteractions(cfg.data, {progress})
+    const pre = preprocess(read.interactions, cfg.preprocess)
+    const s = splitInteractions(pre.interactions, cfg.split, cfg.seed)
+    const stats = datasetStats(pre.interactions)
+    manifest.datasetFingerprint = datasetFingerprint(read.bytesSha256, cfg.data, cfg.preprocess)
+    writeJsonAtomic(join(runDir, 'data', 'stats.json'), {stats, preprocess: pre.report, skippedRows: read.skippedRows, fingerprint: manifest.datasetFingerprint, split: s.stats})
+    saveSplit(join(runDir, 'data', 'split'), s)
+    split = {train: s.train, valid: s.valid, test: s.test}
+    stages.done('data', dKey, elapsed())
+    progress.done(`${stats.users} users, ${stats.items} items, ${stats.interactions} interactions; split ${s.train.length}/${s.valid.length}/${s.test.length}`)
+  }
+  timings.dataSeconds = elapsed()
+  if (options.until === 'data' || cfg.models.length === 0) return finish({variants: [], protocol: protocolOf(cfg), stoppedAfter: 'data'})
+
+  // train
+  const backend: BackendInfo = await initBackend(cfg.backend, progress)
+  manifest.backend = backend
+  elapsed = clock()
+  for (const m of cfg.models) {
+    const label = modelLabel(m)
+    const key = trainKey(cfg, m, dKey, backend.name)
+    keys.train[label] = key
+    const name = `train:${label}`
+    const dir = join(runDir, 'models', label, 'base')
+    if (stages.reusable(name, 'train', key, [`models/${label}/base/model.json`, `models/${label}/train.json`])) {
+      progress.info(`train ${label}: reusing the model of an earlier run`)
+      continue
+    }
+    const ckptDir = join(runDir, 'models', label, 'checkpoint')
+    const resume = stages.interrupted(name, key) && existsSync(join(ckptDir, 'state.json'))
+    if (!resume) rmSync(ckptDir, {recursive: true, force: true})
+    stages.start(name, key)
+    progress.stage(`train ${label}`)
+    const train = mergedTrain(cfg, m)
+    const es = train.early_stopping
+    const validate = es
+      ? async (weights: ModelWeights) => {
+          const scorer = createTfjsScorer(weights)
+          try {
+            const k = parseMetricName(es.metric).k
+            const r = await evaluate({scorer, split, part: 'valid', cfg: {...cfg.eval, k: k ? [k] : cfg.eval.k}, seed: cfg.seed, negatives: cfg.negatives})
+            const v = r.metrics[es.metric]
+            if (v === undefined) throw usageError('config.bad_metric', `early_stopping.metric ${es.metric} is not computed by evaluation (known: ${Object.keys(r.metrics).join(', ')})`)
+            return parseMetricName(es.metric).info.higherIsBetter ? v : -v
+          } finally {
+            scorer.dispose()
+          }
+        }
+      : undefined
+    const t = clock()
+    const r = await trainModel({model: m, train, negatives: cfg.negatives, split, seed: cfg.seed, progress, validate, signal: options.signal, checkpoint: {dir: ckptDir, resume}})
+    if (r.interrupted) {
+      progress.warn(`interrupted: the last completed checkpoint is in ${ckptDir}; run the same command again to resume`)
+      timings.trainSeconds = elapsed()
+      return finish({variants: [], protocol: protocolOf(cfg), stoppedAfter: 'train', interrupted: true})
+    }
+    saveModel(dir, r.weights, {userIds: split.train.userIds, itemIds: split.train.itemIds})
+    writeJsonAtomic(join(runDir, 'models', label, 'train.json'), {model: m, train, epochs: r.epochs, bestEpoch: r.bestEpoch, stoppedEarly: r.stoppedEarly, seconds: t(), history: r.history})
+    stages.done(name, key, t())
+    rmSync(ckptDir, {recursive: true, force: true})
+    progress.done(`${r.epochs} epochs in ${r.seconds.toFixed(1)}s, best epoch ${r.bestEpoch}${r.stoppedEarly ? ' (early stop)' : ''}`)
+  }
+  timings.trainSeconds = elapsed()
+  if (options.until === 'train') return finish({variants: [], protocol: protocolOf(cfg), stoppedAfter: 'train'})
+
+  // compress: this shard's slice of the variant grid
+  elapsed = clock()
+  const grid = shardSlice(variantGrid(cfg), options.shard)
+  const variantKeys = new Map<string, string>()
+  for (const {model: m, label, spec} of grid) {
+    const key = variantKey(cfg, m, keys.train[label], spec)
+    variantKeys.set(`${label}/${spec.name}`, key)
+    const name = `compress:${label}/${spec.name}`
+    const rel = `models/${label}/${spec.name}`
+    if (stages.reusable(name, 'compress', key, [`${rel}/${COMPRESS_JSON}`, `${rel}/${ONNX_FILE}`, `${rel}/variant.bin`])) continue
+    stages.start(name, key)
+    progress.stage(`compress ${label}/${spec.name}`)
+    const t = clock()
+    const {weights: base} = loadModel(join(runDir, 'models', label, 'base'))
+    const v = await makeVariant({cfg, model: m, base, spec, split, progress, signal: options.signal})
+    const rec = saveVariant(join(runDir, rel), v.model, v.record)
+    stages.done(name, key, t())
+    progress.done(`${rec.execution}, ${rec.paramsNonZero}/${rec.paramsTotal} non-zero params, ONNX ${rec.sizeBytesOnnx} bytes (${t().toFixed(1)}s)`)
+  }
+  timings.compressSeconds = elapsed()
+  if (options.until === 'compress') return finish({variants: [], protocol: protocolOf(cfg), stoppedAfter: 'compress'})
+
+  // eval: every base model and this shard's variants
+  elapsed = clock()
+  // per model: its base, then its variants in config order
+  const entries = cfg.models.flatMap((m) => [
+    {label: modelLabel(m), variant: 'base', upstream: keys.train[modelLabel(m)]},
+    ...grid.filter((g) => g.label === modelLabel(m)).map((g) => ({label: g.label, variant: g.spec.name, upstream: variantKeys.get(`${g.label}/${g.spec.name}`)!})),
+  ])
+  const results: VariantResult[] = []
+  let protocol: ProtocolInfo = protocolOf(cfg)
+  for (const e of entries) {
+    const key = evalKey(cfg, e.upstream, backend.name)
+    const name = `eval:${e.label}/${e.variant}`
+    const rel = `models/${e.label}/${e.variant}`
+    if (stages.reusable(name, 'eval', key, [`${rel}/result.json`, `${rel}/eval.json`])) {
+      results.push(readJson<VariantResult>(join(runDir, rel, 'result.json')))
+      protocol = readJson<{protocol: ProtocolInfo}>(join(runDir, rel, 'eval.json')).protocol
+      continue
+    }
+    stages.start(name, key)
+    const t = clock()
+    const r = await evaluateVariant(cfg, split, {model: e.label, variant: e.variant, dir: join(runDir, rel)}, backend.name, progress)
+    results.push(r.result)
+    protocol = r.protocol
+    stages.done(name, key, t())
+  }
+  const variants = withDeltasAndGate(cfg, results)
+  timings.evalSeconds = elapsed()
+  const result = finish({variants, protocol})
+  writeJsonAtomic(join(runDir, 'results.json'), {...result, timings: undefined})
+  return result
+}
+
+/** tfjs has no int8 / fp16 kernels and rebuilds A·B at load: what a variant's float weights do there */
+function tfjsExecution(execution: string): string {
+  if (execution === 'int8-kernel' || execution === 'fp16-storage' || execution === 'dequantized-at-load') return 'dequantized-at-load'
+  if (execution === 'factorized') return 'float32'
+  return execution
+}
+
+/** evaluate one saved variant: test metrics, latency, size, params, FLOPs, in the configured runtime */
+export async function evaluateVariant(
+  cfg: RecConfig,
+  split: Split,
+  v: {model: string; variant: string; dir: string},
+  backend: string,
+  progress: Progress,
+): Promise<{result: VariantResult; protocol: ProtocolInfo}> {
+  const isBase = v.variant === 'base'
+  let weights: ModelWeights
+  let record: Pick<VariantRecord, 'method' | 'params' | 'execution' | 'paramsTotal' | 'paramsNonZero' | 'flopsPerPair' | 'notes' | 'sizeBytesTfjs' | 'sizeBytesOnnx'> & Partial<VariantRecord>
+  if (isBase) {
+    weights = loadModel(v.dir).weights
+    const onnxFile = ensureBaseOnnx(v.dir, weights)
+    record = {...baseReport(weights), sizeBytesTfjs: modelBytes(v.dir), sizeBytesOnnx: statSync(onnxFile).size}
+  } else {
+    weights = toFloatWeights(loadCompressed(v.dir))
+    record = readJson<VariantRecord>(join(v.dir, COMPRESS_JSON))
+  }
+  const runtime = cfg.eval.runtime
+  const tfjsScorer: Scorer = createTfjsScorer(weights)
+  let onnxScorer: Scorer | undefined
+  try {
+    if (runtime !== 'tfjs') {
+      try {
+        onnxScorer = await createOnnxScorer(join(v.dir, ONNX_FILE), weights.numItems)
+      } catch (err) {
+        throw dataError('model.corrupt', `cannot load ${join(v.dir, ONNX_FILE)} in ONNX Runtime: ${(err as Error).message}`, {hint: 're-run the compress stage (rec run --from compress)'})
+      }
+    }
+    const primary = onnxScorer ?? tfjsScorer
+    progress.stage(`eval ${v.model}/${v.variant} (${primary.runtime})`)
+    let threshold: number | undefined
+    if (cfg.eval.threshold === 'validation') threshold = await pickThreshold({scorer: primary, split, cfg: cfg.eval, seed: cfg.seed, negatives: cfg.negatives})
+    const r = await evaluate({scorer: primary, split, part: 'test', cfg: cfg.eval, seed: cfg.seed, negatives: cfg.negatives, threshold, progress})
+    const protocol: ProtocolInfo = {...r.protocol, split: cfg.split, description: describeProtocol(r.protocol)}
+    writeJsonAtomic(join(v.dir, 'eval.json'), {metrics: r.metrics, usersEvaluated: r.usersEvaluated, seconds: r.seconds, protocol})
+    writeJsonAtomic(join(v.dir, 'per-user.json'), {users: Array.from(r.perUser.users), values: Object.fromEntries(Object.entries(r.perUser.values).map(([k, a]) => [k, Array.from(a)]))})
+    progress.update('latency')
+    const lat = cfg.eval.latency
+    const latencyArgs = {numUsers: split.train.numUsers, k: Math.max(...cfg.eval.k), requests: lat.requests, warmup: lat.warmup, batch: lat.batch, seed: cfg.seed}
+    const latency = await measureLatency({scorer: primary, ...latencyArgs})
+    const latencyTfjs = runtime === 'both' ? await measureLatency({scorer: tfjsScorer, ...latencyArgs}) : undefined
+    let onnxMaxAbsDiff: number | undefined
+    if (onnxScorer) {
+      const users = Int32Array.from({length: Math.min(64, split.train.numUsers)}, (_, u) => u)
+      onnxMaxAbsDiff = await compareWithReference(onnxScorer, tfjsScorer, users)
+    }
+    const train = isBase && existsSync(join(v.dir, '..', 'train.json')) ? readJson<{seconds?: number; epochs?: number; bestEpoch?: number}>(join(v.dir, '..', 'train.json')) : undefined
+    const onOnnx = onnxScorer !== undefined
+    const result: VariantResult = {
+      name: v.variant,
+      model: v.model,
+      architecture: weights.kind,
+      method: record.method,
+      methodParams: record.params,
+      backend,
+      runtime: primary.runtime,
+      execution: onOnnx ? record.execution : tfjsExecution(record.execution),
+      metrics: r.metrics,
+      latency,
+      ...(latencyTfjs ? {latencyTfjs} : {}),
+      sizeBytes: onOnnx ? record.sizeBytesOnnx : record.sizeBytesTfjs,
+      sizeBytesTfjs: record.sizeBytesTfjs,
+      sizeBytesOnnx: record.sizeBytesOnnx,
+      params: record.paramsTotal,
+      paramsNonZero: record.paramsNonZero,
+      flopsPerPair: onOnnx ? record.flopsPerPair : compressedFlops(fromWeights(weights)),
+      ...(onnxMaxAbsDiff === undefined ? {} : {onnxMaxAbsDiff}),
+      evalSeconds: r.seconds,
+      ...(train ? {trainSeconds: train.seconds, epochs: train.epochs, bestEpoch: train.bestEpoch} : {}),
+      ...(isBase ? {} : {compressSeconds: record.compressSeconds, finetuneSeconds: record.finetune?.seconds}),
+      notes: record.notes,
+    }
+    writeJsonAtomic(join(v.dir, 'result.json'), result)
+    progress.done(`ndcg@10 ${fmt(r.metrics['ndcg@10'])}, p50 ${latency.p50Ms.toFixed(3)} ms, ${result.execution}`)
+    return {result, protocol}
+  } finally {
+    tfjsScorer.dispose()
+    onnxScorer?.dispose()
+  }
+}
+
+function fmt(x: number | undefined): string {
+  return x === undefined ? '-' : x.toFixed(4)
+}
+
+/** deltas of every metric (and p50, size) against the model's base variant, and the gate verdict */
+export function withDeltasAndGate(cfg: RecConfig, results: VariantResult[]): VariantResult[] {
+  const bases = new Map(results.filter((r) => r.name === 'base').map((r) => [r.model, r]))
+  const gate = cfg.compress.gate
+  return results.map((r) => {
+    const base = bases.get(r.model)
+    if (!base || r.name === 'base') return r
+    const deltas: Record<string, {abs: number; rel: number | null}> = {}
+    const add = (key: string, v: number | undefined, b: number | undefined) => {
+      if (v === undefined || b === undefined) return
+      deltas[key] = {abs: v - b, rel: b === 0 ? null : (v - b) / Math.abs(b)}
+    }
+    for (const [k, v] of Object.entries(r.metrics)) add(k, v, base.metrics[k])
+    add('p50Ms', r.latency.p50Ms, base.latency.p50Ms)
+    add('sizeBytes', r.sizeBytes, base.sizeBytes)
+    let g: VariantResult['gate']
+    if (gate && r.metrics[gate.metric] !== undefined && base.metrics[gate.metric] !== undefined) {
+      const b = base.metrics[gate.metric]
+      const v = r.metrics[gate.metric]
+      const higher = parseMetricName(gate.metric).info.higherIsBetter
+      const drop = b === 0 ? 0 : (higher ? b - v : v - b) / Math.abs(b)
+      g = {metric: gate.metric, maxRelativeDrop: gate.max_relative_drop, relativeDrop: drop, passed: drop <= gate.max_relative_drop + 1e-12}
+    }
+    return {...r, deltas, ...(g ? {gate: g} : {})}
+  })
+}
+
+/** the protocol a config asks for, before any evaluation ran (evaluation reports the exact one) */
+export function protocolOf(cfg: RecConfig): ProtocolInfo {
+  const p = {
+    mode: cfg.eval.mode,
+    part: 'test',
+    candidates: cfg.eval.mode === 'full' ? 'all items' : `1 positive + ${cfg.eval.negatives} sampled negatives`,
+    excluded: 'train + validation items',
+    users: 'test users with at least one test item',
+    k: cfg.eval.k,
+    threshold: cfg.eval.threshold,
+    negatives: {...cfg.negatives, perPositive: cfg.eval.mode === 'full' ? null : cfg.eval.negatives},
+    seed: cfg.seed,
+  }
+  return {...p, split: cfg.split, description: describeProtocol(p as unknown as Protocol)}
+}
+
+/**
+ * `rec compress` / `rec eval` on an existing run: its resolved config, optionally with `--set` on
+ * the compress and eval sections (anything else would change what the run's models are).
+ */
+export async function continueRun(runDir: string, options: RunOptions & {set?: string[]}): Promise<RunResult> {
+  let cfg = readResolvedConfig(runDir)
+  const manifest = readJson<Manifest>(join(runDir, 'manifest.json'))
+  const sets = options.set ?? []
+  const outside = parseSetArgs(sets).filter((s) => s.path[0] !== 'compress' && s.path[0] !== 'eval')
+  if (outside.length > 0) {
+    throw usageError('usage.bad_set', `on an existing run only compress.* and eval.* can be changed (got ${outside.map((s) => s.arg).join(', ')})`, {
+      hint: 'change the experiment file and use rec run for anything else',
+    })
+  }
+  if (sets.length > 0) cfg = resolveConfigFromObject(cfg, {set: sets, baseDir: runDir}).config
+  validateCompressConfig(cfg)
+  return runPipeline(cfg, runDir, manifest.configFile, options)
 }

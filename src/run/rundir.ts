@@ -26,7 +26,8 @@ export interface Manifest {
   command: string[]
   startedAt: string
   endedAt?: string
-  stages: Record<string, {status: 'done' | 'skipped' | 'failed'; seconds?: number; key?: string; note?: string}>
+  /** per stage (data, train:<model>, compress:<model>/<variant>, eval:<model>/<variant>): status and cache key */
+  stages: Record<string, {status: 'running' | 'done'; seconds?: number; key?: string; note?: string}>
   node: string
   packages: Record<string, string>
   host: {hostname: string; platform: string; arch: string; cores: number; cpuModel: string; memoryBytes: number}
@@ -139,9 +140,11 @@ export function resolveRunDir(path: string): string {
     throw usageError('run.not_found', `no run directory at ${path}`)
   }
   if (existsSync(join(abs, 'manifest.json'))) return abs
+  // the run whose manifest was written last
   const children = readdirSync(abs)
     .filter((d) => existsSync(join(abs, d, 'manifest.json')))
-    .sort()
+    .map((d) => ({d, t: statSync(join(abs, d, 'manifest.json')).mtimeMs}))
+    .sort((a, b) => a.t - b.t || a.d.localeCompare(b.d))
   if (children.length === 0) throw usageError('run.not_found', `${path} holds no run (no manifest.json)`)
-  return join(abs, children.at(-1)!)
+  return join(abs, children.at(-1)!.d)
 }
