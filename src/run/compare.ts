@@ -1,17 +1,64 @@
 import {join} from 'node:path'
 
+import {canonicalJson} from '../config/hash.js'
+import {usageError} from '../errors.js'
 import type {ReportRow} from '../report/table.js'
 import type {RunResult} from './pipeline.js'
 import {readJson, resolveRunDir} from './rundir.js'
 import {toReportRows} from './rows.js'
 
-/** the rows of every run's results.json, in the order given */
+/**
+ * The rows of every run's results.json, in the order given. Shards of one experiment (`rec run
+ * --shard i/n`) are merged into one run: they must agree on the data and training keys (the same
+ * split and the same trained models), and the base rows every shard evaluates appear once.
+ */
 export function loadRunRows(paths: string[]): ReportRow[] {
-  const rows: ReportRow[] = []
-  for (const p of paths) {
+  const results = paths.map((p) => {
     const dir = resolveRunDir(p)
-    const result = readJson<RunResult>(join(dir, 'results.json'))
-    rows.push(...toReportRows({...result, runDir: dir}))
+    return {...readJson<RunResult>(join(dir, 'results.json')), runDir: dir}
+  })
+  const shards = results.filter((r) => r.shard)
+  if (shards.length > 0) return toReportRows(mergeShards(results))
+  return results.flatMap((r) => toReportRows(r))
+}
+
+export function mergeShards(results: RunResult[]): RunResult {
+  const first = results[0]
+  for (const r of results) {
+    if (!r.shard) throw usageError('compare.not_shards', `${r.runDir} is not a shard; compare shards of one run together, or plain runs together`)
+    const why =
+      r.experiment !== first.experiment
+        ? `experiment ${r.experiment} ≠ ${first.experiment}`
+        : r.keys?.data !== first.keys?.data
+          ? `data/split key ${r.keys?.data} ≠ ${first.keys?.data}`
+          : canonicalJson(r.keys?.train ?? {}) !== canonicalJson(first.keys?.train ?? {})
+            ? `train keys ${canonicalJson(r.keys?.train)} ≠ ${canonicalJson(first.keys?.train)}`
+            : undefined
+    if (why) {
+      throw usageError('compare.shard_mismatch', `cannot merge ${r.runDir} with ${first.runDir}: ${why}`, {
+        hint: 'shards must run the same experiment on the same data, split and training settings',
+      })
+    }
   }
-  return rows
+  const counts = new Set(results.map((r) => r.shard!.count))
+  const seen = new Set<string>()
+  const variants = results
+    .flatMap((r) => r.variants)
+    .filter((v) => {
+      const key = `${v.model}/${v.name}`
+      if (seen.has(key)) return false
+      seen.add(key)
+      return true
+    })
+  const indices = new Set(results.map((r) => r.shard!.index))
+  const count = [...counts][0]
+  const missing = counts.size === 1 ? Array.from({length: count}, (_, i) => i + 1).filter((i) => !indices.has(i)) : []
+  const runDir = first.runDir.replace(/-shard\d+of\d+$/, '')
+  return {
+    ...first,
+    runDir,
+    variants,
+    shard: undefined,
+    ...(missing.length > 0 ? {protocol: {...first.protocol, description: `${first.protocol.description}\nMissing shards: ${missing.join(', ')} of ${count}.`}} : {}),
+  }
 }
