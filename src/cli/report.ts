@@ -40,7 +40,8 @@ export function renderRunReport(result: RunResult, flags: ReportFlags): string {
   if (result.stoppedAfter === 'data') return `${head}\nstopped after the data stage (split written to data/split); no models were trained.`
   const cached = result.cached.length > 0 ? `\nreused ${result.cached.length} finished stage(s) of an earlier run (--force or --from <stage> to redo them)` : ''
   if (result.variants.length === 0) return `${head}${cached}\nstopped after ${result.stoppedAfter ?? 'training'}${result.interrupted ? ' (interrupted)' : ''}.`
-  return `${head}${cached}\n${renderRows(toReportRows(result), flags)}`
+  const columns = flags.metrics ?? result.columns?.join(',')
+  return `${head}${cached}\n${renderRows(toReportRows(result), {...flags, metrics: columns})}`
 }
 
 /** the diff table of a reference check: every metric that moved, with what was allowed */

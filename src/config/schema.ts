@@ -46,7 +46,7 @@ export const dataSchema = z
       .strictObject({user: column, item: column, rating: column.optional(), timestamp: column.optional()})
       .default({user: 0, item: 1, rating: 2, timestamp: 3})
       .describe('column mapping by header name or 0-based index (delimited)'),
-    encoding: z.enum(['utf-8', 'latin1']).default('utf-8'),
+    encoding: z.enum(['utf-8', 'latin1']).default('utf-8').describe('text encoding of the input file'),
     on_bad_row: z.enum(['error', 'skip']).default('error').describe('a malformed row stops the run (error, exit 3) or is counted and skipped'),
     synth: synthSchema.default(synthSchema.parse({})),
   })
@@ -58,11 +58,11 @@ export const preprocessSchema = z
     implicit: z
       .strictObject({
         mode: z.enum(['all', 'threshold']).default('all').describe('all interactions are positives, or only rating >= threshold'),
-        threshold: z.number().default(4),
+        threshold: z.number().default(4).describe('mode threshold: a rating >= this is a positive'),
       })
       .default({mode: 'all', threshold: 4}),
     kcore: z
-      .strictObject({user: nonNegativeInt.default(0), item: nonNegativeInt.default(0)})
+      .strictObject({user: nonNegativeInt.default(0).describe('minimum interactions per user'), item: nonNegativeInt.default(0).describe('minimum interactions per item')})
       .default({user: 0, item: 0})
       .describe('iteratively drop users / items with fewer interactions than this (0 = off)'),
   })
@@ -70,7 +70,7 @@ export const preprocessSchema = z
 
 export const splitSchema = z
   .strictObject({
-    method: z.enum(['random', 'temporal', 'leave_one_out']).default('random'),
+    method: z.enum(['random', 'temporal', 'leave_one_out']).default('random').describe('random by ratio, temporal (later events to test), or leave-one-out'),
     ratios: z.array(z.number().min(0).max(1)).length(3).default([0.8, 0.1, 0.1]).describe('train / validation / test fractions, summing to 1'),
     scope: z.enum(['global', 'per_user']).default('per_user').describe('random and temporal: cut over all events or within each user'),
     order: z.enum(['latest', 'random']).default('latest').describe('leave_one_out: hold out each user\'s latest events or random ones'),
@@ -86,7 +86,7 @@ export const splitSchema = z
 
 export const negativesSchema = z
   .strictObject({
-    sampler: z.enum(['uniform', 'popularity']).default('uniform'),
+    sampler: z.enum(['uniform', 'popularity']).default('uniform').describe('uniform over items, or popularity-weighted'),
     exponent: z.number().nonnegative().default(0.75).describe('popularity sampler: probability ∝ count^exponent'),
   })
   .describe('negative sampling (training and sampled evaluation); always excludes the user\'s positives')
@@ -98,10 +98,10 @@ export const earlyStoppingSchema = z.strictObject({
 
 export const trainSchema = z
   .strictObject({
-    optimizer: z.enum(['adam', 'sgd']).default('adam'),
-    lr: z.number().positive().default(0.001),
-    batch_size: positiveInt.default(2048),
-    epochs: positiveInt.default(20),
+    optimizer: z.enum(['adam', 'sgd']).default('adam').describe('optimizer'),
+    lr: z.number().positive().default(0.001).describe('learning rate'),
+    batch_size: positiveInt.default(2048).describe('training rows per step (a positive with its negatives counts as 1 + negatives rows for bce)'),
+    epochs: positiveInt.default(20).describe('maximum epochs'),
     l2: z.number().nonnegative().default(0).describe('L2 penalty on the embeddings of the batch'),
     negatives: positiveInt.default(1).describe('sampled negatives per positive'),
     early_stopping: earlyStoppingSchema.nullable().default(null).describe('null disables; otherwise restores the best epoch'),
@@ -140,7 +140,7 @@ export const modelSchema = z
 
 export const latencySchema = z.strictObject({
   requests: z.number().int().min(1).default(200).describe('timed single-user requests (after warm-up)'),
-  warmup: nonNegativeInt.default(20),
+  warmup: nonNegativeInt.default(20).describe('untimed requests first'),
   batch: positiveInt.default(256).describe('users per batch for the throughput figure'),
 })
 
@@ -206,7 +206,7 @@ export const configSchema = z
     $schema: z.string().optional().describe('path to the JSON Schema, for editors'),
     name: z.string().regex(/^[A-Za-z0-9._-]+$/).default('experiment').describe('experiment name; runs go to <output.dir>/<name>/'),
     extends: z.union([z.string(), z.array(z.string())]).optional().describe('config files merged under this one, in order'),
-    seed: z.number().int().default(42),
+    seed: z.number().int().default(42).describe('seed of the split, initialisation, negative sampling and evaluation draws'),
     backend: z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).default('auto').describe('tfjs backend: auto prefers gpu > node > wasm > cpu'),
     data: dataSchema.default(dataSchema.parse({})),
     preprocess: preprocessSchema.default(preprocessSchema.parse({})),

@@ -94,6 +94,8 @@ export interface RunResult {
   shard?: Shard
   stoppedAfter?: Stage
   interrupted?: boolean
+  /** eval.metrics: the metric columns the config asks the table to show */
+  columns?: string[]
 }
 
 export type Stage = 'data' | 'train' | 'compress' | 'eval'
@@ -262,7 +264,7 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
   const finish = (result: Omit<RunResult, 'runDir' | 'experiment' | 'timings' | 'keys' | 'cached'>): RunResult => {
     manifest.endedAt = new Date().toISOString()
     writeManifest(runDir, manifest)
-    return {runDir, experiment: cfg.name, timings, keys, cached: stages.cached, ...(options.shard ? {shard: options.shard} : {}), ...result}
+    return {runDir, experiment: cfg.name, timings, keys, cached: stages.cached, ...(options.shard ? {shard: options.shard} : {}), ...(cfg.eval.metrics ? {columns: cfg.eval.metrics} : {}), ...result}
   }
   const clock = () => {
     const t = performance.now()

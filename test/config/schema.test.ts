@@ -30,3 +30,15 @@ describe('schema/rec-config.schema.json', () => {
     expect(buildJsonSchema()).toEqual(s)
   })
 })
+
+describe('README config reference', () => {
+  it('is the generated one (run `npx tsx scripts/gen-schema.ts` after changing the schema)', async () => {
+    const {withConfigReference, configReference} = await import('../../src/config/reference.js')
+    const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8')
+    expect(readme).toBe(withConfigReference(readme))
+    const ref = configReference()
+    // every top-level section and a nested key appear with their defaults
+    expect(ref).toContain('| `train.lr` | number | `0.001` | learning rate |')
+    expect(ref).toContain('| `models[].model` | `pop` \\| `mf` \\| `neumf` \\| `two_tower` |')
+  })
+})
