@@ -2,7 +2,9 @@ import {Args} from '@oclif/core'
 
 import {BaseCommand} from '../src/cli/base.js'
 import {formatFlags} from '../src/cli/flags.js'
-import {renderRows} from '../src/cli/report.js'
+import {renderCheck, renderRows} from '../src/cli/report.js'
+import {checkFlags} from '../src/cli/run-flags.js'
+import {checkAgainst, checkFailure, metricTable, parseTolerance, readReference, type CheckResult} from '../src/run/check.js'
 import {buildTable} from '../src/report/table.js'
 import {tableToJson, type JsonReport} from '../src/report/render.js'
 import {loadRunRows} from '../src/run/compare.js'
@@ -16,15 +18,26 @@ Several runs (e.g. CI shards) are merged only when their data, split and trainin
     '<%= config.bin %> compare runs/quickstart',
     '<%= config.bin %> compare runs/a runs/b --format md --sort ndcg@10 --baseline mf/base',
     '<%= config.bin %> compare runs/quickstart --metrics ndcg@10,recall@10,p50,size --format csv',
+    '<%= config.bin %> compare runs/exp/*-shard* --check reference.json --tolerance 0.002',
   ]
   static strict = false
   static args = {runs: Args.string({description: 'run directories (or runs/<experiment> for the newest run)', required: true})}
-  static flags = {...formatFlags}
+  static flags = {...formatFlags, ...checkFlags}
 
-  async run(): Promise<JsonReport> {
+  async run(): Promise<JsonReport & {check?: CheckResult}> {
     const {argv, flags} = await this.parse(Compare)
+    const tolerance = parseTolerance(flags.tolerance)
+    const reference = flags.check ? readReference(flags.check) : undefined
     const rows = loadRunRows(argv as string[])
     this.out(renderRows(rows, flags))
-    return tableToJson(buildTable(rows, {metrics: flags.metrics?.split(',').map((s) => s.trim()), sort: flags.sort, baseline: flags.baseline}))
+    const report = tableToJson(buildTable(rows, {metrics: flags.metrics?.split(',').map((s) => s.trim()), sort: flags.sort, baseline: flags.baseline}))
+    if (!reference) return report
+    const check = checkAgainst(reference, metricTable({rows}, 'these runs'), tolerance)
+    this.out(renderCheck(check, flags.check!))
+    if (!check.ok) {
+      if (this.jsonEnabled()) this.logJson({...report, check})
+      throw checkFailure(check, flags.check!)
+    }
+    return {...report, check}
   }
 }
