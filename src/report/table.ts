@@ -110,6 +110,10 @@ const FIELD_COLUMNS: Record<string, FieldColumn> = {
   params: num('params', 'params', 'count', false, (r) => r.params),
   params_nonzero: num('params_nonzero', 'non-zero', 'count', false, (r) => r.paramsNonZero),
   flops: num('flops', 'FLOPs/pair', 'count', false, (r) => r.flopsPerPair),
+  gate: text('gate', 'gate', (r) => {
+    const g = r.gate as {passed: boolean; relativeDrop: number} | undefined
+    return g ? `${g.passed ? 'pass' : 'FAIL'} ${formatDelta(-g.relativeDrop * 100, null, 1).replace(/[()]/g, '').trim()}%` : undefined
+  }),
 }
 
 /** other spellings accepted for the field columns (`p50`, `p50 ms`, `size_bytes`...) */
@@ -211,6 +215,7 @@ function defaultColumns(rows: ReportRow[]): Column[] {
   if (any((r) => r.sizeBytes)) cols.push(FIELD_COLUMNS.size)
   if (any((r) => r.params)) cols.push(FIELD_COLUMNS.params)
   if (rows.some((r) => r.paramsNonZero !== undefined && r.paramsNonZero !== r.params)) cols.push(FIELD_COLUMNS.params_nonzero)
+  if (any((r) => r.gate)) cols.push(FIELD_COLUMNS.gate)
   return cols
 }
 
@@ -238,7 +243,9 @@ export function buildTable(rows: ReportRow[], options: TableOptions = {}): Table
   const rest: Column[] = options.metrics && options.metrics.length > 0 ? options.metrics.map(resolveColumn) : defaultColumns(rows)
   const columns: Column[] = []
   const seen = new Set<string>()
-  for (const c of [...keyCols, FIELD_COLUMNS.backend, ...rest]) {
+  // latency measured outside the tfjs backend (ONNX Runtime) is named in its own column
+  const runtimeDiffers = rows.some((r) => r.runtime !== undefined && r.runtime !== r.backend)
+  for (const c of [...keyCols, FIELD_COLUMNS.backend, ...(runtimeDiffers ? [FIELD_COLUMNS.runtime] : []), ...rest]) {
     if (seen.has(c.key)) continue
     seen.add(c.key)
     columns.push(stripGet(c))
@@ -265,6 +272,8 @@ export function buildTable(rows: ReportRow[], options: TableOptions = {}): Table
   const raw = order.map((j) => rows[j])
 
   let baseline: number | null = null
+  /** per row: the index of the row its deltas are against (its own group's baseline), or null */
+  let against: (number | null)[] = raw.map(() => null)
   if (options.baseline !== undefined) {
     const hits = matchBaseline(raw, options.baseline)
     if (hits.length === 0) {
@@ -272,22 +281,35 @@ export function buildTable(rows: ReportRow[], options: TableOptions = {}): Table
         hint: `rows: ${raw.map(rowKey).join(', ')} (give "variant", "model/variant" or "run:model/variant")`,
       })
     }
-    if (hits.length > 1) {
+    const group = (r: ReportRow) => `${r.run}:${r.model}`
+    const groups = new Set(hits.map((j) => group(raw[j])))
+    if (hits.length > 1 && groups.size < hits.length) {
       throw usageError('report.baseline_ambiguous', `the baseline "${options.baseline}" matches ${hits.length} rows`, {
         hint: `be more specific: ${hits.map((j) => rowKey(raw[j])).join(', ')}`,
       })
     }
     baseline = hits[0]
+    if (hits.length === 1) against = raw.map((_, j) => (j === baseline ? null : baseline))
+    else {
+      // one match per model (e.g. --baseline base): each row against its own model's baseline
+      const byGroup = new Map(hits.map((j) => [group(raw[j]), j]))
+      against = raw.map((r, j) => {
+        const b = byGroup.get(group(r))
+        return b === undefined || b === j ? null : b
+      })
+    }
   }
+  const isBaseline = (j: number) => options.baseline !== undefined && against[j] === null && matchBaseline([raw[j]], options.baseline).length === 1
 
   const values = raw.map((r) => columns.map((c) => cellValue(c, r)))
   const deltas: (Record<string, Delta> | null)[] = raw.map((_, j) => {
-    if (baseline === null || j === baseline) return null
+    const bj = against[j]
+    if (bj === null) return null
     const d: Record<string, Delta> = {}
     columns.forEach((c, ci) => {
       if (!isNumeric(c)) return
       const v = values[j][ci]
-      const b = values[baseline as number][ci]
+      const b = values[bj][ci]
       if (typeof v !== 'number' || typeof b !== 'number' || !Number.isFinite(v) || !Number.isFinite(b)) return
       const abs = v - b
       d[c.key] = {abs, rel: b === 0 ? (abs === 0 ? 0 : null) : abs / Math.abs(b)}
@@ -298,7 +320,7 @@ export function buildTable(rows: ReportRow[], options: TableOptions = {}): Table
   const cells = raw.map((_, j) =>
     columns.map((c, ci) => {
       let s = formatValue(c, values[j][ci])
-      if (c.key === 'variant' && j === baseline) s += ' (baseline)'
+      if (c.key === 'variant' && isBaseline(j)) s += ' (baseline)'
       const d = deltas[j]?.[c.key]
       if (d && c.kind === 'metric') s += formatDelta(d.abs, d.rel)
       return s
@@ -312,7 +334,10 @@ export function buildTable(rows: ReportRow[], options: TableOptions = {}): Table
     notes.push('Warning: these rows were evaluated under different protocols; their metrics are not comparable.')
     for (const p of protocols) notes.push(`Protocol: ${p}`)
   }
-  if (baseline !== null) notes.push(`Deltas (absolute, relative) against ${rowKey(raw[baseline])}.`)
+  if (baseline !== null) {
+    const many = raw.filter((_, j) => isBaseline(j)).length > 1
+    notes.push(many ? `Deltas (absolute, relative) against each model's ${options.baseline} row.` : `Deltas (absolute, relative) against ${rowKey(raw[baseline])}.`)
+  }
 
   return {columns, rows: cells, raw, values, deltas, baseline, keyColumns: keyCols.length, notes}
 }

@@ -108,14 +108,24 @@ describe('buildTable', () => {
     expect(t.notes.some((n) => n.includes('against runs/a:mf/base'))).toBe(true)
   })
 
+  it('a variant name matching one row per model: each row against its own model\'s baseline', () => {
+    const t = buildTable([...rows(), {...rows()[2], variant: 'int8', metrics: {...rows()[2].metrics, 'ndcg@10': 0.09}}], {baseline: 'base'})
+    // mf/int8 against mf/base, pop/int8 against pop/base; the bases have no deltas
+    expect(t.deltas.map((d) => (d ? Number(d['ndcg@10'].abs.toFixed(4)) : null))).toEqual([-0.004, null, null, -0.01])
+    expect(t.rows.map((r) => r[col(t, 'variant')])).toEqual(['int8', 'base (baseline)', 'base (baseline)', 'int8'])
+    expect(t.notes.some((n) => n.includes("against each model's base row"))).toBe(true)
+  })
+
   it('baseline by variant, by run:model/variant; unknown and ambiguous baselines are usage errors', () => {
     expect(buildTable(rows(), {baseline: 'int8'}).baseline).toBe(0)
     expect(buildTable(rows(), {baseline: 'runs/a:pop/base'}).baseline).toBe(2)
     expect(buildTable(rows(), {baseline: 'a:pop/base'}).baseline).toBe(2) // last path segment of the run
-    for (const [spec, code] of [['nope', 'report.baseline_not_found'], ['base', 'report.baseline_ambiguous']]) {
+    // two rows of the same run and model named alike are ambiguous
+    const dup = [...rows(), {...rows()[1]}]
+    for (const [spec, code, data] of [['nope', 'report.baseline_not_found', rows()], ['mf/base', 'report.baseline_ambiguous', dup]] as const) {
       let err: unknown
       try {
-        buildTable(rows(), {baseline: spec})
+        buildTable([...data], {baseline: spec})
       } catch (error) {
         err = error
       }
