@@ -1,4 +1,4 @@
-import {existsSync, mkdirSync, readFileSync, readdirSync, statSync} from 'node:fs'
+import {existsSync, readFileSync, readdirSync, statSync} from 'node:fs'
 import {cpus, hostname, totalmem} from 'node:os'
 import {join, resolve} from 'node:path'
 import {createRequire} from 'node:module'
@@ -7,7 +7,8 @@ import {dataError, usageError} from '../errors.js'
 import {writeFileAtomic, writeJsonAtomic} from './atomic.js'
 
 /**
- * A run directory holds everything one execution of an experiment produced:
+ * A run directory (<output.dir>/<experiment>/<run id>, see defaultRunId in pipeline.ts) holds
+ * everything the runs of one experiment configuration produced:
  *   config.resolved.yaml   the config after extends / --set, with absolute paths
  *   manifest.json          what decides the result (seed, config hash, dataset fingerprint, versions, backend, machine)
  *   data/                  stats.json and the split (split/{train,valid,test}.bin + idmap.json)
@@ -87,23 +88,6 @@ function safeRecVersion(): string {
     dir = resolve(dir, '..')
   }
   return '0.0.0'
-}
-
-/** runs/<experiment>/<UTC timestamp> — sortable, and unique within a second by a counter suffix */
-export function createRunDir(root: string, experiment: string, now = new Date()): string {
-  const stamp = now.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-')
-  const base = join(root, experiment)
-  let dir = join(base, stamp)
-  for (let i = 2; existsSync(dir); i++) dir = join(base, `${stamp}-${i}`)
-  try {
-    mkdirSync(dir, {recursive: true})
-  } catch (err) {
-    throw usageError('run.dir_unwritable', `cannot create the run directory ${dir}: ${(err as Error).message}`, {
-      hint: 'set output.dir (or --out) to a writable folder',
-      cause: err,
-    })
-  }
-  return dir
 }
 
 export function writeManifest(dir: string, manifest: Manifest): void {
