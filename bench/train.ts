@@ -7,10 +7,9 @@
  * positive plus its sampled negatives (BCE), so 4 negatives per positive = 500k rows per epoch.
  * Reference figures: the PyTorch NCF-style reference, one CPU thread (from the brief).
  */
-import {readFileSync} from 'node:fs'
-
 import {initBackend, tf} from '../src/backend/index.js'
-import type {ModelConfig, TrainConfig} from '../src/config/schema.js'
+import {dataSchema, type ModelConfig, type TrainConfig} from '../src/config/schema.js'
+import {readInteractions} from '../src/data/read.js'
 import type {Interactions, Split} from '../src/data/types.js'
 import {createTfjsScorer} from '../src/models/scorer.js'
 import {trainModel} from '../src/train/train.js'
@@ -24,45 +23,12 @@ const path = argv.find((a, k) => !a.startsWith('--') && (k === 0 || !argv[k - 1]
 const backendReq = opt('--backend', 'auto') as 'auto' | 'wasm' | 'cpu'
 const epochs = Number(opt('--epochs', '3'))
 
-/** minimal reader: user \t item \t rating \t timestamp, ids remapped densely in order of appearance */
-function readUData(file: string): Interactions {
-  const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '')
-  const users = new Map<string, number>()
-  const items = new Map<string, number>()
-  const n = lines.length
-  const inter: Interactions = {
-    user: new Int32Array(n),
-    item: new Int32Array(n),
-    rating: new Float32Array(n),
-    timestamp: new Float64Array(n),
-    length: n,
-    numUsers: 0,
-    numItems: 0,
-    userIds: [],
-    itemIds: [],
-  }
-  lines.forEach((line, r) => {
-    const [u, i, rating, ts] = line.split('\t')
-    if (!users.has(u)) users.set(u, users.size)
-    if (!items.has(i)) items.set(i, items.size)
-    inter.user[r] = users.get(u)!
-    inter.item[r] = items.get(i)!
-    inter.rating[r] = Number(rating)
-    inter.timestamp[r] = Number(ts)
-  })
-  inter.numUsers = users.size
-  inter.numItems = items.size
-  inter.userIds = [...users.keys()]
-  inter.itemIds = [...items.keys()]
-  return inter
-}
-
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b)
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
 }
 
-const data = readUData(path)
+const {interactions: data} = await readInteractions(dataSchema.parse({format: 'ml-100k', path}))
 const empty: Interactions = {...data, user: new Int32Array(0), item: new Int32Array(0), rating: new Float32Array(0), timestamp: new Float64Array(0), length: 0}
 const split: Split = {train: data, valid: empty, test: empty}
 const backend = await initBackend(backendReq)
