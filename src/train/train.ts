@@ -1,4 +1,4 @@
-import {existsSync, readFileSync} from 'node:fs'
+import {existsSync, readFileSync, readdirSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {tf} from '../backend/index.js'
@@ -65,9 +65,18 @@ export interface TrainArgs {
   masks?: (epoch: number) => Record<string, Uint8Array>
 }
 
-/** what checkpoint/state.json holds (optimizer moments are not saved: a resumed Adam restarts them) */
+/**
+ * What checkpoint/state.json holds. Each checkpoint is written whole into its own folder
+ * (`epoch-0007/`: weights and optimizer state; `best-0005/`: the best weights so far), and only
+ * then is state.json replaced atomically to point at it: a kill at any moment leaves either the
+ * previous checkpoint or the new one, never a mix. Older folders are removed afterwards.
+ */
 export interface CheckpointState {
-  version: 1
+  version: 2
+  /** folder (under the checkpoint dir) of this epoch's weights and optimizer state */
+  dir: string
+  /** folder of the best weights so far, when early stopping has found any */
+  bestDir?: string
   kind: string
   numUsers: number
   numItems: number
@@ -172,10 +181,12 @@ export async function trainModel(args: TrainArgs): Promise<TrainResult> {
   let evalsWithoutImprovement = 0
   let initial: ModelWeights | undefined
   let resumeOptimizer = false
+  let resumeDir: string | undefined
   if (ckpt?.resume) {
     const state = readState(ckpt.dir)
-    if (state && existsSync(join(ckpt.dir, 'model.json'))) {
-      const {weights} = loadModel(ckpt.dir)
+    if (state && state.version === 2 && existsSync(join(ckpt.dir, state.dir, 'model.json'))) {
+      resumeDir = join(ckpt.dir, state.dir)
+      const {weights} = loadModel(resumeDir)
       if (weights.kind !== args.model.model || weights.numUsers !== dims.numUsers || weights.numItems !== dims.numItems) {
         throw dataError('checkpoint.mismatch', `checkpoint in ${ckpt.dir} is a ${weights.kind} for ${weights.numUsers}×${weights.numItems}, not this ${args.model.model} for ${dims.numUsers}×${dims.numItems}`)
       }
@@ -185,7 +196,7 @@ export async function trainModel(args: TrainArgs): Promise<TrainResult> {
       bestEpoch = state.bestEpoch
       bestMetric = state.bestMetric ?? -Infinity
       evalsWithoutImprovement = state.evalsWithoutImprovement
-      if (existsSync(join(ckpt.dir, 'best', 'model.json'))) bestWeights = loadModel(join(ckpt.dir, 'best')).weights
+      if (state.bestDir) bestWeights = loadModel(join(ckpt.dir, state.bestDir)).weights
       resumeOptimizer = true
       progress?.info(`resuming ${args.model.model} from epoch ${state.epoch} (${ckpt.dir})`)
     }
@@ -197,7 +208,7 @@ export async function trainModel(args: TrainArgs): Promise<TrainResult> {
   const optimizer: Optimizer = tc.optimizer === 'sgd' ? tf.train.sgd(tc.lr) : tf.train.adam(tc.lr)
   // Adam's moments and step count are part of the state: without them a resumed run would not
   // reproduce an uninterrupted one
-  if (resumeOptimizer && ckpt) await loadOptimizerState(ckpt.dir, optimizer)
+  if (resumeOptimizer && resumeDir) await loadOptimizerState(resumeDir, optimizer)
   const rng = new SwitchableRng(epochRng(seed, 0))
   const sampler = createNegativeSampler(split.train, args.negatives, rng)
 
@@ -278,13 +289,22 @@ export async function trainModel(args: TrainArgs): Promise<TrainResult> {
     }
   }
 
+  let bestDir = ckpt?.resume ? readState(ckpt.dir)?.bestDir : undefined
   const saveCheckpoint = async (ep: number, bestChanged: boolean) => {
     if (!ckpt) return
-    saveModel(ckpt.dir, model.toWeights())
-    await saveOptimizerState(ckpt.dir, optimizer)
-    if (bestChanged && bestWeights) saveModel(join(ckpt.dir, 'best'), bestWeights)
+    const dir = `epoch-${String(ep).padStart(4, '0')}`
+    rmSync(join(ckpt.dir, dir), {recursive: true, force: true})
+    saveModel(join(ckpt.dir, dir), model.toWeights())
+    await saveOptimizerState(join(ckpt.dir, dir), optimizer)
+    if (bestChanged && bestWeights) {
+      bestDir = `best-${String(bestEpoch).padStart(4, '0')}`
+      rmSync(join(ckpt.dir, bestDir), {recursive: true, force: true})
+      saveModel(join(ckpt.dir, bestDir), bestWeights)
+    }
     const state: CheckpointState = {
-      version: 1,
+      version: 2,
+      dir,
+      ...(bestDir ? {bestDir} : {}),
       kind: args.model.model,
       numUsers: dims.numUsers,
       numItems: dims.numItems,
@@ -296,8 +316,15 @@ export async function trainModel(args: TrainArgs): Promise<TrainResult> {
       history,
     }
     writeJsonAtomic(join(ckpt.dir, 'state.json'), state)
+    // the new checkpoint is the one state.json names: the others can go
+    for (const d of readdirSync(ckpt.dir)) {
+      if ((d.startsWith('epoch-') || d.startsWith('best-')) && d !== dir && d !== bestDir) rmSync(join(ckpt.dir, d), {recursive: true, force: true})
+    }
   }
 
+  // hand control to the event loop every 50 ms of training (Ctrl-C handlers, progress), counted
+  // across epochs so that short epochs cannot starve it
+  let lastYield = performance.now()
   try {
     let bestSinceCheckpoint = false
     for (epoch = startEpoch; epoch <= tc.epochs; epoch++) {
@@ -308,8 +335,7 @@ export async function trainModel(args: TrainArgs): Promise<TrainResult> {
       rng.shuffle(order)
       let lossSum = 0
       let rows = 0
-      let lastYield = performance.now()
-      let lastUpdate = lastYield
+      let lastUpdate = performance.now()
       for (let p0 = 0; p0 < P; p0 += posPerBatch) {
         const p1 = Math.min(P, p0 + posPerBatch)
         let m = 0

@@ -1,4 +1,4 @@
-import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {existsSync, mkdtempSync, readFileSync, readdirSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -145,9 +145,13 @@ describe('trainModel', () => {
     const ckdir = join(dir, 'ckpt')
     const args = {model: modelConfig('mf'), negatives: uniformNegatives, split, seed: 3}
     const first = await trainModel({...args, train: trainConfig({epochs: 3}), checkpoint: {dir: ckdir}})
-    expect(existsSync(join(ckdir, 'model.json'))).toBe(true)
     const state = JSON.parse(readFileSync(join(ckdir, 'state.json'), 'utf8'))
     expect(state.epoch).toBe(3)
+    // the checkpoint is whole in the folder state.json names; older epochs' folders are gone
+    expect(state.dir).toBe('epoch-0003')
+    expect(existsSync(join(ckdir, 'epoch-0003', 'model.json'))).toBe(true)
+    expect(existsSync(join(ckdir, 'epoch-0003', 'optimizer.bin'))).toBe(true)
+    expect(readdirSync(ckdir).sort()).toEqual(['epoch-0003', 'state.json'])
     expect(state.history).toHaveLength(3)
     const resumed = await trainModel({...args, train: trainConfig({epochs: 5}), checkpoint: {dir: ckdir, resume: true}})
     expect(resumed.epochs).toBe(5)
