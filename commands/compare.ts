@@ -35,8 +35,7 @@ Several runs (e.g. CI shards) are merged only when their data, split and trainin
     const check = checkAgainst(reference, metricTable({rows}, 'these runs'), tolerance)
     this.out(renderCheck(check, flags.check!))
     if (!check.ok) {
-      if (this.jsonEnabled()) this.logJson({...report, check})
-      throw checkFailure(check, flags.check!)
+      throw checkFailure(check, flags.check!, {...report, check})
     }
     return {...report, check}
   }

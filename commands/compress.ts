@@ -27,6 +27,7 @@ Variants already made with the same settings are kept. Then run \`rec eval\` on 
     const {signal, release} = interruptible(() => this.progress.warn('interrupt: stopping after the current batch (Ctrl-C again to quit now)'))
     try {
       const result = await continueRun(runDir, {progress: this.progress, until: 'compress', set: flags.set, shard: parseShard(flags.shard), signal, command: ['compress', ...this.argv]})
+      if (result.interrupted) process.exitCode = 130
       this.out(`run directory: ${result.runDir}\nvariants: ${result.cached.filter((c) => c.startsWith('compress:')).length} kept from before; next: rec eval ${result.runDir}`)
       return result
     } finally {

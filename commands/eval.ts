@@ -11,7 +11,7 @@ export default class Eval extends BaseCommand {
   static description = `Evaluates the base model and each compression variant of the run with the protocol of its
 resolved config (printed below the table), in the runtime of eval.runtime (onnx by default), and
 writes eval.json, per-user values and result.json next to each model and results.json at the top.
-Given runs/<experiment>, uses its newest run. --set may change eval.* (e.g. eval.k=[5,10]).`
+Given runs/<experiment>, uses its newest run. --set may change eval.* (e.g. eval.k=[5,10]); the run\nkeeps the new settings (its config.resolved.yaml and results.json are rewritten).`
   static examples = ['<%= config.bin %> eval runs/quickstart', '<%= config.bin %> eval runs/quickstart/0123456789 --set eval.runtime=both --json']
   static args = {run: Args.string({description: 'run directory (or runs/<experiment> for the newest)', required: true})}
   static flags = {...experimentFlags, ...formatFlags}

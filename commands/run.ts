@@ -58,14 +58,15 @@ Progress goes to stderr; with --json only the result object is written to stdout
     } finally {
       release()
     }
+    // interrupted (Ctrl-C): what finished is kept; 130 as shells report a SIGINT
+    if (result.interrupted) process.exitCode = 130
     this.out(renderRunReport(result, flags))
     if (!reference) return result
     const check = checkAgainst(reference, metricTable(result, 'this run'), tolerance)
     this.out(renderCheck(check, flags.check!))
     if (!check.ok) {
-      // the result is still written (stdout with --json) before failing with exit 4
-      if (this.jsonEnabled()) this.logJson({...result, check})
-      throw checkFailure(check, flags.check!)
+      // --json prints the result with the check and the error in one document, then exits 4
+      throw checkFailure(check, flags.check!, {...result, check})
     }
     return {...result, check}
   }

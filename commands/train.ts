@@ -21,6 +21,7 @@ Ctrl-C stops after the current batch and keeps the last completed checkpoint.`
     try {
       const result = await runExperiment(loaded, {progress: this.progress, outDir: flags.out, until: 'train', signal, command: ['train', ...this.argv]})
       this.out(`run directory: ${result.runDir}\nnext: rec eval ${result.runDir}`)
+      if (result.interrupted) process.exitCode = 130
       return result
     } finally {
       release()

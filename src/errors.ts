@@ -11,6 +11,8 @@ export interface RecErrorOptions {
   /** every individual problem, when several were found (e.g. config validation) */
   details?: string[]
   cause?: unknown
+  /** what the command produced before failing (e.g. the run whose --check failed): `--json` prints it beside the error */
+  result?: object
 }
 
 export class RecError extends Error {
@@ -20,6 +22,7 @@ export class RecError extends Error {
   readonly hint?: string
   readonly details: string[]
   readonly exitCode: number
+  readonly result?: object
 
   constructor(kind: ErrorKind, code: string, message: string, options: RecErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : {cause: options.cause})
@@ -29,6 +32,7 @@ export class RecError extends Error {
     this.hint = options.hint
     this.details = options.details ?? []
     this.exitCode = ExitCode[kind]
+    this.result = options.result
   }
 
   toJSON(): {code: string; kind: ErrorKind; message: string; hint?: string; details: string[]; exitCode: number} {

@@ -34,7 +34,8 @@ export abstract class BaseCommand extends Command {
     const rec = toRecError(err)
     process.exitCode = rec.exitCode
     if (this.jsonEnabled()) {
-      process.stdout.write(`${JSON.stringify({error: rec.toJSON()}, null, 2)}\n`)
+      // one JSON document: the partial result (if any) with the error beside it
+      process.stdout.write(`${JSON.stringify({...(rec.result ?? {}), error: rec.toJSON()}, null, 2)}\n`)
       return
     }
     process.stderr.write(formatError(rec))

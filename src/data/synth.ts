@@ -5,7 +5,7 @@ import type {SynthConfig} from '../config/schema.js'
 import {configError} from '../errors.js'
 import {Rng} from '../rng.js'
 import {AliasTable} from './alias.js'
-import {writeChunksAtomic} from './atomic-stream.js'
+import {writeChunksAtomic} from '../run/atomic.js'
 import {canonicalJson, sha256Hex} from './fingerprint.js'
 import type {Interactions} from './types.js'
 

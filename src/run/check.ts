@@ -129,10 +129,11 @@ export function checkAgainst(reference: MetricTable, actual: MetricTable, tolera
   return {ok: failed.length === 0, tolerance, compared, moved, failed}
 }
 
-export function checkFailure(result: CheckResult, referenceFile: string) {
+export function checkFailure(result: CheckResult, referenceFile: string, output?: object) {
   return checkError('check.failed', `${result.failed.length} of ${result.compared} metrics moved beyond tolerance against ${referenceFile}`, {
     details: result.failed.map((r) => (r.actual === null ? `${r.variant} ${r.metric}: missing in this run (reference ${r.reference})` : `${r.variant} ${r.metric}: ${r.reference} → ${r.actual} (Δ ${signed(r.delta!)}, allowed ±${r.allowed})`)),
     hint: 'if the change is intended, save the new --json output as the reference',
+    result: output,
   })
 }
 

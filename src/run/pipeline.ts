@@ -351,7 +351,12 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
   elapsed = clock()
   const grid = shardSlice(variantGrid(cfg), options.shard)
   const variantKeys = new Map<string, string>()
+  const stopped = () => {
+    progress.warn('interrupted: finished stages are kept; run the same command again to continue')
+    return finish({variants: [], protocol: protocolOf(cfg), stoppedAfter: 'train', interrupted: true})
+  }
   for (const {model: m, label, spec} of grid) {
+    if (options.signal?.aborted) return stopped()
     const key = variantKey(cfg, m, keys.train[label], spec)
     variantKeys.set(`${label}/${spec.name}`, key)
     const name = `compress:${label}/${spec.name}`
@@ -379,6 +384,7 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
   const results: VariantResult[] = []
   let protocol: ProtocolInfo = protocolOf(cfg)
   for (const e of entries) {
+    if (options.signal?.aborted) return stopped()
     const key = evalKey(cfg, e.upstream, backend.name)
     const name = `eval:${e.label}/${e.variant}`
     const rel = `models/${e.label}/${e.variant}`
