@@ -12,37 +12,48 @@ export function makeProgress(options: {silent: boolean; stream?: NodeJS.WriteStr
     return {stage() {}, update() {}, done() {}, info() {}, warn: (m) => stream.write(`warning: ${m}\n`)}
   }
   const tty = Boolean(stream.isTTY) && !process.env.CI
+  // stages nest (a run's data stage contains the reader's): each line names the innermost open
+  // stage, and done() closes it and returns to the one around it
+  const open: string[] = []
+  const current = () => open.at(-1) ?? ''
   if (!tty) {
-    let current = ''
     return {
       stage(name) {
-        current = name
+        open.push(name)
         stream.write(`[${name}] started\n`)
       },
       update(message) {
-        stream.write(`[${current}] ${message}\n`)
+        stream.write(`[${current()}] ${message}\n`)
       },
       done(message) {
-        stream.write(`[${current}] ${message ?? 'done'}\n`)
+        stream.write(`[${current()}] ${message ?? 'done'}\n`)
+        open.pop()
       },
       info: (m) => stream.write(`${m}\n`),
       warn: (m) => stream.write(`warning: ${m}\n`),
     }
   }
   let spinner: Ora | undefined
-  let current = ''
   return {
     stage(name) {
-      spinner?.stop()
-      current = name
-      spinner = ora({text: name, stream}).start()
+      open.push(name)
+      if (spinner) spinner.text = name
+      else spinner = ora({text: name, stream}).start()
     },
     update(message) {
-      if (spinner) spinner.text = `${current}: ${message}`
+      if (spinner) spinner.text = `${current()}: ${message}`
     },
     done(message) {
-      spinner?.succeed(`${current}${message ? `: ${message}` : ''}`)
-      spinner = undefined
+      const name = current()
+      open.pop()
+      if (!spinner) return
+      if (open.length === 0) {
+        spinner.succeed(`${name}${message ? `: ${message}` : ''}`)
+        spinner = undefined
+      } else {
+        spinner.stopAndPersist({symbol: '✔', text: `${name}${message ? `: ${message}` : ''}`})
+        spinner.start(current())
+      }
     },
     info(m) {
       if (spinner) spinner.info(m).start()

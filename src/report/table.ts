@@ -2,7 +2,7 @@ import {usageError} from '../errors.js'
 import {describeProtocol, type Protocol} from '../eval/protocol.js'
 import type {Latency} from '../eval/latency.js'
 import {parseMetricName} from '../eval/metrics.js'
-import {formatBytes, formatCount, formatDelta, formatMetric, formatMs, formatRate} from './format.js'
+import {formatBytes, formatCount, formatDelta, formatMetric, formatMs, formatRate, signed} from './format.js'
 
 /**
  * One model variant's numbers, as plain data: what every report is made of. `protocol` (an
@@ -112,7 +112,7 @@ const FIELD_COLUMNS: Record<string, FieldColumn> = {
   flops: num('flops', 'FLOPs/pair', 'count', false, (r) => r.flopsPerPair),
   gate: text('gate', 'gate', (r) => {
     const g = r.gate as {passed: boolean; relativeDrop: number} | undefined
-    return g ? `${g.passed ? 'pass' : 'FAIL'} ${formatDelta(-g.relativeDrop * 100, null, 1).replace(/[()]/g, '').trim()}%` : undefined
+    return g ? `${g.passed ? 'pass' : 'FAIL'} ${signed(-g.relativeDrop * 100, 1)}%` : undefined
   }),
 }
 

@@ -1,7 +1,8 @@
+import {existsSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {canonicalJson} from '../config/hash.js'
-import {usageError} from '../errors.js'
+import {dataError, usageError} from '../errors.js'
 import type {ReportRow} from '../report/table.js'
 import type {RunResult} from './pipeline.js'
 import {readJson, resolveRunDir} from './rundir.js'
@@ -15,6 +16,9 @@ import {toReportRows} from './rows.js'
 export function loadRunRows(paths: string[]): ReportRow[] {
   const results = paths.map((p) => {
     const dir = resolveRunDir(p)
+    if (!existsSync(join(dir, 'results.json'))) {
+      throw dataError('run.not_evaluated', `${dir} has no results.json: it was not evaluated yet`, {hint: `run \`rec eval ${p}\` first`})
+    }
     return {...readJson<RunResult>(join(dir, 'results.json')), runDir: dir}
   })
   const shards = results.filter((r) => r.shard)
