@@ -5,7 +5,7 @@ import {describe, expect, it} from 'vitest'
 import {runCli} from '../helpers/cli.js'
 import {fixture} from './fixtures.js'
 
-// runCli runs from the repo root (tsx must resolve from the cwd), so fixtures are named by absolute path
+// fixtures are named by absolute path, so the CLI may run from any working directory
 const dir = fixture({
   'base.yaml': 'train:\n  epochs: 3\n',
   'good.yaml': ['extends: base.yaml', 'name: good', 'models:', '  - model: mf', '    factors: 8', ''].join('\n'),

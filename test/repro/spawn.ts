@@ -1,11 +1,7 @@
 import {spawn, type ChildProcess} from 'node:child_process'
-import {join} from 'node:path'
-import {pathToFileURL} from 'node:url'
 
-import {repoRoot, type CliResult} from '../helpers/cli.js'
+import {cliArgv, repoRoot, type CliResult} from '../helpers/cli.js'
 
-/** tsx's loader by absolute URL: the same node + loader + bin/dev.js as test/helpers/cli.ts */
-const tsxLoader = pathToFileURL(join(repoRoot, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href
 
 export interface SpawnedCli {
   child: ChildProcess
@@ -14,12 +10,12 @@ export interface SpawnedCli {
 }
 
 /**
- * Start the rec CLI from its sources in a child process without waiting for it, so a test can
+ * Start the rec CLI (as test/helpers/cli.ts does) in a child process without waiting for it, so a test can
  * kill it (SIGKILL) at a chosen moment, or signal it when its progress (stderr) says something
  * (`onStderr` gets all of stderr so far on every chunk). stdout / stderr are collected for the result.
  */
 export function spawnCli(args: string[], options: {cwd?: string; env?: Record<string, string>; onStderr?: (soFar: string) => void} = {}): SpawnedCli {
-  const child = spawn(process.execPath, ['--import', tsxLoader, join(repoRoot, 'bin', 'dev.js'), ...args], {
+  const child = spawn(process.execPath, cliArgv(args), {
     cwd: options.cwd ?? repoRoot,
     env: {...process.env, FORCE_COLOR: '0', NO_COLOR: '1', CI: 'true', ...options.env},
     stdio: ['ignore', 'pipe', 'pipe'],
