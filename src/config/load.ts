@@ -348,8 +348,9 @@ function resolveLayers(experiment: string, fileLayers: FileLayer[], sets: ParseS
   if (problems.length > 0) throw problemsError(experiment, problems, cwd)
 
   const config = parsed.data!
-  // the default output.dir is relative to the experiment file
-  if (!origins.has('output.dir') && !isAbsolute(config.output.dir)) config.output.dir = resolve(dirname(experiment), config.output.dir)
+  // the default output.dir is ./runs where rec runs (git-ignored at the repo root), like other
+  // tools' output folders; a value set in a file is relative to that file, as every path there
+  if (!origins.has('output.dir') && !isAbsolute(config.output.dir)) config.output.dir = resolve(cwd, config.output.dir)
   delete (config as {extends?: unknown}).extends
 
   const seen = new Set<string>()

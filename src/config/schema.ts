@@ -216,7 +216,7 @@ export const configSchema = z
     train: trainSchema.default(trainSchema.parse({})),
     eval: evalSchema.default(evalSchema.parse({})),
     compress: compressSchema.default(compressSchema.parse({})),
-    output: z.strictObject({dir: z.string().default('runs').describe('root of run directories (relative to the experiment file)')}).default({dir: 'runs'}),
+    output: z.strictObject({dir: z.string().default('runs').describe('root of run directories: the default is ./runs of the working directory; a value set in a file is relative to that file')}).default({dir: 'runs'}),
   })
   .describe('a rec experiment')
 

@@ -139,10 +139,10 @@ describe('relative paths', () => {
     expect(config.$schema).toBe('../schema.json')
   })
 
-  it('the default output.dir is next to the experiment file', async () => {
+  it('the default output.dir is ./runs of the working directory (not next to the experiment file)', async () => {
     const d = fixture({'sub/exp.yaml': 'name: x\n'})
-    const {config, sources} = await loadConfig(join(d, 'sub/exp.yaml'))
-    expect(config.output.dir).toBe(join(d, 'sub/runs'))
+    const {config, sources} = await loadConfig(join(d, 'sub/exp.yaml'), {cwd: d})
+    expect(config.output.dir).toBe(join(d, 'runs'))
     expect(sources['output.dir']).toEqual({kind: 'default'})
   })
 
