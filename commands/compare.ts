@@ -2,10 +2,9 @@ import {Args} from '@oclif/core'
 
 import {BaseCommand} from '../src/cli/base.js'
 import {formatFlags} from '../src/cli/flags.js'
-import {renderCheck, renderRows} from '../src/cli/report.js'
+import {renderCheck, renderRows, tableFor} from '../src/cli/report.js'
 import {checkFlags} from '../src/cli/run-flags.js'
 import {checkAgainst, checkFailure, metricTable, parseTolerance, readReference, type CheckResult} from '../src/run/check.js'
-import {buildTable} from '../src/report/table.js'
 import {tableToJson, type JsonReport} from '../src/report/render.js'
 import {loadRunRows} from '../src/run/compare.js'
 
@@ -29,8 +28,9 @@ Several runs (e.g. CI shards) are merged only when their data, split and trainin
     const tolerance = parseTolerance(flags.tolerance)
     const reference = flags.check ? readReference(flags.check) : undefined
     const rows = loadRunRows(argv as string[])
-    this.out(renderRows(rows, flags))
-    const report = tableToJson(buildTable(rows, {metrics: flags.metrics?.split(',').map((s) => s.trim()), sort: flags.sort, baseline: flags.baseline}))
+    const table = tableFor(rows, flags)
+    this.out(renderRows(table, flags))
+    const report = tableToJson(table)
     if (!reference) return report
     const check = checkAgainst(reference, metricTable({rows}, 'these runs'), tolerance)
     this.out(renderCheck(check, flags.check!))

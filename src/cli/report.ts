@@ -1,6 +1,6 @@
 import Table from 'cli-table3'
 
-import {buildTable, type ReportRow} from '../report/table.js'
+import {buildTable, type ReportRow, type Table as ReportTable} from '../report/table.js'
 import {renderCsv, renderJson, renderMarkdown} from '../report/render.js'
 import {toReportRows} from '../run/rows.js'
 import type {CheckResult} from '../run/check.js'
@@ -15,13 +15,18 @@ export interface ReportFlags {
   width?: number
 }
 
-/** rows → the text of the chosen format (table, csv, md, json) */
-export function renderRows(rows: ReportRow[], flags: ReportFlags): string {
-  const table = buildTable(rows, {
+/** the comparison table the flags ask for (columns, sort, baseline) */
+export function tableFor(rows: ReportRow[], flags: ReportFlags): ReportTable {
+  return buildTable(rows, {
     metrics: flags.metrics ? flags.metrics.split(',').map((s) => s.trim()).filter(Boolean) : undefined,
     sort: flags.sort,
     baseline: flags.baseline,
   })
+}
+
+/** rows → the text of the chosen format (table, csv, md, json) */
+export function renderRows(rows: ReportRow[] | ReportTable, flags: ReportFlags): string {
+  const table = Array.isArray(rows) ? tableFor(rows, flags) : rows
   switch (flags.format ?? 'table') {
     case 'csv':
       return renderCsv(table)
