@@ -58,8 +58,7 @@ function firstLine(error: unknown): string {
   return String(error instanceof Error ? error.message : error).split('\n')[0]
 }
 
-async function tryNative(kind: 'tensorflow-gpu' | 'tensorflow'): Promise<{ok: true} | {ok: false; reason: string; missing: boolean}> {
-  const pkg = NATIVE_PACKAGES[kind]
+async function tryNative(kind: 'tensorflow-gpu' | 'tensorflow', pkg: string = NATIVE_PACKAGES[kind]): Promise<{ok: true} | {ok: false; reason: string; missing: boolean}> {
   const {module, error, missing} = await importOptional(pkg)
   if (!module) return {ok: false, missing, reason: missing ? `${pkg} is not installed` : `${pkg} failed to load: ${firstLine(error)}`}
   try {
@@ -122,9 +121,21 @@ async function select(requested: BackendRequest, progress?: Progress): Promise<B
     throw configError('backend.unknown', `unknown backend "${String(requested)}"; known: auto, tensorflow-gpu, tensorflow, wasm, cpu`)
   }
 
+  return selectAuto(progress)
+}
+
+/**
+ * `auto`: the first native package that loads and initialises, else wasm, else cpu. The native
+ * candidates are a parameter so that tests can offer a package that is installed but broken.
+ */
+export async function selectAuto(
+  progress?: Progress,
+  natives: readonly {kind: 'tensorflow-gpu' | 'tensorflow'; pkg: string}[] = (['tensorflow-gpu', 'tensorflow'] as const).map((kind) => ({kind, pkg: NATIVE_PACKAGES[kind]})),
+): Promise<BackendInfo> {
+  const requested = 'auto'
   const reasons: string[] = []
-  for (const kind of ['tensorflow-gpu', 'tensorflow'] as const) {
-    const r = await tryNative(kind)
+  for (const {kind, pkg} of natives) {
+    const r = await tryNative(kind, pkg)
     if (r.ok) return reasons.length > 0 ? {name: kind, requested, fallbackReason: reasons.join('; ')} : {name: kind, requested}
     // a package that is installed but broken deserves a warning; a missing one is the normal case
     if (!r.missing) progress?.warn(`${r.reason}; falling back`)

@@ -43,3 +43,30 @@ describe('initBackend', () => {
     expect(tf.getBackend()).toBe('wasm')
   })
 })
+
+describe('auto with a native addon that is installed but broken', () => {
+  it('falls back to wasm with one warning line naming the package and the cause, and does not crash', async () => {
+    const {mkdtempSync, writeFileSync} = await import('node:fs')
+    const {tmpdir} = await import('node:os')
+    const {join} = await import('node:path')
+    const {pathToFileURL} = await import('node:url')
+    const {selectAuto} = await import('../../src/backend/index.js')
+    await initBackend('wasm')
+    // what tfjs-node looks like when its install script was skipped: the binding cannot be loaded
+    const dir = mkdtempSync(join(tmpdir(), 'rec-broken-addon-'))
+    const broken = join(dir, 'index.mjs')
+    writeFileSync(broken, "throw new Error('Cannot find module lib/napi-v8/tfjs_binding.node\\nRequire stack: ...')\n")
+    const warnings: string[] = []
+    const progress = {stage() {}, update() {}, done() {}, info() {}, warn: (m: string) => warnings.push(m)}
+    const info = await selectAuto(progress, [
+      {kind: 'tensorflow-gpu', pkg: '@tensorflow/tfjs-node-gpu-not-installed'},
+      {kind: 'tensorflow', pkg: pathToFileURL(broken).href},
+    ])
+    expect(info.name).toBe('wasm')
+    // the missing package is silent; the broken one is exactly one line
+    expect(warnings).toHaveLength(1)
+    expect(warnings[0]).toBe(`${pathToFileURL(broken).href} failed to load: Cannot find module lib/napi-v8/tfjs_binding.node; falling back`)
+    expect(info.fallbackReason).toContain('@tensorflow/tfjs-node-gpu-not-installed is not installed')
+    expect(tf.getBackend()).toBe('wasm')
+  })
+})
