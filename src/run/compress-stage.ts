@@ -126,7 +126,9 @@ export async function makeVariant(args: {
         negatives: cfg.negatives,
         split: args.split,
         seed: cfg.seed + 1,
-        init: toFloatWeights(current),
+        // a gradual schedule starts from the unpruned weights (its first masks keep more of them);
+        // otherwise fine-tuning starts from the compressed model
+        init: poly && pre.length === 1 ? base : toFloatWeights(current),
         masks,
         signal: args.signal,
       })
