@@ -97,7 +97,15 @@ export async function makeVariant(args: {
   let finetune: VariantRecord['finetune'] = {epochs: 0, seconds: 0}
   if (epochs > 0) {
     const hasFactors = Object.values(current.tensors).some((s) => s.kind === 'lowrank')
-    if (hasFactors) {
+    const unchanged = Object.entries(current.tensors).every(([name, s]) => {
+      const b = base.tensors[name]
+      return s.kind === 'float32' && !s.pruned && b !== undefined && s.tensor.data.length === b.data.length && s.tensor.data.every((x, j) => x === b.data[j])
+    })
+    if (unchanged) {
+      // e.g. a rank at or above every matrix's size: nothing was compressed, so nothing to recover
+      finetune = {epochs: 0, seconds: 0, skipped: 'the compression left every weight as it was'}
+      notes.push(`fine-tuning skipped: ${finetune.skipped}`)
+    } else if (hasFactors) {
       finetune = {epochs: 0, seconds: 0, skipped: 'factorized layers are not trainable in rec yet; evaluated without fine-tuning'}
       notes.push(`fine-tuning skipped: ${finetune.skipped}`)
     } else {

@@ -71,3 +71,16 @@ describe('making a variant (compress stage)', () => {
     expect(record.execution).toBe('fp16-storage')
   })
 })
+
+describe('a variant that compresses nothing', () => {
+  it('is not fine-tuned (it would only be the base trained longer), and says why', async () => {
+    // rank 8 equals the smaller side of every matrix of this tiny neumf: factors would store more
+    // numbers than the matrix, so every tensor stays dense
+    const {model: v, record} = await make(cfg([{lowrank: {rank: 8}}], 2))
+    expect(record.finetune).toMatchObject({epochs: 0, skipped: 'the compression left every weight as it was'})
+    expect(record.execution).toBe('float32')
+    for (const [name, s] of Object.entries(v.tensors)) {
+      expect(s.kind === 'float32' && Array.from(s.tensor.data)).toEqual(Array.from(base.tensors[name].data))
+    }
+  })
+})
