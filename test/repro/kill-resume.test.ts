@@ -15,7 +15,7 @@ import {afterAll, describe, expect, it} from 'vitest'
 
 import {runCli} from '../helpers/cli.js'
 import {checkRunDirComplete, metricsBytes, mulberry32, tempDir, TEMP_FILE, tinyYaml, writeYaml, type RunJson} from './helpers.js'
-import {spawnCli} from './spawn.js'
+import {spawnCli} from '../helpers/cli.js'
 
 const POINTS = Math.max(1, Number(process.env.REC_KILL_POINTS ?? 20) || 20)
 const SEED = 0x5eed5
