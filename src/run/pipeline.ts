@@ -20,7 +20,7 @@ import {datasetStats} from '../data/stats.js'
 import {synthConfigSha256} from '../data/synth.js'
 import type {Split} from '../data/types.js'
 import {dataError, usageError} from '../errors.js'
-import {describeProtocol, evaluate, pickThreshold, type Protocol} from '../eval/evaluate.js'
+import {describeProtocol, evaluate, type Protocol} from '../eval/evaluate.js'
 import {measureLatency, type Latency} from '../eval/latency.js'
 import {parseMetricName} from '../eval/metrics.js'
 import {loadModel, modelBytes, saveModel} from '../models/io.js'
@@ -28,6 +28,7 @@ import {createTfjsScorer} from '../models/scorer.js'
 import type {ModelWeights, Scorer} from '../models/types.js'
 import {compareWithReference, createOnnxScorer} from '../onnx/scorer.js'
 import {silentProgress, type Progress} from '../progress.js'
+import {formatMetric, formatMs} from '../report/format.js'
 import {trainModel} from '../train/train.js'
 import {writeJsonAtomic} from './atomic.js'
 import {COMPRESS_JSON, ensureBaseOnnx, makeVariant, ONNX_FILE, saveVariant, validateCompressConfig, variantGrid, type VariantRecord} from './compress-stage.js'
@@ -146,10 +147,10 @@ function dataKey(cfg: RecConfig, sha: string): string {
 
 /** what decides a trained model: the data, the model, its training config, negatives, seed, backend */
 function trainKey(cfg: RecConfig, m: ModelConfig, dKey: string, backend: string): string {
-  const es = mergedTrain(cfg, m).early_stopping
+  const train = mergedTrain(cfg, m)
   // validation for early stopping uses the eval protocol (mode, negatives, batching does not matter)
-  const validation = es ? {mode: cfg.eval.mode, negatives: cfg.eval.negatives} : null
-  return hash('train', dKey, {...m, name: undefined}, mergedTrain(cfg, m), cfg.negatives, cfg.seed, backend, validation)
+  const validation = train.early_stopping ? {mode: cfg.eval.mode, negatives: cfg.eval.negatives} : null
+  return hash('train', dKey, {...m, name: undefined}, train, cfg.negatives, cfg.seed, backend, validation)
 }
 
 function variantKey(cfg: RecConfig, m: ModelConfig, tKey: string, spec: VariantSpec): string {
@@ -317,15 +318,15 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
     progress.stage(`train ${label}`)
     const train = mergedTrain(cfg, m)
     const es = train.early_stopping
-    const validate = es
+    const metric = es ? parseMetricName(es.metric) : undefined
+    const validate = es && metric
       ? async (weights: ModelWeights) => {
           const scorer = createTfjsScorer(weights)
           try {
-            const k = parseMetricName(es.metric).k
-            const r = await evaluate({scorer, split, part: 'valid', cfg: {...cfg.eval, k: k ? [k] : cfg.eval.k}, seed: cfg.seed, negatives: cfg.negatives})
-            const v = r.metrics[es.metric]
+            const r = await evaluate({scorer, split, part: 'valid', cfg: {...cfg.eval, k: metric.k ? [metric.k] : cfg.eval.k}, seed: cfg.seed, negatives: cfg.negatives})
+            const v = r.metrics[metric.key]
             if (v === undefined) throw usageError('config.bad_metric', `early_stopping.metric ${es.metric} is not computed by evaluation (known: ${Object.keys(r.metrics).join(', ')})`)
-            return parseMetricName(es.metric).info.higherIsBetter ? v : -v
+            return metric.info.higherIsBetter ? v : -v
           } finally {
             scorer.dispose()
           }
@@ -446,9 +447,8 @@ export async function evaluateVariant(
     }
     const primary = onnxScorer ?? tfjsScorer
     progress.stage(`eval ${v.model}/${v.variant} (${primary.runtime})`)
-    let threshold: number | undefined
-    if (cfg.eval.threshold === 'validation') threshold = await pickThreshold({scorer: primary, split, cfg: cfg.eval, seed: cfg.seed, negatives: cfg.negatives})
-    const r = await evaluate({scorer: primary, split, part: 'test', cfg: cfg.eval, seed: cfg.seed, negatives: cfg.negatives, threshold, progress})
+    // with eval.threshold 'validation', evaluate picks the F1-best threshold on validation itself
+    const r = await evaluate({scorer: primary, split, part: 'test', cfg: cfg.eval, seed: cfg.seed, negatives: cfg.negatives, progress})
     const protocol: ProtocolInfo = {...r.protocol, split: cfg.split, description: describeProtocol(r.protocol)}
     writeJsonAtomic(join(v.dir, 'eval.json'), {metrics: r.metrics, usersEvaluated: r.usersEvaluated, seconds: r.seconds, protocol})
     writeJsonAtomic(join(v.dir, 'per-user.json'), {users: Array.from(r.perUser.users), values: Object.fromEntries(Object.entries(r.perUser.values).map(([k, a]) => [k, Array.from(a)]))})
@@ -489,16 +489,12 @@ export async function evaluateVariant(
       notes: record.notes,
     }
     writeJsonAtomic(join(v.dir, 'result.json'), result)
-    progress.done(`ndcg@10 ${fmt(r.metrics['ndcg@10'])}, p50 ${latency.p50Ms.toFixed(3)} ms, ${result.execution}`)
+    progress.done(`ndcg@10 ${formatMetric(r.metrics['ndcg@10'])}, p50 ${formatMs(latency.p50Ms)} ms, ${result.execution}`)
     return {result, protocol}
   } finally {
     tfjsScorer.dispose()
     onnxScorer?.dispose()
   }
-}
-
-function fmt(x: number | undefined): string {
-  return x === undefined ? '-' : x.toFixed(4)
 }
 
 /** deltas of every metric (and p50, size) against the model's base variant, and the gate verdict */
