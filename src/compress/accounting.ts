@@ -1,4 +1,4 @@
-import {layerNames, shapeSize, storedShape} from './tensors.js'
+import {layerNames, storedShape} from './tensors.js'
 import type {CompressedModel, Execution, StoredTensor} from './types.js'
 
 /**

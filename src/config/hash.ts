@@ -23,6 +23,11 @@ export function canonicalJson(value: unknown): string {
   throw new TypeError(`canonicalJson: cannot encode a ${typeof value}`)
 }
 
+/** sha256 (hex) of text or bytes */
+export function sha256Hex(data: string | Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex')
+}
+
 /**
  * sha256 (hex) of the canonical JSON of a resolved config, without `$schema` and `extends`
  * (editor hints and composition, which do not change what a run does). Paths in a resolved config
@@ -30,5 +35,5 @@ export function canonicalJson(value: unknown): string {
  */
 export function configHash(config: object): string {
   const {$schema: _schema, extends: _extends, ...rest} = config as Record<string, unknown>
-  return createHash('sha256').update(canonicalJson(rest)).digest('hex')
+  return sha256Hex(canonicalJson(rest))
 }

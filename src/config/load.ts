@@ -37,7 +37,6 @@ export type {ValueSource}
  *
  * Objects merge deeply; arrays, scalars and null replace whatever was there.
  */
-export const PRECEDENCE = ['default', 'extends', 'experiment', 'set'] as const
 
 export interface LoadedConfig {
   /** the resolved, validated config; `data.path` and `output.dir` are absolute */

@@ -17,7 +17,7 @@ type Node = {
 function typeOf(n: Node): string {
   if (n.enum) return n.enum.map((v) => `\`${String(v)}\``).join(' \\| ')
   if (n.const !== undefined) return `\`${String(n.const)}\``
-  if (n.anyOf) return [...new Set(n.anyOf.filter((a) => a.type !== 'null' || true).map(typeOf))].join(' \\| ')
+  if (n.anyOf) return [...new Set(n.anyOf.map(typeOf))].join(' \\| ')
   if (n.type === 'array') return `list of ${n.items ? typeOf(n.items) : 'values'}`
   if (Array.isArray(n.type)) return n.type.join(' \\| ')
   if (n.type === 'object' && n.properties) return 'mapping'
@@ -47,7 +47,7 @@ export function configReference(): string {
       const obj = objectOf(child)
       const isList = child.type === 'array' && child.items && objectOf(child.items)
       const showDefault = obj ? '' : fmtDefault(child.default)
-      rows.push(`| \`${p}\` | ${obj ? (child.anyOf ? typeOf(child).replace(/mapping/, 'mapping') : 'mapping') : typeOf(child)} | ${showDefault} | ${(child.description ?? '').replace(/\|/g, '\\|')} |`)
+      rows.push(`| \`${p}\` | ${obj ? (child.anyOf ? typeOf(child) : 'mapping') : typeOf(child)} | ${showDefault} | ${(child.description ?? '').replace(/\|/g, '\\|')} |`)
       if (obj && depth < 4) walk(obj, p, depth + 1)
       if (isList && depth < 4) walk(objectOf(child.items!)!, `${p}[]`, depth + 1)
     }

@@ -6,11 +6,6 @@ import {nearest} from './suggest.js'
 /** a path into a config: object keys and array indices */
 export type ConfigPath = readonly (string | number)[]
 
-/** `["models", 0, "factors"]` → `"models.0.factors"` */
-export function pathToString(path: ConfigPath): string {
-  return path.map(String).join('.')
-}
-
 interface Def {
   type: string
   shape?: Record<string, z.ZodType>

@@ -1,10 +1,11 @@
-import {createHash, randomBytes} from 'node:crypto'
+import {randomBytes} from 'node:crypto'
 import {createWriteStream, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync} from 'node:fs'
 import {dirname, join, relative, resolve, sep} from 'node:path'
 import {pipeline} from 'node:stream/promises'
 
 import yauzl from 'yauzl'
 
+import {sha256Hex} from '../config/hash.js'
 import {dataError, usageError} from '../errors.js'
 import {silentProgress, type Progress} from '../progress.js'
 
@@ -81,7 +82,7 @@ export async function downloadDataset(name: DatasetName, dir: string, options: D
 
   progress.stage(`download ${url}`)
   const archive = await fetchBytes(url, progress)
-  const sha256 = createHash('sha256').update(archive).digest('hex')
+  const sha256 = sha256Hex(archive)
   const expected = (options.expectedSha256 ?? KNOWN_SHA256[name])?.toLowerCase()
   if (expected !== undefined && expected !== sha256) {
     throw dataError('data.checksum', `${url}: sha256 ${sha256} does not match the expected ${expected}`, {

@@ -1,13 +1,7 @@
-import {createHash} from 'node:crypto'
-
-import {canonicalJson} from '../config/hash.js'
+import {canonicalJson, sha256Hex} from '../config/hash.js'
 import type {DataConfig, PreprocessConfig} from '../config/schema.js'
 
 export {canonicalJson}
-
-export function sha256Hex(text: string | Uint8Array): string {
-  return createHash('sha256').update(text).digest('hex')
-}
 
 /**
  * The part of the data config that decides which interactions come out of the reader: the

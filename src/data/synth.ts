@@ -6,7 +6,7 @@ import {configError} from '../errors.js'
 import {Rng} from '../rng.js'
 import {AliasTable} from './alias.js'
 import {writeChunksAtomic} from '../run/atomic.js'
-import {canonicalJson, sha256Hex} from './fingerprint.js'
+import {canonicalJson, sha256Hex} from '../config/hash.js'
 import type {Interactions} from './types.js'
 
 /** generator version: bump when the output for a given config changes */

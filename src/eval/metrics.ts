@@ -331,8 +331,6 @@ export const TOPK_FUNCTIONS: Readonly<Record<string, TopKMetricFn>> = Object.fre
 
 /** top-K base names in their report order */
 export const TOPK_METRICS = ['precision', 'recall', 'f1', 'ndcg', 'hr', 'mrr', 'map'] as const
-/** pointwise names in their report order */
-export const POINTWISE_METRICS = ['accuracy', 'precision', 'recall', 'f1', 'logloss'] as const
 
 const ALIASES: Record<string, string> = {hit: 'hr', hitrate: 'hr', 'hit_rate': 'hr', ap: 'map'}
 
@@ -370,11 +368,6 @@ export function parseMetricName(name: string): ParsedMetric {
     throw unknown()
   }
   return {key: base, base, info}
-}
-
-/** metadata of a metric key such as `ndcg@10` or `auc` */
-export function metricInfo(name: string): MetricInfo {
-  return parseMetricName(name).info
 }
 
 /** registry keys, e.g. `ndcg@K`, `auc`, for error messages and help */

@@ -21,13 +21,6 @@ export interface TrainableModel {
   dispose(): void
 }
 
-/** deep copy (new typed arrays) */
-export function cloneWeights(w: ModelWeights): ModelWeights {
-  const tensors: Record<string, Tensor32> = {}
-  for (const [name, t] of Object.entries(w.tensors)) tensors[name] = {shape: [...t.shape], data: new Float32Array(t.data)}
-  return {kind: w.kind, numUsers: w.numUsers, numItems: w.numItems, params: structuredClone(w.params), tensors}
-}
-
 /** tf.Variables made from weights (copied); `trainable` false for pop */
 export function modelFromWeights(w: ModelWeights, trainable = true): TrainableModel {
   const vars: Record<string, Variable> = {}

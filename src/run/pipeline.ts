@@ -10,9 +10,10 @@ import {flopsPerPair as compressedFlops} from '../compress/accounting.js'
 import {fromWeights, toFloatWeights} from '../compress/tensors.js'
 import type {VariantSpec} from '../compress/registry.js'
 import type {LoadedConfig} from '../config/load.js'
-import {canonicalJson, configHash, parseSetArgs, resolveConfigFromObject} from '../config/load.js'
+import {canonicalJson, configHash, sha256Hex} from '../config/hash.js'
+import {parseSetArgs, resolveConfigFromObject} from '../config/load.js'
 import type {ModelConfig, RecConfig, TrainConfig} from '../config/schema.js'
-import {datasetFingerprint} from '../data/fingerprint.js'
+import {datasetFingerprint, fingerprintedDataConfig} from '../data/fingerprint.js'
 import {preprocess} from '../data/preprocess.js'
 import {readInteractions} from '../data/read.js'
 import {splitInteractions} from '../data/split.js'
@@ -120,7 +121,7 @@ export interface RunOptions {
 }
 
 const modelLabel = (m: ModelConfig) => m.name ?? m.model
-const hash = (...parts: unknown[]) => createHash('sha256').update(canonicalJson(parts)).digest('hex').slice(0, 16)
+const hash = (...parts: unknown[]) => sha256Hex(canonicalJson(parts)).slice(0, 16)
 
 function mergedTrain(cfg: RecConfig, m: ModelConfig): TrainConfig {
   return {...cfg.train, ...(m.train ?? {})} as TrainConfig
@@ -139,10 +140,13 @@ async function inputSha256(cfg: RecConfig): Promise<string> {
   return h.digest('hex')
 }
 
-/** what decides the data stage: input bytes, how they are read and cleaned, the split and the seed */
+/**
+ * what decides the data stage: input bytes, how they are read and cleaned (the dataset
+ * fingerprint's view of the data config: no path, no options the format ignores), the split and
+ * the seed
+ */
 function dataKey(cfg: RecConfig, sha: string): string {
-  const {path: _path, ...data} = cfg.data
-  return hash('data', sha, data, cfg.preprocess, cfg.split, cfg.seed)
+  return hash('data', sha, fingerprintedDataConfig(cfg.data), cfg.preprocess, cfg.split, cfg.seed)
 }
 
 /** what decides a trained model: the data, the model, its training config, negatives, seed, backend */
@@ -169,8 +173,7 @@ function evalKey(cfg: RecConfig, upstream: string, backend: string): string {
  * e.g. the learning rate starts a new directory. Shards get their own directory.
  */
 export function defaultRunId(cfg: RecConfig, shard?: Shard): string {
-  const {path: _path, ...data} = cfg.data
-  const id = hash('run', data, cfg.preprocess, cfg.split, cfg.models, cfg.train, cfg.negatives, cfg.seed, cfg.backend).slice(0, 10)
+  const id = hash('run', fingerprintedDataConfig(cfg.data), cfg.preprocess, cfg.split, cfg.models, cfg.train, cfg.negatives, cfg.seed, cfg.backend).slice(0, 10)
   return shard ? `${id}-shard${shard.index}of${shard.count}` : id
 }
 
