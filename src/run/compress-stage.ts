@@ -1,4 +1,3 @@
-import {existsSync} from 'node:fs'
 import {join} from 'node:path'
 
 import type {ModelConfig, RecConfig, TrainConfig} from '../config/schema.js'
@@ -186,11 +185,9 @@ export function saveVariant(dir: string, model: CompressedModel, record: Omit<Va
   return full
 }
 
-/** the ONNX file of a base model, exported on first use */
-export function ensureBaseOnnx(dir: string, weights: ModelWeights): string {
-  const file = join(dir, ONNX_FILE)
-  if (!existsSync(file)) writeFileAtomic(file, exportOnnx(fromWeights(weights)))
-  return file
+/** the ONNX file of a trained base model, written beside it by the train stage */
+export function saveBaseOnnx(dir: string, weights: ModelWeights): void {
+  writeFileAtomic(join(dir, ONNX_FILE), exportOnnx(fromWeights(weights)))
 }
 
 /** every variant of every trained model: `[{model, spec}]` in config order (the grid that shards slice) */

@@ -32,7 +32,7 @@ import {silentProgress, type Progress} from '../progress.js'
 import {formatMetric, formatMs} from '../report/format.js'
 import {trainModel} from '../train/train.js'
 import {writeJsonAtomic} from './atomic.js'
-import {COMPRESS_JSON, ensureBaseOnnx, makeVariant, ONNX_FILE, saveVariant, validateCompressConfig, variantGrid, type VariantRecord} from './compress-stage.js'
+import {COMPRESS_JSON, makeVariant, saveBaseOnnx, ONNX_FILE, saveVariant, validateCompressConfig, variantGrid, type VariantRecord} from './compress-stage.js'
 import {lockRunDir} from './lock.js'
 import {newManifest, readJson, writeManifest, writeText, type Manifest} from './rundir.js'
 import {shardSlice, type Shard} from './shard.js'
@@ -310,7 +310,7 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
     keys.train[label] = key
     const name = `train:${label}`
     const dir = join(runDir, 'models', label, 'base')
-    if (stages.reusable(name, 'train', key, [`models/${label}/base/model.json`, `models/${label}/train.json`])) {
+    if (stages.reusable(name, 'train', key, [`models/${label}/base/model.json`, `models/${label}/base/${ONNX_FILE}`, `models/${label}/train.json`])) {
       progress.info(`train ${label}: reusing the model of an earlier run`)
       continue
     }
@@ -343,6 +343,8 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
       return finish({variants: [], protocol: protocolOf(cfg), stoppedAfter: 'train', interrupted: true})
     }
     saveModel(dir, r.weights, {userIds: split.train.userIds, itemIds: split.train.itemIds})
+    // exported with the weights, so that a retrained model never sits beside an older ONNX file
+    saveBaseOnnx(dir, r.weights)
     writeJsonAtomic(join(runDir, 'models', label, 'train.json'), {model: m, train, epochs: r.epochs, bestEpoch: r.bestEpoch, stoppedEarly: r.stoppedEarly, seconds: t(), history: r.history})
     stages.done(name, key, t())
     rmSync(ckptDir, {recursive: true, force: true})
@@ -359,6 +361,7 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
     progress.warn('interrupted: finished stages are kept; run the same command again to continue')
     return finish({variants: [], protocol: protocolOf(cfg), stoppedAfter: 'train', interrupted: true})
   }
+  const baseWeights = new Map<string, ModelWeights>() // each trained model read once for all its variants
   for (const {model: m, label, spec} of grid) {
     if (options.signal?.aborted) return stopped()
     const key = variantKey(cfg, m, keys.train[label], spec)
@@ -369,7 +372,8 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
     stages.start(name, key)
     progress.stage(`compress ${label}/${spec.name}`)
     const t = clock()
-    const {weights: base} = loadModel(join(runDir, 'models', label, 'base'))
+    const base = baseWeights.get(label) ?? loadModel(join(runDir, 'models', label, 'base')).weights
+    baseWeights.set(label, base)
     const v = await makeVariant({cfg, model: m, base, spec, split, progress, signal: options.signal})
     const rec = saveVariant(join(runDir, rel), v.model, v.record)
     stages.done(name, key, t())
@@ -431,8 +435,7 @@ export async function evaluateVariant(
   let record: Pick<VariantRecord, 'method' | 'params' | 'execution' | 'paramsTotal' | 'paramsNonZero' | 'flopsPerPair' | 'notes' | 'sizeBytesTfjs' | 'sizeBytesOnnx'> & Partial<VariantRecord>
   if (isBase) {
     weights = loadModel(v.dir).weights
-    const onnxFile = ensureBaseOnnx(v.dir, weights)
-    record = {...baseReport(weights), sizeBytesTfjs: modelBytes(v.dir), sizeBytesOnnx: statSync(onnxFile).size}
+    record = {...baseReport(weights), sizeBytesTfjs: modelBytes(v.dir), sizeBytesOnnx: statSync(join(v.dir, ONNX_FILE)).size}
   } else {
     weights = toFloatWeights(loadCompressed(v.dir))
     record = readJson<VariantRecord>(join(v.dir, COMPRESS_JSON))

@@ -182,9 +182,10 @@ export async function trainModel(args: TrainArgs): Promise<TrainResult> {
   let initial: ModelWeights | undefined
   let resumeOptimizer = false
   let resumeDir: string | undefined
-  if (ckpt?.resume) {
-    const state = readState(ckpt.dir)
-    if (state && state.version === 2 && existsSync(join(ckpt.dir, state.dir, 'model.json'))) {
+  const resumeState = ckpt?.resume ? readState(ckpt.dir) : undefined
+  if (ckpt && resumeState) {
+    const state = resumeState
+    if (state.version === 2 && existsSync(join(ckpt.dir, state.dir, 'model.json'))) {
       resumeDir = join(ckpt.dir, state.dir)
       const {weights} = loadModel(resumeDir)
       if (weights.kind !== args.model.model || weights.numUsers !== dims.numUsers || weights.numItems !== dims.numItems) {
@@ -289,7 +290,7 @@ export async function trainModel(args: TrainArgs): Promise<TrainResult> {
     }
   }
 
-  let bestDir = ckpt?.resume ? readState(ckpt.dir)?.bestDir : undefined
+  let bestDir = resumeState?.bestDir
   const saveCheckpoint = async (ep: number, bestChanged: boolean) => {
     if (!ckpt) return
     const dir = `epoch-${String(ep).padStart(4, '0')}`
