@@ -8,14 +8,14 @@ import {Rng} from '../rng.js'
 import {
   TOPK_FUNCTIONS,
   TOPK_METRICS,
-  accuracy,
+  accuracyFromConfusion,
   auc,
   confusion,
   f1FromConfusion,
   itemCoverage,
   logloss,
-  pointwisePrecision,
-  pointwiseRecall,
+  precisionFromConfusion,
+  recallFromConfusion,
   sigmoid,
 } from './metrics.js'
 import {partName, type Protocol} from './protocol.js'
@@ -42,6 +42,11 @@ export interface EvalArgs {
   negatives: NegativesConfig
   /** overrides cfg.threshold (e.g. a threshold already picked on validation) */
   threshold?: number
+  /**
+   * false: skip the pointwise metrics (and picking their threshold), e.g. for early stopping on a
+   * ranking metric; the ranking metrics are identical either way (their random streams are separate)
+   */
+  pointwise?: boolean
   progress?: Progress
 }
 
@@ -314,7 +319,10 @@ export async function evaluate(args: EvalArgs): Promise<EvalResult> {
   // pointwise: relevant pairs vs one sampled negative each
   let threshold: number
   let thresholdSource: Protocol['thresholdSource']
-  if (args.threshold !== undefined) {
+  if (args.pointwise === false) {
+    threshold = typeof cfg.threshold === 'number' ? cfg.threshold : Number.NaN
+    thresholdSource = 'config'
+  } else if (args.threshold !== undefined) {
     threshold = args.threshold
     // a caller that passes a threshold while the config says 'validation' picked it with pickThreshold
     thresholdSource = cfg.threshold === 'validation' ? 'validation' : 'argument'
@@ -325,13 +333,15 @@ export async function evaluate(args: EvalArgs): Promise<EvalResult> {
     threshold = cfg.threshold
     thresholdSource = 'config'
   }
-  const pw = await pointwiseSet(scorer, split, args.negatives, pointwiseRng, tg, neverInteracted)
-  const cm = confusion(pw.probs, pw.labels, threshold)
-  metrics.accuracy = accuracy(pw.probs, pw.labels, threshold)
-  metrics.precision = pointwisePrecision(pw.probs, pw.labels, threshold)
-  metrics.recall = pointwiseRecall(pw.probs, pw.labels, threshold)
-  metrics.f1 = f1FromConfusion(cm)
-  metrics.logloss = logloss(pw.probs, pw.labels)
+  if (args.pointwise !== false) {
+    const pw = await pointwiseSet(scorer, split, args.negatives, pointwiseRng, tg, neverInteracted)
+    const cm = confusion(pw.probs, pw.labels, threshold)
+    metrics.accuracy = accuracyFromConfusion(cm)
+    metrics.precision = precisionFromConfusion(cm)
+    metrics.recall = recallFromConfusion(cm)
+    metrics.f1 = f1FromConfusion(cm)
+    metrics.logloss = logloss(pw.probs, pw.labels)
+  }
 
   const protocol: Protocol = {
     mode: cfg.mode,

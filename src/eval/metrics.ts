@@ -225,20 +225,29 @@ export function confusion(probs: ArrayLike<number>, labels: ArrayLike<number>, t
 
 /** accuracy = (TP + TN) / (TP + FP + TN + FN); 0 for no examples */
 export function accuracy(probs: ArrayLike<number>, labels: ArrayLike<number>, threshold: number): number {
-  const c = confusion(probs, labels, threshold)
+  return accuracyFromConfusion(confusion(probs, labels, threshold))
+}
+
+export function accuracyFromConfusion(c: Confusion): number {
   const total = c.tp + c.fp + c.tn + c.fn
   return total === 0 ? 0 : (c.tp + c.tn) / total
 }
 
 /** precision = TP / (TP + FP); 0 when nothing is predicted positive */
 export function pointwisePrecision(probs: ArrayLike<number>, labels: ArrayLike<number>, threshold: number): number {
-  const c = confusion(probs, labels, threshold)
+  return precisionFromConfusion(confusion(probs, labels, threshold))
+}
+
+export function precisionFromConfusion(c: Confusion): number {
   return c.tp + c.fp === 0 ? 0 : c.tp / (c.tp + c.fp)
 }
 
 /** recall = TP / (TP + FN); 0 when there are no positives */
 export function pointwiseRecall(probs: ArrayLike<number>, labels: ArrayLike<number>, threshold: number): number {
-  const c = confusion(probs, labels, threshold)
+  return recallFromConfusion(confusion(probs, labels, threshold))
+}
+
+export function recallFromConfusion(c: Confusion): number {
   return c.tp + c.fn === 0 ? 0 : c.tp / (c.tp + c.fn)
 }
 

@@ -326,7 +326,15 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
       ? async (weights: ModelWeights) => {
           const scorer = createTfjsScorer(weights)
           try {
-            const r = await evaluate({scorer, split, part: 'valid', cfg: {...cfg.eval, k: metric.k ? [metric.k] : cfg.eval.k}, seed: cfg.seed, negatives: cfg.negatives})
+            const r = await evaluate({
+              scorer,
+              split,
+              part: 'valid',
+              cfg: {...cfg.eval, k: metric.k ? [metric.k] : cfg.eval.k},
+              seed: cfg.seed,
+              negatives: cfg.negatives,
+              pointwise: metric.info.kind === 'pointwise',
+            })
             const v = r.metrics[metric.key]
             if (v === undefined) throw usageError('config.bad_metric', `early_stopping.metric ${es.metric} is not computed by evaluation (known: ${Object.keys(r.metrics).join(', ')})`)
             return metric.info.higherIsBetter ? v : -v

@@ -93,6 +93,23 @@ describe('evaluate, full ranking, on the hand-made split (see fixtures.ts)', () 
     expect(a.perUser).toEqual(b.perUser)
   })
 
+  it('pointwise: false (early stopping on a ranking metric) skips the pointwise metrics, the rest identical', async () => {
+    const all = await run({threshold: 'validation'})
+    const ranking = await evaluate({
+      scorer: matrixScorer(prefMatrix(), NUM_ITEMS),
+      split: tinySplit(),
+      part: 'test',
+      cfg: evalConfig({k: [1, 10], threshold: 'validation'}),
+      seed: SEED,
+      negatives: uniformNegatives,
+      pointwise: false,
+    })
+    for (const key of ['accuracy', 'precision', 'recall', 'f1', 'logloss']) expect(ranking.metrics).not.toHaveProperty([key])
+    const {accuracy: _a, precision: _p, recall: _r, f1: _f, logloss: _l, ...rest} = all.metrics
+    expect(ranking.metrics).toEqual(rest)
+    expect(ranking.perUser).toEqual(all.perUser)
+  })
+
   it('states its protocol', async () => {
     const r = await run()
     expect(r.protocol).toMatchObject({
