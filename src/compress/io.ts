@@ -100,9 +100,8 @@ export function loadCompressed(dir: string): CompressedModel {
   if (meta.format !== 'rec-compressed/1') throw dataError('model.corrupt', `${jsonFile}: unknown format ${String(meta.format)}`)
   const get = (b: Blob) => {
     const C = ctor[b.dtype]
-    const end = b.offset + b.length * C.BYTES_PER_ELEMENT
-    if (!C || end > bin.byteLength) throw dataError('model.corrupt', `${binFile} is truncated or does not match ${jsonFile}`, {hint: 're-run `rec compress` for this run'})
-    return new C(bin.slice(b.offset, end).buffer as ArrayBuffer) as never
+    if (!C || b.offset + b.length * C.BYTES_PER_ELEMENT > bin.byteLength) throw dataError('model.corrupt', `${binFile} is truncated or does not match ${jsonFile}`, {hint: 're-run `rec compress` for this run'})
+    return new C(bin.slice(b.offset, b.offset + b.length * C.BYTES_PER_ELEMENT).buffer as ArrayBuffer) as never
   }
   const t32 = (x: {shape: number[]; data: Blob}): Tensor32 => ({shape: x.shape, data: get(x.data)})
   const tensors: Record<string, StoredTensor> = {}

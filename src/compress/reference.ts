@@ -1,5 +1,6 @@
 import type {ModelWeights, Tensor32} from '../models/types.js'
 import {layerNames} from './tensors.js'
+import {modelRegistry} from '../models/registry.js'
 
 /**
  * A plain-JS forward pass of every architecture (float64 accumulation), to check the ONNX export and
@@ -150,7 +151,7 @@ export function referenceScorer(w: ModelWeights, options: ReferenceOptions = {})
   return {
     numItems: w.numItems,
     runtime: 'reference-js',
-    probabilities: w.kind === 'neumf',
+    probabilities: modelRegistry[w.kind].probabilities,
     scoreUsers: async (users) => referenceScores(w, users, options),
     async scorePairs(users, items) {
       const out = new Float32Array(users.length)

@@ -1,6 +1,7 @@
 import {tf} from '../backend/index.js'
 import {countLayers, dense, pairScores, type TensorMap} from './forward.js'
 import type {ModelWeights, Scorer} from './types.js'
+import {modelRegistry} from './registry.js'
 
 type Tensor = import('@tensorflow/tfjs').Tensor
 type Tensor1D = import('@tensorflow/tfjs').Tensor1D
@@ -41,7 +42,7 @@ export function createTfjsScorer(weights: ModelWeights, options: TfjsScorerOptio
   }
   const T: TensorMap = {}
   for (const [name, t] of Object.entries(weights.tensors)) T[name] = keep(tf.tensor(t.data, t.shape, 'float32'))
-  const probabilities = kind === 'neumf'
+  const probabilities = modelRegistry[kind].probabilities
   let block: UserBlock
 
   if (kind === 'pop') {

@@ -3,6 +3,7 @@ import {layerNames, storedShape, transpose} from '../compress/tensors.js'
 import type {CompressedModel, StoredTensor} from '../compress/types.js'
 import type {Tensor32} from '../models/types.js'
 import {DataType, GraphBuilder, valueInfo} from './graph.js'
+import {modelRegistry} from '../models/registry.js'
 
 export const ONNX_OPSET = 17
 
@@ -251,7 +252,7 @@ class Exporter {
       metadata: {
         'rec.kind': c.kind,
         'rec.num_items': String(c.numItems),
-        'rec.probabilities': String(c.kind === 'neumf'),
+        'rec.probabilities': String(modelRegistry[c.kind].probabilities),
         'rec.steps': JSON.stringify(c.steps),
         'rec.int8_kernels': int8KernelTensors(c).join(','),
       },

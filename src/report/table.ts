@@ -272,10 +272,12 @@ export function buildTable(rows: ReportRow[], options: TableOptions = {}): Table
   const raw = order.map((j) => rows[j])
 
   let baseline: number | null = null
+  let baselineRows = new Set<number>()
   /** per row: the index of the row its deltas are against (its own group's baseline), or null */
   let against: (number | null)[] = raw.map(() => null)
   if (options.baseline !== undefined) {
     const hits = matchBaseline(raw, options.baseline)
+    baselineRows = new Set(hits)
     if (hits.length === 0) {
       throw usageError('report.baseline_not_found', `no row matches the baseline "${options.baseline}"`, {
         hint: `rows: ${raw.map(rowKey).join(', ')} (give "variant", "model/variant" or "run:model/variant")`,
@@ -299,7 +301,7 @@ export function buildTable(rows: ReportRow[], options: TableOptions = {}): Table
       })
     }
   }
-  const isBaseline = (j: number) => options.baseline !== undefined && against[j] === null && matchBaseline([raw[j]], options.baseline).length === 1
+  const isBaseline = (j: number) => baselineRows.has(j)
 
   const values = raw.map((r) => columns.map((c) => cellValue(c, r)))
   const deltas: (Record<string, Delta> | null)[] = raw.map((_, j) => {

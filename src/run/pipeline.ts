@@ -25,6 +25,7 @@ import {describeProtocol, evaluate, type Protocol} from '../eval/evaluate.js'
 import {measureLatency, type Latency} from '../eval/latency.js'
 import {parseMetricName} from '../eval/metrics.js'
 import {loadModel, modelBytes, saveModel} from '../models/io.js'
+import {modelRegistry} from '../models/registry.js'
 import {createTfjsScorer} from '../models/scorer.js'
 import type {ModelWeights, Scorer} from '../models/types.js'
 import {compareWithReference, createOnnxScorer} from '../onnx/scorer.js'
@@ -454,7 +455,7 @@ export async function evaluateVariant(
   try {
     if (runtime !== 'tfjs') {
       try {
-        onnxScorer = await createOnnxScorer(join(v.dir, ONNX_FILE), weights.numItems)
+        onnxScorer = await createOnnxScorer(join(v.dir, ONNX_FILE), weights.numItems, {probabilities: modelRegistry[weights.kind].probabilities})
       } catch (err) {
         throw dataError('model.corrupt', `cannot load ${join(v.dir, ONNX_FILE)} in ONNX Runtime: ${(err as Error).message}`, {hint: 're-run the compress stage (rec run --from compress)'})
       }
