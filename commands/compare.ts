@@ -2,9 +2,9 @@ import {Args} from '@oclif/core'
 
 import {BaseCommand} from '../src/cli/base.js'
 import {formatFlags} from '../src/cli/flags.js'
-import {renderCheck, renderRows, tableFor} from '../src/cli/report.js'
+import {applyCheck, renderRows, tableFor} from '../src/cli/report.js'
 import {checkFlags} from '../src/cli/run-flags.js'
-import {checkAgainst, checkFailure, metricTable, parseTolerance, readReference, type CheckResult} from '../src/run/check.js'
+import {parseTolerance, readReference, type CheckResult} from '../src/run/check.js'
 import {tableToJson, type JsonReport} from '../src/report/render.js'
 import {loadRunRows} from '../src/run/compare.js'
 
@@ -25,18 +25,11 @@ Several runs (e.g. CI shards) are merged only when their data, split and trainin
 
   async run(): Promise<JsonReport & {check?: CheckResult}> {
     const {argv, flags} = await this.parse(Compare)
-    const tolerance = parseTolerance(flags.tolerance)
-    const reference = flags.check ? readReference(flags.check) : undefined
+    parseTolerance(flags.tolerance)
+    if (flags.check) readReference(flags.check)
     const rows = loadRunRows(argv as string[])
     const table = tableFor(rows, flags)
     this.out(renderRows(table, flags))
-    const report = tableToJson(table)
-    if (!reference) return report
-    const check = checkAgainst(reference, metricTable({rows}, 'these runs'), tolerance)
-    this.out(renderCheck(check, flags.check!))
-    if (!check.ok) {
-      throw checkFailure(check, flags.check!, {...report, check})
-    }
-    return {...report, check}
+    return applyCheck(tableToJson(table), {rows}, flags, (t) => this.out(t))
   }
 }

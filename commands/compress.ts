@@ -1,7 +1,7 @@
 import {Args} from '@oclif/core'
 
 import {BaseCommand} from '../src/cli/base.js'
-import {experimentFlags, interruptible} from '../src/cli/flags.js'
+import {experimentFlags} from '../src/cli/flags.js'
 import {shardFlag} from '../src/cli/run-flags.js'
 import {continueRun, type RunResult} from '../src/run/pipeline.js'
 import {resolveRunDir} from '../src/run/rundir.js'
@@ -24,14 +24,11 @@ Variants already made with the same settings are kept. Then run \`rec eval\` on 
   async run(): Promise<RunResult> {
     const {args, flags} = await this.parse(Compress)
     const runDir = resolveRunDir(args.run)
-    const {signal, release} = interruptible(() => this.progress.warn('interrupt: stopping after the current batch (Ctrl-C again to quit now)'))
-    try {
-      const result = await continueRun(runDir, {progress: this.progress, until: 'compress', set: flags.set, shard: parseShard(flags.shard), signal, command: ['compress', ...this.argv]})
-      if (result.interrupted) process.exitCode = 130
-      this.out(`run directory: ${result.runDir}\nvariants: ${result.cached.filter((c) => c.startsWith('compress:')).length} kept from before; next: rec eval ${result.runDir}`)
-      return result
-    } finally {
-      release()
-    }
+    const shard = parseShard(flags.shard)
+    const result = await this.interruptibly((signal) =>
+      continueRun(runDir, {progress: this.progress, until: 'compress', set: flags.set, shard, signal, command: ['compress', ...this.argv]}),
+    )
+    this.out(`run directory: ${result.runDir}\nvariants: ${result.cached.filter((c) => c.startsWith('compress:')).length} kept from before; next: rec eval ${result.runDir}`)
+    return result
   }
 }

@@ -1,11 +1,11 @@
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../src/cli/base.js'
-import {experimentFlags, formatFlags, interruptible, outFlag} from '../src/cli/flags.js'
-import {renderCheck, renderRunReport} from '../src/cli/report.js'
+import {experimentFlags, formatFlags, outFlag} from '../src/cli/flags.js'
+import {applyCheck, renderRunReport} from '../src/cli/report.js'
 import {checkFlags, shardFlag, stageFlags} from '../src/cli/run-flags.js'
 import {loadConfig} from '../src/config/load.js'
-import {checkAgainst, checkFailure, metricTable, parseTolerance, readReference, type CheckResult} from '../src/run/check.js'
+import {parseTolerance, readReference, type CheckResult} from '../src/run/check.js'
 import {runExperiment, type RunResult, type Stage} from '../src/run/pipeline.js'
 import {parseShard} from '../src/run/shard.js'
 
@@ -38,13 +38,12 @@ Progress goes to stderr; with --json only the result object is written to stdout
   async run(): Promise<RunResult & {check?: CheckResult}> {
     const {args, flags} = await this.parse(Run)
     const shard = parseShard(flags.shard)
-    const tolerance = parseTolerance(flags.tolerance)
-    const reference = flags.check ? readReference(flags.check) : undefined
+    // bad --tolerance or an unreadable reference fail before any work
+    parseTolerance(flags.tolerance)
+    if (flags.check) readReference(flags.check)
     const loaded = await loadConfig(args.experiment, {set: flags.set})
-    const {signal, release} = interruptible(() => this.progress.warn('interrupt: stopping after the current batch (Ctrl-C again to quit now)'))
-    let result: RunResult
-    try {
-      result = await runExperiment(loaded, {
+    const result = await this.interruptibly((signal) =>
+      runExperiment(loaded, {
         progress: this.progress,
         outDir: flags.out,
         runId: flags['run-id'],
@@ -54,20 +53,9 @@ Progress goes to stderr; with --json only the result object is written to stdout
         shard,
         signal,
         command: ['run', ...this.argv],
-      })
-    } finally {
-      release()
-    }
-    // interrupted (Ctrl-C): what finished is kept; 130 as shells report a SIGINT
-    if (result.interrupted) process.exitCode = 130
+      }),
+    )
     this.out(renderRunReport(result, flags))
-    if (!reference) return result
-    const check = checkAgainst(reference, metricTable(result, 'this run'), tolerance)
-    this.out(renderCheck(check, flags.check!))
-    if (!check.ok) {
-      // --json prints the result with the check and the error in one document, then exits 4
-      throw checkFailure(check, flags.check!, {...result, check})
-    }
-    return {...result, check}
+    return applyCheck(result, result, flags, (t) => this.out(t))
   }
 }

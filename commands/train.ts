@@ -1,7 +1,7 @@
 import {Args} from '@oclif/core'
 
 import {BaseCommand} from '../src/cli/base.js'
-import {experimentFlags, interruptible, outFlag} from '../src/cli/flags.js'
+import {experimentFlags, outFlag} from '../src/cli/flags.js'
 import {loadConfig} from '../src/config/load.js'
 import {runExperiment, type RunResult} from '../src/run/pipeline.js'
 
@@ -17,14 +17,8 @@ Ctrl-C stops after the current batch and keeps the last completed checkpoint.`
   async run(): Promise<RunResult> {
     const {args, flags} = await this.parse(Train)
     const loaded = await loadConfig(args.experiment, {set: flags.set})
-    const {signal, release} = interruptible(() => this.progress.warn('interrupt: stopping after the current batch (Ctrl-C again to quit now)'))
-    try {
-      const result = await runExperiment(loaded, {progress: this.progress, outDir: flags.out, until: 'train', signal, command: ['train', ...this.argv]})
-      this.out(`run directory: ${result.runDir}\nnext: rec eval ${result.runDir}`)
-      if (result.interrupted) process.exitCode = 130
-      return result
-    } finally {
-      release()
-    }
+    const result = await this.interruptibly((signal) => runExperiment(loaded, {progress: this.progress, outDir: flags.out, until: 'train', signal, command: ['train', ...this.argv]}))
+    this.out(`run directory: ${result.runDir}\nnext: rec eval ${result.runDir}`)
+    return result
   }
 }

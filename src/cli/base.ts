@@ -2,6 +2,7 @@ import {Command, Flags, type Interfaces} from '@oclif/core'
 
 import {RecError, isRecError} from '../errors.js'
 import type {Progress} from '../progress.js'
+import {interruptible} from './flags.js'
 import {makeProgress} from './progress.js'
 
 /**
@@ -23,6 +24,22 @@ export abstract class BaseCommand extends Command {
       this._progress = makeProgress({silent})
     }
     return this._progress
+  }
+
+  /**
+   * Run long work that Ctrl-C may interrupt: the first Ctrl-C aborts `signal` (the work stops after
+   * its current batch and keeps what finished), a second quits at once. An interrupted result
+   * (`interrupted: true`) leaves with exit code 130, as shells report a SIGINT.
+   */
+  protected async interruptibly<T extends {interrupted?: boolean}>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const {signal, release} = interruptible(() => this.progress.warn('interrupt: stopping after the current batch (Ctrl-C again to quit now)'))
+    try {
+      const result = await work(signal)
+      if (result.interrupted) process.exitCode = 130
+      return result
+    } finally {
+      release()
+    }
   }
 
   /** human output goes to stdout only when not in --json mode */

@@ -3,7 +3,7 @@ import Table from 'cli-table3'
 import {buildTable, type ReportRow, type Table as ReportTable} from '../report/table.js'
 import {renderCsv, renderJson, renderMarkdown} from '../report/render.js'
 import {toReportRows} from '../run/rows.js'
-import type {CheckResult} from '../run/check.js'
+import {checkAgainst, checkFailure, metricTable, parseTolerance, readReference, type CheckResult} from '../run/check.js'
 import type {RunResult} from '../run/pipeline.js'
 import {renderTable} from './table.js'
 
@@ -61,4 +61,16 @@ export function renderCheck(check: CheckResult, referenceFile: string): string {
     t.push([r.variant, r.metric, num(r.reference), num(r.actual), r.delta === null ? '-' : `${r.delta >= 0 ? '+' : ''}${Number(r.delta.toPrecision(4))}`, `±${r.allowed}`, r.ok ? 'ok' : 'FAIL'])
   }
   return `${head}\n${t.toString()}`
+}
+
+/**
+ * `--check <reference> [--tolerance ...]` on a finished result: prints the diff; a failed check
+ * throws (exit 4) carrying `{...output, check}` so that --json prints one document.
+ */
+export function applyCheck<T extends object>(output: T, table: Parameters<typeof metricTable>[0], flags: {check?: string; tolerance?: string}, print: (text: string) => void): T & {check?: CheckResult} {
+  if (!flags.check) return output
+  const check = checkAgainst(readReference(flags.check), metricTable(table, 'this run'), parseTolerance(flags.tolerance))
+  print(renderCheck(check, flags.check))
+  if (!check.ok) throw checkFailure(check, flags.check, {...output, check})
+  return {...output, check}
 }
