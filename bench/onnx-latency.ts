@@ -16,6 +16,8 @@ import type {ModelWeights, Tensor32} from '../src/models/types.js'
 import {exportOnnx} from '../src/onnx/export.js'
 import {createOnnxScorer} from '../src/onnx/scorer.js'
 import {Rng} from '../src/rng.js'
+import {median} from '../src/data/arrays.js'
+import {percentileNearestRank} from '../src/eval/latency.js'
 
 const {values} = parseArgs({
   options: {
@@ -50,8 +52,6 @@ function neumf(): ModelWeights {
   return {kind: 'neumf', numUsers: U, numItems: I, params: {factors: f, mlp_layers: mlp}, tensors}
 }
 
-const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
 const w = neumf()
 const specs = expandVariants(
@@ -97,8 +97,8 @@ for (let r = 0; r < runs; r++) {
       times.push(performance.now() - t0)
     }
     times.sort((a, b) => a - b)
-    s.p50s.push(quantile(times, 0.5))
-    s.p95s.push(quantile(times, 0.95))
+    s.p50s.push(percentileNearestRank(times, 50))
+    s.p95s.push(percentileNearestRank(times, 95))
   }
 }
 const baseBytes = sessions[0].bytes

@@ -13,6 +13,7 @@ import {readInteractions} from '../src/data/read.js'
 import type {Interactions, Split} from '../src/data/types.js'
 import {createTfjsScorer} from '../src/models/scorer.js'
 import {trainModel} from '../src/train/train.js'
+import {median} from '../src/data/arrays.js'
 
 const argv = process.argv.slice(2)
 const opt = (name: string, dflt: string) => {
@@ -23,10 +24,6 @@ const path = argv.find((a, k) => !a.startsWith('--') && (k === 0 || !argv[k - 1]
 const backendReq = opt('--backend', 'auto') as 'auto' | 'wasm' | 'cpu'
 const epochs = Number(opt('--epochs', '3'))
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b)
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
-}
 
 const {interactions: data} = await readInteractions(dataSchema.parse({format: 'ml-100k', path}))
 const empty: Interactions = {...data, user: new Int32Array(0), item: new Int32Array(0), rating: new Float32Array(0), timestamp: new Float64Array(0), length: 0}

@@ -1,6 +1,7 @@
 import Table from 'cli-table3'
 
 import {buildTable, type ReportRow, type Table as ReportTable} from '../report/table.js'
+import {signedChange} from '../report/format.js'
 import {renderCsv, renderJson, renderMarkdown} from '../report/render.js'
 import {toReportRows} from '../run/rows.js'
 import {checkAgainst, checkFailure, metricTable, parseTolerance, readReference, type CheckResult} from '../run/check.js'
@@ -58,7 +59,7 @@ export function renderCheck(check: CheckResult, referenceFile: string): string {
   const t = new Table({head: ['variant', 'metric', 'reference', 'new', 'delta', 'allowed', ''], style: {head: [], border: []}})
   const num = (x: number | null) => (x === null ? 'missing' : String(Number(x.toPrecision(6))))
   for (const r of check.moved) {
-    t.push([r.variant, r.metric, num(r.reference), num(r.actual), r.delta === null ? '-' : `${r.delta >= 0 ? '+' : ''}${Number(r.delta.toPrecision(4))}`, `±${r.allowed}`, r.ok ? 'ok' : 'FAIL'])
+    t.push([r.variant, r.metric, num(r.reference), num(r.actual), r.delta === null ? '-' : signedChange(r.delta), `±${r.allowed}`, r.ok ? 'ok' : 'FAIL'])
   }
   return `${head}\n${t.toString()}`
 }

@@ -1,6 +1,7 @@
 import type {ModelWeights, Tensor32} from '../models/types.js'
 import {layerNames} from './tensors.js'
 import {modelRegistry} from '../models/registry.js'
+import {roundHalfEven} from './quantize.js'
 
 /**
  * A plain-JS forward pass of every architecture (float64 accumulation), to check the ONNX export and
@@ -25,18 +26,13 @@ export function fakeQuantUint8(x: Float32Array | Float64Array): Float32Array {
   lo = Math.fround(lo)
   hi = Math.fround(hi)
   const scale = hi === lo ? 1 : Math.fround((hi - lo) / 255)
-  const zp = rhe(Math.max(0, Math.min(255, Math.fround(0 - Math.fround(lo / scale)))))
+  const zp = roundHalfEven(Math.max(0, Math.min(255, Math.fround(0 - Math.fround(lo / scale)))))
   const out = new Float32Array(x.length)
   for (let i = 0; i < x.length; i++) {
-    const q = Math.max(0, Math.min(255, rhe(Math.fround(Math.fround(x[i]) / scale)) + zp))
+    const q = Math.max(0, Math.min(255, roundHalfEven(Math.fround(Math.fround(x[i]) / scale)) + zp))
     out[i] = (q - zp) * scale
   }
   return out
-}
-
-function rhe(x: number): number {
-  const r = Math.round(x)
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r
 }
 
 /** rows · W (+ bias): rows [n, in] flattened, W [in, out] */

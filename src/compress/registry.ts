@@ -7,6 +7,7 @@ import {pruneMagnitude, pruneStructured, type PruneOneParams} from './prune.js'
 import {quantize, type QuantizeParams} from './quantize.js'
 import {fromWeights, shapesOf, tensorRole} from './tensors.js'
 import type {CompressedModel, VariantReport} from './types.js'
+import {shortNumber} from '../report/format.js'
 
 /** a model's kind and tensor shapes: all validation needs, so it can run before any work starts */
 export interface ModelShape {
@@ -97,7 +98,6 @@ export function getMethod(name: string): CompressMethod<any> {
   return m
 }
 
-const fmt = (x: number) => String(Number(x.toFixed(4)))
 
 /** the generated name of one step: int8, int8-asym-per_tensor, int4-emb, magnitude-0.9, structured-0.5, lowrank-r8, lowrank-e0.9 */
 export function stepName(s: Step): string {
@@ -110,8 +110,8 @@ export function stepName(s: Step): string {
     if (p.target === 'dense') parts.push('dense')
     return parts.join('-')
   }
-  if (s.method === 'prune') return `${s.params.method}-${fmt(s.params.sparsity)}${s.params.target === 'all' ? '' : `-${s.params.target}`}`
-  return s.params.rank !== undefined ? `lowrank-r${s.params.rank}` : `lowrank-e${fmt(s.params.energy ?? 1)}`
+  if (s.method === 'prune') return `${s.params.method}-${shortNumber(s.params.sparsity)}${s.params.target === 'all' ? '' : `-${s.params.target}`}`
+  return s.params.rank !== undefined ? `lowrank-r${s.params.rank}` : `lowrank-e${shortNumber(s.params.energy ?? 1)}`
 }
 
 type StepConfig = Pick<VariantConfig, 'quantize' | 'prune' | 'lowrank'>
@@ -149,7 +149,7 @@ export function expandVariants(variants: VariantConfig[]): VariantSpec[] {
     }
     const steps = expandStep(v, where, true)
     for (const s of steps) {
-      const value = s.method === 'prune' ? fmt(s.params.sparsity) : s.method === 'lowrank' && s.params.rank !== undefined ? `r${s.params.rank}` : ''
+      const value = s.method === 'prune' ? shortNumber(s.params.sparsity) : s.method === 'lowrank' && s.params.rank !== undefined ? `r${s.params.rank}` : ''
       const name = v.name === undefined ? stepName(s) : steps.length > 1 ? `${v.name}-${value}` : v.name
       out.push({name, steps: [s], ...extra})
     }

@@ -231,3 +231,13 @@ export type TrainConfig = z.infer<typeof trainSchema>
 export type EvalConfig = z.infer<typeof evalSchema>
 export type CompressConfig = z.infer<typeof compressSchema>
 export type VariantConfig = z.infer<typeof variantSchema>
+
+/** a model's label in tables and run directories: its `name`, else its registry name */
+export function modelLabel(m: ModelConfig): string {
+  return m.name ?? m.model
+}
+
+/** the training config of one model: the train section with the model's own overrides on top */
+export function modelTrainConfig(cfg: RecConfig, m: ModelConfig): TrainConfig {
+  return {...cfg.train, ...(m.train ?? {})} as TrainConfig
+}

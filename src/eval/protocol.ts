@@ -1,4 +1,5 @@
 import type {NegativesConfig} from '../config/schema.js'
+import {shortNumber} from '../report/format.js'
 
 /**
  * How the numbers were obtained. Printed in every report next to them, because "ndcg@10 = 0.41"
@@ -45,7 +46,7 @@ export function describeProtocol(p: Protocol): string {
   const k = Array.isArray(p.k) ? p.k.join(', ') : String(p.k)
   const thr =
     typeof p.threshold === 'number'
-      ? `${round(p.threshold)}${p.thresholdSource === 'validation' ? ' (best F1 on validation)' : ''}`
+      ? `${shortNumber(p.threshold)}${p.thresholdSource === 'validation' ? ' (best F1 on validation)' : ''}`
       : 'best F1 on validation'
   return (
     `${ranking}; ${p.users ?? `${part} users with at least one ${part} item`}; K = ${k}${p.seed === undefined ? '' : `; seed ${p.seed}`}.\n` +
@@ -53,4 +54,3 @@ export function describeProtocol(p: Protocol): string {
   )
 }
 
-const round = (x: number) => String(Number(x.toFixed(4)))

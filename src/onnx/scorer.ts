@@ -2,6 +2,7 @@ import {readFileSync} from 'node:fs'
 import * as ort from 'onnxruntime-node'
 import type {Scorer} from '../models/types.js'
 import {onnx} from './graph.js'
+import {maxAbsDiff} from '../compress/reference.js'
 
 export interface OnnxScorerOptions {
   /**
@@ -85,7 +86,5 @@ export async function createOnnxScorer(model: Uint8Array | string, numItems: num
 /** largest |a − b| over the scores of `users` (every item) from two scorers */
 export async function compareWithReference(a: Scorer, b: Scorer, users: Int32Array): Promise<number> {
   const [x, y] = await Promise.all([a.scoreUsers(users), b.scoreUsers(users)])
-  let m = 0
-  for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i] - y[i]))
-  return m
+  return maxAbsDiff(x, y)
 }

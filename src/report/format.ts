@@ -66,3 +66,13 @@ export function formatDelta(abs: number, rel: number | null, digits = 4): string
   const r = rel === null ? 'n/a' : `${signed(rel * 100, 1)}%`
   return ` (${signed(abs, digits)}, ${r})`
 }
+
+/** a short number without trailing zeros: at most `decimals` decimals (0.5, 0.1234) */
+export function shortNumber(x: number, decimals = 4): string {
+  return String(Number(x.toFixed(decimals)))
+}
+
+/** a change with its sign and 4 significant digits: +0.003, -0.01 (ASCII, for diffs and messages) */
+export function signedChange(x: number): string {
+  return `${x >= 0 ? '+' : ''}${Number(x.toPrecision(4))}`
+}

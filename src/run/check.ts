@@ -1,4 +1,5 @@
 import {checkError, configError, usageError} from '../errors.js'
+import {signedChange} from '../report/format.js'
 import {readJson} from './rundir.js'
 
 /**
@@ -131,12 +132,8 @@ export function checkAgainst(reference: MetricTable, actual: MetricTable, tolera
 
 export function checkFailure(result: CheckResult, referenceFile: string, output?: object) {
   return checkError('check.failed', `${result.failed.length} of ${result.compared} metrics moved beyond tolerance against ${referenceFile}`, {
-    details: result.failed.map((r) => (r.actual === null ? `${r.variant} ${r.metric}: missing in this run (reference ${r.reference})` : `${r.variant} ${r.metric}: ${r.reference} → ${r.actual} (Δ ${signed(r.delta!)}, allowed ±${r.allowed})`)),
+    details: result.failed.map((r) => (r.actual === null ? `${r.variant} ${r.metric}: missing in this run (reference ${r.reference})` : `${r.variant} ${r.metric}: ${r.reference} → ${r.actual} (Δ ${signedChange(r.delta!)}, allowed ±${r.allowed})`)),
     hint: 'if the change is intended, save the new --json output as the reference',
     result: output,
   })
-}
-
-function signed(x: number): string {
-  return `${x >= 0 ? '+' : ''}${Number(x.toPrecision(4))}`
 }

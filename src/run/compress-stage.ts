@@ -1,6 +1,6 @@
 import {join} from 'node:path'
 
-import type {ModelConfig, RecConfig, TrainConfig} from '../config/schema.js'
+import {modelLabel, modelTrainConfig, type ModelConfig, type RecConfig, type TrainConfig} from '../config/schema.js'
 import {compressedBytes, saveCompressed} from '../compress/io.js'
 import {compressVariant, expandVariants, methodLabel, validateVariants, type Step, type VariantSpec} from '../compress/registry.js'
 import {fromWeights, pruningMasks, shapesOf, toFloatWeights} from '../compress/tensors.js'
@@ -26,7 +26,6 @@ export interface VariantRecord extends VariantReport {
   sizeBytesOnnx: number
 }
 
-const modelLabel = (m: ModelConfig) => m.name ?? m.model
 
 /**
  * Check every compression variant against every model before any work starts (config errors, exit 2):
@@ -110,7 +109,7 @@ export async function makeVariant(args: {
     } else {
       const tf0 = performance.now()
       progress.update(`fine-tuning ${spec.name} for ${epochs} epochs`)
-      const train: TrainConfig = {...cfg.train, ...(args.model.train ?? {}), epochs, early_stopping: null} as TrainConfig
+      const train: TrainConfig = {...modelTrainConfig(cfg, args.model), epochs, early_stopping: null}
       const fixed = pruningMasks(current)
       const poly = polynomialPrune(spec)
       const masks = poly

@@ -12,7 +12,7 @@ import type {VariantSpec} from '../compress/registry.js'
 import type {LoadedConfig} from '../config/load.js'
 import {canonicalJson, configHash, sha256Hex} from '../config/hash.js'
 import {parseSetArgs, resolveConfigFromObject} from '../config/load.js'
-import type {ModelConfig, RecConfig, TrainConfig} from '../config/schema.js'
+import {modelLabel, modelTrainConfig, type ModelConfig, type RecConfig} from '../config/schema.js'
 import {datasetFingerprint, fingerprintedDataConfig} from '../data/fingerprint.js'
 import {preprocess} from '../data/preprocess.js'
 import {readInteractions} from '../data/read.js'
@@ -121,12 +121,8 @@ export interface RunOptions {
   command?: string[]
 }
 
-const modelLabel = (m: ModelConfig) => m.name ?? m.model
 const hash = (...parts: unknown[]) => sha256Hex(canonicalJson(parts)).slice(0, 16)
 
-function mergedTrain(cfg: RecConfig, m: ModelConfig): TrainConfig {
-  return {...cfg.train, ...(m.train ?? {})} as TrainConfig
-}
 
 /** sha256 of the input bytes (or of the synthetic generator config, which decides them) */
 async function inputSha256(cfg: RecConfig): Promise<string> {
@@ -152,14 +148,14 @@ function dataKey(cfg: RecConfig, sha: string): string {
 
 /** what decides a trained model: the data, the model, its training config, negatives, seed, backend */
 function trainKey(cfg: RecConfig, m: ModelConfig, dKey: string, backend: string): string {
-  const train = mergedTrain(cfg, m)
+  const train = modelTrainConfig(cfg, m)
   // validation for early stopping uses the eval protocol (mode, negatives, batching does not matter)
   const validation = train.early_stopping ? {mode: cfg.eval.mode, negatives: cfg.eval.negatives} : null
   return hash('train', dKey, {...m, name: undefined}, train, cfg.negatives, cfg.seed, backend, validation)
 }
 
 function variantKey(cfg: RecConfig, m: ModelConfig, tKey: string, spec: VariantSpec): string {
-  const finetuneTrain = {...mergedTrain(cfg, m), early_stopping: null}
+  const finetuneTrain = {...modelTrainConfig(cfg, m), early_stopping: null}
   return hash('compress', tKey, spec, cfg.compress.finetune, finetuneTrain, cfg.negatives, cfg.seed)
 }
 
@@ -320,7 +316,7 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
     if (!resume) rmSync(ckptDir, {recursive: true, force: true})
     stages.start(name, key)
     progress.stage(`train ${label}`)
-    const train = mergedTrain(cfg, m)
+    const train = modelTrainConfig(cfg, m)
     const es = train.early_stopping
     const metric = es ? parseMetricName(es.metric) : undefined
     const validate = es && metric
