@@ -54,13 +54,18 @@ export async function readInteractions(cfg: DataConfig, options: ReadOptions = {
     progress.done(`${interactions.length} interactions, ${interactions.numUsers} users, ${interactions.numItems} items`)
     return {interactions, skippedRows: 0, sourceFiles: [], bytesSha256: synthConfigSha256(cfg.synth)}
   }
+  const {file, size} = inputFile(cfg)
+  return readDelimitedFile(file, size, cfg, progress)
+}
+
+/** the ratings file a (non-synth) data config reads, checked: a data error when it cannot be read */
+function inputFile(cfg: DataConfig): {file: string; size: number} {
   if (!cfg.path) {
     throw configError('config.data_path', `data.path is required for format ${cfg.format}`, {
       hint: 'set data.path to the ratings file (e.g. u.data for ml-100k, ratings.dat for ml-1m)',
     })
   }
   const file = resolve(cfg.path)
-  let size: number
   try {
     const st = statSync(file)
     if (st.isDirectory()) {
@@ -68,7 +73,7 @@ export async function readInteractions(cfg: DataConfig, options: ReadOptions = {
         hint: cfg.format === 'ml-100k' ? 'point data.path at u.data inside it' : cfg.format === 'ml-1m' ? 'point data.path at ratings.dat inside it' : undefined,
       })
     }
-    size = st.size
+    return {file, size: st.size}
   } catch (err) {
     if (isRecError(err)) throw err
     throw dataError('data.file_missing', `cannot read ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`, {
@@ -76,7 +81,19 @@ export async function readInteractions(cfg: DataConfig, options: ReadOptions = {
       cause: err,
     })
   }
-  return readDelimitedFile(file, size, cfg, progress)
+}
+
+/**
+ * The `bytesSha256` that readInteractions would report, without parsing: the input file's sha256
+ * (synth: of its generator config). A stage cache needs it to know whether the data changed before
+ * deciding to read it.
+ */
+export async function inputSha256(cfg: DataConfig): Promise<string> {
+  if (cfg.format === 'synth') return synthConfigSha256(cfg.synth)
+  const {file} = inputFile(cfg)
+  const hash = createHash('sha256')
+  for await (const chunk of createReadStream(file, {highWaterMark: 1 << 20})) hash.update(chunk as Buffer)
+  return hash.digest('hex')
 }
 
 /** "\t", "\\t" and "tab" all mean a tab */

@@ -1,5 +1,4 @@
-import {createHash} from 'node:crypto'
-import {createReadStream, existsSync, mkdirSync, readFileSync, rmSync, statSync} from 'node:fs'
+import {existsSync, mkdirSync, readFileSync, rmSync, statSync} from 'node:fs'
 import {join, resolve} from 'node:path'
 import {parse, stringify} from 'yaml'
 
@@ -15,10 +14,9 @@ import {parseSetArgs, resolveConfigFromObject} from '../config/load.js'
 import {modelLabel, modelTrainConfig, type ModelConfig, type RecConfig} from '../config/schema.js'
 import {datasetFingerprint, fingerprintedDataConfig} from '../data/fingerprint.js'
 import {preprocess} from '../data/preprocess.js'
-import {readInteractions} from '../data/read.js'
+import {inputSha256, readInteractions} from '../data/read.js'
 import {splitInteractions} from '../data/split.js'
 import {datasetStats} from '../data/stats.js'
-import {synthConfigSha256} from '../data/synth.js'
 import type {Split} from '../data/types.js'
 import {dataError, usageError} from '../errors.js'
 import {describeProtocol, evaluate, type Protocol} from '../eval/evaluate.js'
@@ -123,19 +121,6 @@ export interface RunOptions {
 
 const hash = (...parts: unknown[]) => sha256Hex(canonicalJson(parts)).slice(0, 16)
 
-
-/** sha256 of the input bytes (or of the synthetic generator config, which decides them) */
-async function inputSha256(cfg: RecConfig): Promise<string> {
-  if (cfg.data.format === 'synth') return synthConfigSha256(cfg.data.synth)
-  const path = cfg.data.path!
-  const h = createHash('sha256')
-  try {
-    for await (const chunk of createReadStream(path)) h.update(chunk as Buffer)
-  } catch (err) {
-    throw dataError('data.unreadable', `cannot read ${path}: ${(err as Error).message}`)
-  }
-  return h.digest('hex')
-}
 
 /**
  * what decides the data stage: input bytes, how they are read and cleaned (the dataset
@@ -274,7 +259,9 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
 
   // data
   let elapsed = clock()
-  const dKey = dataKey(cfg, await inputSha256(cfg))
+  // the input is hashed before reading (to know whether the cached split is still valid); on a miss
+  // the reader streams it again
+  const dKey = dataKey(cfg, await inputSha256(cfg.data))
   keys.data = dKey
   let split: Split
   if (stages.reusable('data', 'data', dKey, ['data/split/train.bin', 'data/split/idmap.json', 'data/stats.json'])) {

@@ -195,3 +195,21 @@ describe('readInteractions: bad input', () => {
     expect(r.interactions.itemIds.at(-2)).toBe(`${pad}é`)
   })
 })
+
+describe('inputSha256', () => {
+  it('is the bytesSha256 the reader reports, without parsing; a missing file is the reader\'s data error', async () => {
+    const {inputSha256, readInteractions} = await import('../../src/data/read.js')
+    const {dataSchema} = await import('../../src/config/schema.js')
+    const {mkdtempSync, writeFileSync} = await import('node:fs')
+    const {tmpdir} = await import('node:os')
+    const {join} = await import('node:path')
+    const dir = mkdtempSync(join(tmpdir(), 'rec-sha-'))
+    const file = join(dir, 'u.data')
+    writeFileSync(file, '1\t10\t5\t100\n2\t20\t3\t200\n')
+    const cfg = dataSchema.parse({format: 'ml-100k', path: file})
+    expect(await inputSha256(cfg)).toBe((await readInteractions(cfg)).bytesSha256)
+    const synth = dataSchema.parse({format: 'synth', synth: {users: 20, items: 15, interactions: 200}})
+    expect(await inputSha256(synth)).toBe((await readInteractions(synth)).bytesSha256)
+    await expect(inputSha256(dataSchema.parse({format: 'ml-100k', path: join(dir, 'nope.data')}))).rejects.toMatchObject({code: 'data.file_missing', exitCode: 3})
+  })
+})
