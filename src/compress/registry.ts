@@ -206,22 +206,23 @@ export function compressVariant(weights: ModelWeights | CompressedModel, spec: V
     model = r.model
     notes.push(...(spec.steps.length > 1 ? r.notes.map((n) => `${stepName(s)}: ${n}`) : r.notes))
   }
-  const compressSeconds = (performance.now() - started) / 1000
+  return {model, report: variantReport(model, spec, notes, (performance.now() - started) / 1000)}
+}
+
+/** the honest account of a compressed model made by `spec`: how it executes, its params and FLOPs */
+export function variantReport(model: CompressedModel, spec: VariantSpec, notes: string[], compressSeconds: number): VariantReport {
   const exec = executionOf(model)
   const counts = paramCounts(model)
   return {
-    model,
-    report: {
-      name: spec.name,
-      method: methodLabel(spec),
-      params: spec.steps.length > 1 ? {steps: spec.steps.map((s) => ({[s.method]: s.params}))} : {...spec.steps[0].params},
-      execution: exec.execution,
-      paramsTotal: counts.total,
-      paramsNonZero: counts.nonZero,
-      flopsPerPair: flopsPerPair(model),
-      compressSeconds,
-      notes: [...notes, ...exec.notes],
-    },
+    name: spec.name,
+    method: methodLabel(spec),
+    params: spec.steps.length > 1 ? {steps: spec.steps.map((s) => ({[s.method]: s.params}))} : {...spec.steps[0].params},
+    execution: exec.execution,
+    paramsTotal: counts.total,
+    paramsNonZero: counts.nonZero,
+    flopsPerPair: flopsPerPair(model),
+    compressSeconds,
+    notes: [...new Set([...notes, ...exec.notes])],
   }
 }
 

@@ -2,10 +2,9 @@ import {join} from 'node:path'
 
 import {modelLabel, modelTrainConfig, type ModelConfig, type RecConfig, type TrainConfig} from '../config/schema.js'
 import {compressedBytes, saveCompressed} from '../compress/io.js'
-import {compressVariant, expandVariants, methodLabel, validateVariants, type Step, type VariantSpec} from '../compress/registry.js'
+import {compressVariant, expandVariants, validateVariants, variantReport, type Step, type VariantSpec} from '../compress/registry.js'
 import {fromWeights, pruningMasks, shapesOf, toFloatWeights} from '../compress/tensors.js'
 import {pruneMagnitude, sparsityAt} from '../compress/prune.js'
-import {executionOf, flopsPerPair, paramCounts} from '../compress/accounting.js'
 import type {CompressedModel, VariantReport} from '../compress/types.js'
 import type {Split} from '../data/types.js'
 import {configError, RecError} from '../errors.js'
@@ -155,23 +154,8 @@ export async function makeVariant(args: {
     compressSeconds += b.report.compressSeconds
   }
   // the account of what the variant is now (after fine-tuning and quantization)
-  const exec = executionOf(current)
-  const counts = paramCounts(current)
-  return {
-    model: current,
-    record: {
-      name: spec.name,
-      execution: exec.execution,
-      paramsTotal: counts.total,
-      paramsNonZero: counts.nonZero,
-      flopsPerPair: flopsPerPair(current),
-      method: methodLabel(spec),
-      params: spec.steps.length > 1 ? {steps: spec.steps.map((s) => ({[s.method]: s.params}))} : {...spec.steps[0].params},
-      compressSeconds: compressSeconds || (performance.now() - t0) / 1000 - finetune.seconds,
-      notes: [...new Set([...notes, ...exec.notes])],
-      finetune,
-    },
-  }
+  const seconds = compressSeconds || (performance.now() - t0) / 1000 - finetune.seconds
+  return {model: current, record: {...variantReport(current, spec, notes, seconds), finetune}}
 }
 
 /** write a variant: stored form (variant.json + variant.bin), model.onnx, compress.json */
