@@ -39,8 +39,33 @@ export class UserPositives {
   }
 }
 
-/** Positives of every user over the given parts (e.g. [train] or [train, valid]). */
+/**
+ * Positives of every user over the given parts (e.g. [train] or [train, valid]). Memoized on the
+ * identity of the parts: evaluation asks for the same ones for every variant and every
+ * early-stopping epoch, and the parts of a split are never modified once made.
+ */
 export function userPositives(parts: Interactions[], numUsers: number): UserPositives {
+  const first = parts[0]
+  if (!first) return buildUserPositives(parts, numUsers)
+  let entries = memo.get(first)
+  if (!entries) memo.set(first, (entries = []))
+  const same = (e: MemoEntry) => e.numUsers === numUsers && e.parts.length === parts.length && e.parts.every((q, k) => q === parts[k] && e.lengths[k] === q.length)
+  const hit = entries.find(same)
+  if (hit) return hit.result
+  const result = buildUserPositives(parts, numUsers)
+  entries.push({parts: [...parts], lengths: parts.map((q) => q.length), numUsers, result})
+  return result
+}
+
+interface MemoEntry {
+  parts: Interactions[]
+  lengths: number[]
+  numUsers: number
+  result: UserPositives
+}
+const memo = new WeakMap<Interactions, MemoEntry[]>()
+
+function buildUserPositives(parts: Interactions[], numUsers: number): UserPositives {
   const counts = new Int32Array(numUsers + 1)
   for (const p of parts) for (let r = 0; r < p.length; r++) counts[p.user[r] + 1]++
   for (let u = 0; u < numUsers; u++) counts[u + 1] += counts[u]

@@ -106,3 +106,17 @@ describe('createNegativeSampler', () => {
     expect(p.sample(2)).not.toBe(0)
   })
 })
+
+describe('userPositives memo', () => {
+  it('returns the same table for the same parts, and a new one for other parts or a changed length', () => {
+    const inter = generateSynthetic(synthSchema.parse({users: 30, items: 20, interactions: 300, seed: 1}))
+    const split = splitInteractions(inter, splitSchema.parse({}), 1)
+    const a = userPositives([split.train, split.valid], inter.numUsers)
+    expect(userPositives([split.train, split.valid], inter.numUsers)).toBe(a)
+    expect(userPositives([split.train], inter.numUsers)).not.toBe(a)
+    const longer = {...split.valid, length: split.valid.length - 1}
+    const b = userPositives([split.train, longer], inter.numUsers)
+    expect(b).not.toBe(a)
+    expect(b.items.length).toBeLessThanOrEqual(a.items.length)
+  })
+})
