@@ -112,14 +112,26 @@ export function selectRows(inter: Interactions, rows: ArrayLike<number>, count =
  * rows of user u are `rows[offsets[u] .. offsets[u+1])`. Counting sort, O(n + users).
  */
 export function groupByUser(inter: Interactions): {offsets: Int32Array; rows: Int32Array} {
-  const n = inter.length
-  const offsets = new Int32Array(inter.numUsers + 1)
-  for (let i = 0; i < n; i++) offsets[inter.user[i] + 1]++
-  for (let u = 0; u < inter.numUsers; u++) offsets[u + 1] += offsets[u]
-  const fill = offsets.slice(0, inter.numUsers)
-  const rows = new Int32Array(n)
-  for (let i = 0; i < n; i++) rows[fill[inter.user[i]]++] = i
-  return {offsets, rows}
+  const {order, offsets} = countingSort(inter.user, inter.numUsers, inter.length, null)
+  return {offsets, rows: order}
+}
+
+/**
+ * Stable counting sort of row indexes by an integer key in [0, numKeys): `order` lists the rows
+ * (those of `input`, in its order, or 0..n-1) grouped by key; the rows with key k are
+ * `order[offsets[k] .. offsets[k+1])`.
+ */
+export function countingSort(keys: Int32Array, numKeys: number, n: number, input: Int32Array | null): {order: Int32Array; offsets: Int32Array} {
+  const offsets = new Int32Array(numKeys + 1)
+  for (let r = 0; r < n; r++) offsets[keys[r] + 1]++
+  for (let k = 0; k < numKeys; k++) offsets[k + 1] += offsets[k]
+  const fill = offsets.slice(0, numKeys)
+  const order = new Int32Array(n)
+  for (let j = 0; j < n; j++) {
+    const r = input ? input[j] : j
+    order[fill[keys[r]]++] = r
+  }
+  return {order, offsets}
 }
 
 /** median of a numeric array (copy is sorted; the input is untouched); 0 for an empty array */

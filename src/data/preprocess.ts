@@ -1,6 +1,7 @@
 import type {PreprocessConfig} from '../config/schema.js'
 import {dataError} from '../errors.js'
 import type {Interactions} from './types.js'
+import {countingSort} from './arrays.js'
 
 export interface PreprocessReport {
   input: {interactions: number; users: number; items: number}
@@ -178,18 +179,6 @@ function countNonZero(a: Int32Array): number {
  */
 function groupByPair(inter: Interactions): Int32Array {
   const n = inter.length
-  const byItem = countingSort(inter.item, inter.numItems, n, null)
-  return countingSort(inter.user, inter.numUsers, n, byItem)
-}
-
-function countingSort(keys: Int32Array, numKeys: number, n: number, input: Int32Array | null): Int32Array {
-  const start = new Int32Array(numKeys + 1)
-  for (let r = 0; r < n; r++) start[keys[r] + 1]++
-  for (let k = 0; k < numKeys; k++) start[k + 1] += start[k]
-  const out = new Int32Array(n)
-  for (let j = 0; j < n; j++) {
-    const r = input ? input[j] : j
-    out[start[keys[r]]++] = r
-  }
-  return out
+  const byItem = countingSort(inter.item, inter.numItems, n, null).order
+  return countingSort(inter.user, inter.numUsers, n, byItem).order
 }
