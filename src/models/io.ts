@@ -44,20 +44,11 @@ const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1)
  */
 export function saveModel(dir: string, weights: ModelWeights, idmap?: IdMap): void {
   const entries: WeightsManifestEntry[] = []
-  let total = 0
   for (const [name, t] of Object.entries(weights.tensors)) {
     if (t.data.length !== size(t.shape)) throw new Error(`saveModel: tensor ${name} has ${t.data.length} values for shape [${t.shape}]`)
     entries.push({name, shape: [...t.shape], dtype: 'float32'})
-    total += t.data.length
   }
-  const bytes = new Uint8Array(total * 4)
-  const view = new DataView(bytes.buffer)
-  let off = 0
-  for (const e of entries) {
-    const d = weights.tensors[e.name].data
-    for (let k = 0; k < d.length; k++, off += 4) view.setFloat32(off, d[k], true)
-  }
-  writeFileAtomic(join(dir, WEIGHTS_BIN), bytes)
+  writeFileAtomic(join(dir, WEIGHTS_BIN), packFloat32(entries.map((e) => weights.tensors[e.name].data)))
   if (idmap) writeJsonAtomic(join(dir, IDMAP_JSON), {userIds: idmap.userIds, itemIds: idmap.itemIds})
   const json: ModelJson = {
     format: 'rec-weights',
@@ -67,6 +58,31 @@ export function saveModel(dir: string, weights: ModelWeights, idmap?: IdMap): vo
     weightsManifest: [{paths: [WEIGHTS_BIN], weights: entries}],
   }
   writeJsonAtomic(join(dir, MODEL_JSON), json)
+}
+
+/**
+ * float32 arrays concatenated into one little-endian byte block (weights.bin, optimizer.bin).
+ * Typed arrays are little-endian on every platform Node runs on, so this is a plain copy.
+ */
+export function packFloat32(arrays: ArrayLike<number>[]): Uint8Array {
+  const all = new Float32Array(arrays.reduce((a, d) => a + d.length, 0))
+  let off = 0
+  for (const d of arrays) {
+    all.set(d, off)
+    off += d.length
+  }
+  return new Uint8Array(all.buffer)
+}
+
+/** the arrays of `lengths` values each that packFloat32 concatenated (the caller checks the size) */
+export function unpackFloat32(bytes: Uint8Array, lengths: number[]): Float32Array[] {
+  const all = new Float32Array(new Uint8Array(bytes).buffer) // aligned copy
+  let off = 0
+  return lengths.map((n) => {
+    const part = all.slice(off, off + n)
+    off += n
+    return part
+  })
 }
 
 function corrupt(file: string, why: string): Error {
@@ -124,14 +140,8 @@ export function loadModel(dir: string): {weights: ModelWeights; idmap?: IdMap} {
     const buf = parts.length === 1 ? parts[0] : Buffer.concat(parts)
     const fileName = join(dir, group.paths.join('+'))
     if (buf.length !== expected) throw corrupt(fileName, `${buf.length} bytes, the manifest in ${MODEL_JSON} needs ${expected} (truncated or from another model)`)
-    const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
-    let off = 0
-    for (const w of group.weights) {
-      const n = size(w.shape)
-      const data = new Float32Array(n)
-      for (let k = 0; k < n; k++, off += 4) data[k] = view.getFloat32(off, true)
-      tensors[w.name] = {shape: [...w.shape], data}
-    }
+    const arrays = unpackFloat32(buf, group.weights.map((w) => size(w.shape)))
+    group.weights.forEach((w, k) => (tensors[w.name] = {shape: [...w.shape], data: arrays[k]}))
   }
   const weights: ModelWeights = {kind: json.rec.kind, numUsers: json.rec.numUsers, numItems: json.rec.numItems, params: json.rec.params ?? {}, tensors}
   const idPath = join(dir, IDMAP_JSON)

@@ -6,7 +6,7 @@ import type {ModelConfig, NegativesConfig, TrainConfig} from '../config/schema.j
 import {createNegativeSampler} from '../data/negatives.js'
 import type {Split} from '../data/types.js'
 import {dataError} from '../errors.js'
-import {loadModel, saveModel} from '../models/io.js'
+import {loadModel, packFloat32, saveModel, unpackFloat32} from '../models/io.js'
 import {modelFromWeights, type TrainableModel} from '../models/model.js'
 import {getModelSpec, initWeights, type Loss, resolveLoss} from '../models/registry.js'
 import type {ModelWeights} from '../models/types.js'
@@ -445,24 +445,13 @@ const OPTIMIZER_BIN = 'optimizer.bin'
 /** the optimizer's slots (Adam: step count, first and second moments) next to the checkpoint */
 async function saveOptimizerState(dir: string, optimizer: Optimizer): Promise<void> {
   const named = await optimizer.getWeights()
-  const entries: {name: string; shape: number[]; length: number}[] = []
-  const parts: Float32Array[] = []
-  for (const {name, tensor} of named) {
-    const data = tensor.dataSync() as Float32Array
-    entries.push({name, shape: [...tensor.shape], length: data.length})
-    parts.push(Float32Array.from(data))
-  }
-  const all = new Float32Array(parts.reduce((a, p) => a + p.length, 0))
-  let o = 0
-  for (const p of parts) {
-    all.set(p, o)
-    o += p.length
-  }
+  const parts = named.map(({tensor}) => tensor.dataSync() as Float32Array)
+  const entries = named.map(({name, tensor}, k) => ({name, shape: [...tensor.shape], length: parts[k].length}))
   // Adam recomputes beta^t with pow() in setWeights, which rounds differently from the running
   // product it keeps while training; save the running products so a resume is bit-exact
   const adam = optimizer as unknown as {accBeta1?: Tensor; accBeta2?: Tensor}
   const acc = adam.accBeta1 && adam.accBeta2 ? [adam.accBeta1.dataSync()[0], adam.accBeta2.dataSync()[0]] : undefined
-  writeFileAtomic(join(dir, OPTIMIZER_BIN), new Uint8Array(all.buffer))
+  writeFileAtomic(join(dir, OPTIMIZER_BIN), packFloat32(parts))
   writeJsonAtomic(join(dir, OPTIMIZER_JSON), {version: 1, entries, acc})
 }
 
@@ -479,13 +468,8 @@ async function loadOptimizerState(dir: string, optimizer: Optimizer): Promise<vo
   }
   const total = meta.entries.reduce((a, e) => a + e.length, 0)
   if (bytes.byteLength !== total * 4) throw dataError('model.corrupt', `${join(dir, OPTIMIZER_BIN)} is truncated`, {hint: 'delete the checkpoint directory to start over'})
-  const all = new Float32Array(new Uint8Array(bytes).buffer)
-  let o = 0
-  const named = meta.entries.map((e) => {
-    const t = tf.tensor(all.subarray(o, o + e.length), e.shape, 'float32')
-    o += e.length
-    return {name: e.name, tensor: t}
-  })
+  const arrays = unpackFloat32(bytes, meta.entries.map((e) => e.length))
+  const named = meta.entries.map((e, k) => ({name: e.name, tensor: tf.tensor(arrays[k], e.shape, 'float32')}))
   // setWeights keeps its own variables; the tensors we made are ours to free
   await optimizer.setWeights(named)
   for (const n of named) n.tensor.dispose()
