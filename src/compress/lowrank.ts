@@ -1,7 +1,7 @@
 import {Matrix, SingularValueDecomposition} from 'ml-matrix'
 import type {VariantConfig} from '../config/schema.js'
 import type {Tensor32} from '../models/types.js'
-import {tensorRole} from './tensors.js'
+import {isTarget} from './tensors.js'
 import type {CompressedModel, StoredTensor} from './types.js'
 
 export type LowrankParams = NonNullable<VariantConfig['lowrank']>
@@ -49,10 +49,7 @@ export function rankForEnergy(sigma: number[], energy: number): number {
 export const factorizationSaves = (m: number, n: number, r: number) => r * (m + n) < m * n
 
 export function lowrankTargets(c: CompressedModel, target: LowrankParams['target']): string[] {
-  return Object.keys(c.tensors).filter((name) => {
-    const role = tensorRole(c.kind, name)
-    return (role === 'embedding' && target !== 'dense') || (role === 'dense' && target !== 'embeddings')
-  })
+  return Object.keys(c.tensors).filter((name) => isTarget(c.kind, name, target))
 }
 
 /**

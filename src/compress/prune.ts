@@ -1,7 +1,7 @@
 import type {VariantConfig} from '../config/schema.js'
 import {configError} from '../errors.js'
 import type {Tensor32} from '../models/types.js'
-import {layerNames, tensorRole} from './tensors.js'
+import {isTarget, layerNames} from './tensors.js'
 import type {CompressedModel, StoredTensor} from './types.js'
 
 export type PruneParams = NonNullable<VariantConfig['prune']>
@@ -22,10 +22,7 @@ export function sparsityAt(step: number, s: {initial: number; final: number; beg
 
 /** the tensors magnitude pruning touches: embedding tables and/or dense kernels (never biases) */
 export function magnitudeTargets(c: CompressedModel, target: PruneParams['target']): string[] {
-  return Object.keys(c.tensors).filter((name) => {
-    const role = tensorRole(c.kind, name)
-    return (role === 'embedding' && target !== 'mlp') || (role === 'dense' && target !== 'embeddings')
-  })
+  return Object.keys(c.tensors).filter((name) => isTarget(c.kind, name, target))
 }
 
 /** zero the k smallest |values| (ties broken by position); returns the mask (1 = kept) */

@@ -1,7 +1,7 @@
 import type {VariantConfig} from '../config/schema.js'
 import type {Tensor32} from '../models/types.js'
 import {toFloat16Array} from './fp16.js'
-import {tensorRole} from './tensors.js'
+import {isTarget, tensorRole} from './tensors.js'
 import type {CompressedModel, StoredTensor} from './types.js'
 
 export type QuantizeParams = NonNullable<VariantConfig['quantize']>
@@ -89,8 +89,8 @@ export function quantize(model: CompressedModel, p: QuantizeParams): {model: Com
   let count = 0
   for (const [name, s] of Object.entries(model.tensors)) {
     const role = tensorRole(model.kind, name)
-    const wanted =
-      (role === 'embedding' && p.target !== 'dense') || (role === 'dense' && p.target !== 'embeddings' && p.dtype !== 'int4')
+    // int4 is row-wise for embedding tables only
+    const wanted = isTarget(model.kind, name, p.target) && !(p.dtype === 'int4' && role === 'dense')
     if (!wanted) {
       tensors[name] = s
       continue

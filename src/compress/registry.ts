@@ -5,7 +5,7 @@ import {executionOf, flopsPerPair, paramCounts} from './accounting.js'
 import {lowrank, type LowrankOneParams} from './lowrank.js'
 import {pruneMagnitude, pruneStructured, type PruneOneParams} from './prune.js'
 import {quantize, type QuantizeParams} from './quantize.js'
-import {fromWeights, shapesOf, tensorRole} from './tensors.js'
+import {fromWeights, isTarget, shapesOf, tensorRole} from './tensors.js'
 import type {CompressedModel, VariantReport} from './types.js'
 import {shortNumber} from '../report/format.js'
 
@@ -76,10 +76,7 @@ export const lowrankMethod: CompressMethod<LowrankOneParams> = {
   validate(p, m, where) {
     notOnPop('lowrank', m, where)
     needsDense('lowrank', p.target, m, where)
-    const targets = Object.keys(m.shapes).filter((n) => {
-      const role = tensorRole(m.kind, n)
-      return (role === 'embedding' && p.target !== 'dense') || (role === 'dense' && p.target !== 'embeddings')
-    })
+    const targets = Object.keys(m.shapes).filter((n) => isTarget(m.kind, n, p.target))
     const maxRank = Math.max(...targets.map((n) => Math.min(...m.shapes[n])))
     if (p.rank !== undefined && (p.rank < 1 || p.rank > maxRank))
       throw configError('compress.bad_value', `${where}: rank ${p.rank} is above the smaller dimension of every targeted matrix (at most ${maxRank} here)`)

@@ -12,6 +12,15 @@ export function tensorRole(kind: ModelKind, name: string): TensorRole {
   return 'embedding'
 }
 
+/**
+ * Whether a method's `target` covers this tensor: `embeddings` the embedding tables, `dense` (or
+ * `mlp`) the dense kernels, `all` both. Biases and pop's vector are never targets.
+ */
+export function isTarget(kind: ModelKind, name: string, target: 'all' | 'embeddings' | 'dense' | 'mlp'): boolean {
+  const role = tensorRole(kind, name)
+  return (role === 'embedding' && target !== 'dense' && target !== 'mlp') || (role === 'dense' && target !== 'embeddings')
+}
+
 /** names of the MLP layers in order: mlp_0, mlp_1... (neumf) or user_tower_0... (two_tower) */
 export function layerNames(tensors: Record<string, unknown>, prefix: string): string[] {
   const out: string[] = []
