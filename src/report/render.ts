@@ -1,11 +1,10 @@
-import {rowKey, type Delta, type ReportRow, type Table} from './table.js'
+import {isNumeric, rowKey, type Delta, type ReportRow, type Table} from './table.js'
 
 /**
  * Renderers that turn a Table into text. The terminal renderer (cli-table3) lives in
  * src/cli/table.ts, the only place allowed to import cli-table3.
  */
 
-const isNumericKind = (kind: string) => kind !== 'key' && kind !== 'text'
 
 function csvField(v: unknown): string {
   if (v === undefined || v === null || (typeof v === 'number' && Number.isNaN(v))) return ''
@@ -24,14 +23,14 @@ export function renderCsv(table: Table): string {
   const header: string[] = []
   for (const c of table.columns) {
     header.push(c.key)
-    if (withDeltas && isNumericKind(c.kind)) header.push(`${c.key}_delta`, `${c.key}_delta_rel`)
+    if (withDeltas && isNumeric(c)) header.push(`${c.key}_delta`, `${c.key}_delta_rel`)
   }
   const lines = [header.map(csvField).join(',')]
   table.values.forEach((vals, j) => {
     const out: string[] = []
     table.columns.forEach((c, ci) => {
       out.push(csvField(vals[ci]))
-      if (withDeltas && isNumericKind(c.kind)) {
+      if (withDeltas && isNumeric(c)) {
         const d = table.deltas[j]?.[c.key]
         out.push(csvField(d?.abs), csvField(d?.rel))
       }

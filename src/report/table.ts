@@ -160,7 +160,8 @@ function cellValue(col: Column, row: ReportRow): number | string | undefined {
   return row.metrics[col.key]
 }
 
-const isNumeric = (c: Column) => c.kind !== 'key' && c.kind !== 'text'
+/** a column of numbers (metrics, ms, bytes, counts, rates), which get deltas */
+export const isNumeric = (c: Pick<Column, 'kind'>) => c.kind !== 'key' && c.kind !== 'text'
 
 function formatValue(col: Column, v: number | string | undefined): string {
   if (v === undefined) return '–'
