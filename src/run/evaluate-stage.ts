@@ -1,0 +1,199 @@
+import {existsSync, statSync} from 'node:fs'
+import {join} from 'node:path'
+
+import {baseReport} from '../compress/registry.js'
+import {loadCompressed} from '../compress/io.js'
+import {flopsPerPair as compressedFlops} from '../compress/accounting.js'
+import {fromWeights, toFloatWeights} from '../compress/tensors.js'
+import type {RecConfig} from '../config/schema.js'
+import type {Split} from '../data/types.js'
+import {dataError} from '../errors.js'
+import {describeProtocol, evaluate, type Protocol} from '../eval/evaluate.js'
+import {measureLatency, type Latency} from '../eval/latency.js'
+import {parseMetricName} from '../eval/metrics.js'
+import {loadModel, modelBytes} from '../models/io.js'
+import {modelRegistry} from '../models/registry.js'
+import {createTfjsScorer} from '../models/scorer.js'
+import type {ModelWeights, Scorer} from '../models/types.js'
+import {compareWithReference, createOnnxScorer} from '../onnx/scorer.js'
+import type {Progress} from '../progress.js'
+import {formatMetric, formatMs} from '../report/format.js'
+import {writeJsonAtomic} from './atomic.js'
+import {COMPRESS_JSON, ONNX_FILE, type VariantRecord} from './compress-stage.js'
+import {readJson} from './rundir.js'
+
+/** One row of results: a model variant as measured (the `--json` contract of run / eval). */
+export interface VariantResult {
+  /** variant name: `base` for the trained model, else the compression variant's name */
+  name: string
+  /** the model's label (config `name`, default its registry name) */
+  model: string
+  /** registry name of the architecture */
+  architecture: string
+  /** compression method (`none` for base) and its parameters */
+  method: string
+  methodParams: Record<string, unknown>
+  /** tfjs backend of the run (training, tfjs scoring) */
+  backend: string
+  /** where metrics and latency were measured: `onnxruntime-cpu` or the tfjs backend */
+  runtime: string
+  /** how the variant really executes in that runtime (see README, compression) */
+  execution: string
+  metrics: Record<string, number>
+  latency: Latency
+  /** with eval.runtime both: latency in tfjs as well */
+  latencyTfjs?: Latency
+  /** bytes of the file whose latency is reported */
+  sizeBytes: number
+  sizeBytesTfjs: number
+  sizeBytesOnnx: number
+  params: number
+  paramsNonZero: number
+  flopsPerPair: number
+  /** max |ONNX − tfjs| over the scores of a fixed batch of users (when the ONNX runtime is used) */
+  onnxMaxAbsDiff?: number
+  /** against the model's base variant: metrics, p50Ms, sizeBytes */
+  deltas?: Record<string, {abs: number; rel: number | null}>
+  gate?: {metric: string; maxRelativeDrop: number; relativeDrop: number; passed: boolean}
+  evalSeconds: number
+  trainSeconds?: number
+  epochs?: number
+  bestEpoch?: number
+  compressSeconds?: number
+  finetuneSeconds?: number
+  notes: string[]
+}
+
+export type ProtocolInfo = Record<string, unknown> & {description: string}
+
+/** tfjs has no int8 / fp16 kernels and rebuilds A·B at load: what a variant's float weights do there */
+function tfjsExecution(execution: string): string {
+  if (execution === 'int8-kernel' || execution === 'fp16-storage' || execution === 'dequantized-at-load') return 'dequantized-at-load'
+  if (execution === 'factorized') return 'float32'
+  return execution
+}
+
+/** evaluate one saved variant: test metrics, latency, size, params, FLOPs, in the configured runtime */
+export async function evaluateVariant(
+  cfg: RecConfig,
+  split: Split,
+  v: {model: string; variant: string; dir: string},
+  backend: string,
+  progress: Progress,
+): Promise<{result: VariantResult; protocol: ProtocolInfo}> {
+  const isBase = v.variant === 'base'
+  let weights: ModelWeights
+  let record: Pick<VariantRecord, 'method' | 'params' | 'execution' | 'paramsTotal' | 'paramsNonZero' | 'flopsPerPair' | 'notes' | 'sizeBytesTfjs' | 'sizeBytesOnnx'> & Partial<VariantRecord>
+  if (isBase) {
+    weights = loadModel(v.dir).weights
+    record = {...baseReport(weights), sizeBytesTfjs: modelBytes(v.dir), sizeBytesOnnx: statSync(join(v.dir, ONNX_FILE)).size}
+  } else {
+    weights = toFloatWeights(loadCompressed(v.dir))
+    record = readJson<VariantRecord>(join(v.dir, COMPRESS_JSON))
+  }
+  const runtime = cfg.eval.runtime
+  const tfjsScorer: Scorer = createTfjsScorer(weights)
+  let onnxScorer: Scorer | undefined
+  try {
+    if (runtime !== 'tfjs') {
+      try {
+        onnxScorer = await createOnnxScorer(join(v.dir, ONNX_FILE), weights.numItems, {probabilities: modelRegistry[weights.kind].probabilities})
+      } catch (err) {
+        throw dataError('model.corrupt', `cannot load ${join(v.dir, ONNX_FILE)} in ONNX Runtime: ${(err as Error).message}`, {hint: 're-run the compress stage (rec run --from compress)'})
+      }
+    }
+    const primary = onnxScorer ?? tfjsScorer
+    progress.stage(`eval ${v.model}/${v.variant} (${primary.runtime})`)
+    // with eval.threshold 'validation', evaluate picks the F1-best threshold on validation itself
+    const r = await evaluate({scorer: primary, split, part: 'test', cfg: cfg.eval, seed: cfg.seed, negatives: cfg.negatives, progress})
+    const protocol: ProtocolInfo = {...r.protocol, split: cfg.split, description: describeProtocol(r.protocol)}
+    writeJsonAtomic(join(v.dir, 'eval.json'), {metrics: r.metrics, usersEvaluated: r.usersEvaluated, seconds: r.seconds, protocol})
+    writeJsonAtomic(join(v.dir, 'per-user.json'), {users: Array.from(r.perUser.users), values: Object.fromEntries(Object.entries(r.perUser.values).map(([k, a]) => [k, Array.from(a)]))})
+    progress.update('latency')
+    const lat = cfg.eval.latency
+    const latencyArgs = {numUsers: split.train.numUsers, k: Math.max(...cfg.eval.k), requests: lat.requests, warmup: lat.warmup, batch: lat.batch, seed: cfg.seed}
+    const latency = await measureLatency({scorer: primary, ...latencyArgs})
+    const latencyTfjs = runtime === 'both' ? await measureLatency({scorer: tfjsScorer, ...latencyArgs}) : undefined
+    let onnxMaxAbsDiff: number | undefined
+    if (onnxScorer) {
+      const users = Int32Array.from({length: Math.min(64, split.train.numUsers)}, (_, u) => u)
+      onnxMaxAbsDiff = await compareWithReference(onnxScorer, tfjsScorer, users)
+    }
+    const train = isBase && existsSync(join(v.dir, '..', 'train.json')) ? readJson<{seconds?: number; epochs?: number; bestEpoch?: number}>(join(v.dir, '..', 'train.json')) : undefined
+    const onOnnx = onnxScorer !== undefined
+    const result: VariantResult = {
+      name: v.variant,
+      model: v.model,
+      architecture: weights.kind,
+      method: record.method,
+      methodParams: record.params,
+      backend,
+      runtime: primary.runtime,
+      execution: onOnnx ? record.execution : tfjsExecution(record.execution),
+      metrics: r.metrics,
+      latency,
+      ...(latencyTfjs ? {latencyTfjs} : {}),
+      sizeBytes: onOnnx ? record.sizeBytesOnnx : record.sizeBytesTfjs,
+      sizeBytesTfjs: record.sizeBytesTfjs,
+      sizeBytesOnnx: record.sizeBytesOnnx,
+      params: record.paramsTotal,
+      paramsNonZero: record.paramsNonZero,
+      flopsPerPair: onOnnx ? record.flopsPerPair : compressedFlops(fromWeights(weights)),
+      ...(onnxMaxAbsDiff === undefined ? {} : {onnxMaxAbsDiff}),
+      evalSeconds: r.seconds,
+      ...(train ? {trainSeconds: train.seconds, epochs: train.epochs, bestEpoch: train.bestEpoch} : {}),
+      ...(isBase ? {} : {compressSeconds: record.compressSeconds, finetuneSeconds: record.finetune?.seconds}),
+      notes: record.notes,
+    }
+    writeJsonAtomic(join(v.dir, 'result.json'), result)
+    progress.done(`ndcg@10 ${formatMetric(r.metrics['ndcg@10'])}, p50 ${formatMs(latency.p50Ms)} ms, ${result.execution}`)
+    return {result, protocol}
+  } finally {
+    tfjsScorer.dispose()
+    onnxScorer?.dispose()
+  }
+}
+
+/** deltas of every metric (and p50, size) against the model's base variant, and the gate verdict */
+export function withDeltasAndGate(cfg: RecConfig, results: VariantResult[]): VariantResult[] {
+  const bases = new Map(results.filter((r) => r.name === 'base').map((r) => [r.model, r]))
+  const gate = cfg.compress.gate
+  return results.map((r) => {
+    const base = bases.get(r.model)
+    if (!base || r.name === 'base') return r
+    const deltas: Record<string, {abs: number; rel: number | null}> = {}
+    const add = (key: string, v: number | undefined, b: number | undefined) => {
+      if (v === undefined || b === undefined) return
+      deltas[key] = {abs: v - b, rel: b === 0 ? null : (v - b) / Math.abs(b)}
+    }
+    for (const [k, v] of Object.entries(r.metrics)) add(k, v, base.metrics[k])
+    add('p50Ms', r.latency.p50Ms, base.latency.p50Ms)
+    add('sizeBytes', r.sizeBytes, base.sizeBytes)
+    let g: VariantResult['gate']
+    if (gate && r.metrics[gate.metric] !== undefined && base.metrics[gate.metric] !== undefined) {
+      const b = base.metrics[gate.metric]
+      const v = r.metrics[gate.metric]
+      const higher = parseMetricName(gate.metric).info.higherIsBetter
+      const drop = b === 0 ? 0 : (higher ? b - v : v - b) / Math.abs(b)
+      g = {metric: gate.metric, maxRelativeDrop: gate.max_relative_drop, relativeDrop: drop, passed: drop <= gate.max_relative_drop + 1e-12}
+    }
+    return {...r, deltas, ...(g ? {gate: g} : {})}
+  })
+}
+
+/** the protocol a config asks for, before any evaluation ran (evaluation reports the exact one) */
+export function protocolOf(cfg: RecConfig): ProtocolInfo {
+  const p = {
+    mode: cfg.eval.mode,
+    part: 'test',
+    candidates: cfg.eval.mode === 'full' ? 'all items' : `1 positive + ${cfg.eval.negatives} sampled negatives`,
+    excluded: 'train + validation items',
+    users: 'test users with at least one test item',
+    k: cfg.eval.k,
+    threshold: cfg.eval.threshold,
+    negatives: {...cfg.negatives, perPositive: cfg.eval.mode === 'full' ? null : cfg.eval.negatives},
+    seed: cfg.seed,
+  }
+  return {...p, split: cfg.split, description: describeProtocol(p as unknown as Protocol)}
+}
+
