@@ -74,6 +74,7 @@ export const splitSchema = z
     ratios: z.array(z.number().min(0).max(1)).length(3).default([0.8, 0.1, 0.1]).describe('train / validation / test fractions, summing to 1'),
     scope: z.enum(['global', 'per_user']).default('per_user').describe('random and temporal: cut over all events or within each user'),
     order: z.enum(['latest', 'random']).default('latest').describe('leave_one_out: hold out each user\'s latest events or random ones'),
+    row_order: z.boolean().default(false).describe('temporal / leave_one_out on data without timestamps: order events by input row (the protocol line says so) instead of stopping with an error'),
   })
   .superRefine((s, ctx) => {
     const sum = s.ratios.reduce((a, b) => a + b, 0)
@@ -94,6 +95,8 @@ export const negativesSchema = z
 export const earlyStoppingSchema = z.strictObject({
   metric: metricName.default('mrr@10').describe('validation metric, e.g. mrr@10, ndcg@10'),
   patience: positiveInt.default(10).describe('epochs without improvement before stopping'),
+  mode: z.enum(['full', 'sampled']).default('full').describe('validation protocol for early stopping (a training setting: eval.mode never changes it)'),
+  negatives: positiveInt.default(100).describe('mode sampled: negatives per validation positive'),
 })
 
 export const trainSchema = z
