@@ -330,6 +330,6 @@ describe('fuzz: corrupted run directories', () => {
       }),
       {seed: 11, numRuns: runs(30)},
     )
-  }, 240_000)
+  }, 240_000 * Math.max(1, scale))
 })
 
