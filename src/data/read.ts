@@ -235,7 +235,7 @@ async function readDelimitedFile(file: string, size: number, cfg: DataConfig, pr
   const secs = (Date.now() - started) / 1000
   progress.done(`${out.length} interactions, ${users.size} users, ${items.size} items in ${secs.toFixed(1)}s`)
   return {
-    interactions: out.build({userIds: users.ids, itemIds: items.ids}, 'auto'),
+    interactions: out.build({userIds: users.ids, itemIds: items.ids, hasTimestamps: plan!.timestamp >= 0}, 'auto'),
     skippedRows: skipped,
     sourceFiles: [file],
     bytesSha256: hash.digest('hex'),

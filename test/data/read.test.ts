@@ -38,6 +38,7 @@ describe('readInteractions: formats', () => {
     expect([...it.item.subarray(0, 5)]).toEqual([0, 1, 0, 2, 3])
     expect([...it.rating.subarray(0, 5)]).toEqual([5, 3, 4, 1, 2])
     expect(it.timestamp[4]).toBe(881250953)
+    expect(it.hasTimestamps).toBe(true)
     expect(it.user).toBeInstanceOf(Int32Array)
     expect(it.rating).toBeInstanceOf(Float32Array)
     expect(it.timestamp).toBeInstanceOf(Float64Array)
@@ -62,6 +63,7 @@ describe('readInteractions: formats', () => {
     expect(it.itemIds).toEqual(['m1', 'm2'])
     expect([...it.rating.subarray(0, 3)]).toEqual([4.5, 3, 2])
     expect([...it.timestamp.subarray(0, 3)]).toEqual([100, 200, 300])
+    expect(it.hasTimestamps).toBe(true)
   })
 
   it('maps columns by 0-based index; rating/timestamp optional (rating 1, timestamp = row index); blank lines skipped', async () => {
@@ -72,6 +74,7 @@ describe('readInteractions: formats', () => {
     expect(it.itemIds).toEqual(['m1', 'm2', 'm3'])
     expect([...it.rating.subarray(0, 3)]).toEqual([1, 1, 1])
     expect([...it.timestamp.subarray(0, 3)]).toEqual([0, 1, 2])
+    expect(it.hasTimestamps).toBe(false) // the row index is no time: splits and inspect must know
   })
 
   it('decodes latin-1 ids, with "\\t" meaning tab', async () => {
