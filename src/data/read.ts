@@ -261,18 +261,19 @@ async function readDelimitedFile(file: string, size: number, cfg: DataConfig, pr
     }
     const e = err as {code?: string; message?: string; lines?: number}
     if (gzip && typeof e.code === 'string' && e.code.startsWith('Z_')) {
-      throw dataError('data.gzip', `${file}: the gzip data is corrupt or truncated (${e.message})`, {
+      throw dataError('data.gzip', `${file}: the gzip data is corrupt or truncated (${shortText(e.message ?? '')})`, {
         hint: 'download or compress the file again',
         cause: err,
       })
     }
-    if (typeof e.code === 'string' && e.code.startsWith('CSV_')) {
-      throw dataError('data.bad_row', `${file}:${e.lines ?? '?'}: ${e.message}`, {
+    // csv-parse codes are CSV_*, except INVALID_OPENING_QUOTE (whose message quotes the whole field)
+    if (typeof e.code === 'string' && (e.code.startsWith('CSV_') || e.code === 'INVALID_OPENING_QUOTE')) {
+      throw dataError('data.bad_row', `${file}:${e.lines ?? '?'}: ${shortText(e.message ?? '')}`, {
         hint: format === 'delimited' ? 'check the quoting of the file, or the delimiter' : undefined,
         cause: err,
       })
     }
-    throw dataError('data.read', `cannot read ${file}: ${e.message ?? String(err)}`, {cause: err})
+    throw dataError('data.read', `cannot read ${file}: ${shortText(e.message ?? String(err))}`, {cause: err})
   }
 
   if (out.length === 0) {
@@ -336,6 +337,11 @@ const ECHO_CHARS = 60
 export function quoted(s: string): string {
   if (s.length <= ECHO_CHARS) return JSON.stringify(s)
   return `${JSON.stringify(s.slice(0, ECHO_CHARS)).slice(0, -1)}…" (${s.length} chars)`
+}
+
+/** a library's message for ours: cut when long (it may quote a field of the file whole) */
+function shortText(s: string): string {
+  return s.length <= 4 * ECHO_CHARS ? s : `${s.slice(0, 4 * ECHO_CHARS)}… (${s.length} chars)`
 }
 
 function isIntegerId(s: string): boolean {

@@ -271,6 +271,17 @@ describe('readInteractions: hints and echoed values', () => {
     expect(err.message).toBe(`${p}:2: rating "${'9x'.repeat(30)}…" (2000000 chars) is not a number`)
   })
 
+  it('a csv-parse error quoting a huge field (a quote inside an unquoted field) is a short bad_row at its line', async () => {
+    const p = join(fx.dir, 'opening-quote.csv')
+    writeFileSync(p, `u1,i1\n${'y'.repeat(200_000)}"z,i2\n`)
+    const err = await readError({format: 'delimited', path: p, columns: {user: 0, item: 1}})
+    expect(err.code).toBe('data.bad_row')
+    expect(err.exitCode).toBe(3)
+    expect(err.message).toMatch(new RegExp(`^${p}:2: Invalid Opening Quote`))
+    expect(err.message.length).toBeLessThan(300)
+    expect(err.hint).toContain('quoting')
+  })
+
   it('a huge header name is cut in the column_missing message', async () => {
     const p = join(fx.dir, 'huge-header.csv')
     writeFileSync(p, `${'h'.repeat(100_000)},item\nu,i\n`)
