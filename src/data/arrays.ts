@@ -54,7 +54,7 @@ export class InteractionBuilder {
    * `'auto'` trims small results and those with more than 1/4 slack, and otherwise hands over the
    * longer arrays (the Interactions contract allows it) to spare a copy of a large dataset.
    */
-  build(ids: {userIds: string[]; itemIds: string[]}, trimOption: boolean | 'auto' = true): Interactions {
+  build(ids: {userIds: string[]; itemIds: string[]; hasTimestamps?: boolean}, trimOption: boolean | 'auto' = true): Interactions {
     const n = this.length
     const trim = trimOption === 'auto' ? n < 1_000_000 || this.user.length > n * 1.25 : trimOption
     return {
@@ -67,6 +67,7 @@ export class InteractionBuilder {
       numItems: ids.itemIds.length,
       userIds: ids.userIds,
       itemIds: ids.itemIds,
+      ...(ids.hasTimestamps === undefined ? {} : {hasTimestamps: ids.hasTimestamps}),
     }
   }
 }
@@ -104,7 +105,18 @@ export function selectRows(inter: Interactions, rows: ArrayLike<number>, count =
     rating[k] = inter.rating[r]
     timestamp[k] = inter.timestamp[r]
   }
-  return {user, item, rating, timestamp, length: count, numUsers: inter.numUsers, numItems: inter.numItems, userIds: inter.userIds, itemIds: inter.itemIds}
+  return {
+    user,
+    item,
+    rating,
+    timestamp,
+    length: count,
+    numUsers: inter.numUsers,
+    numItems: inter.numItems,
+    userIds: inter.userIds,
+    itemIds: inter.itemIds,
+    ...(inter.hasTimestamps === false ? {hasTimestamps: false} : {}),
+  }
 }
 
 /**

@@ -142,6 +142,7 @@ export function preprocess(inter: Interactions, cfg: PreprocessConfig): Preproce
     numItems: itemIds.length,
     userIds,
     itemIds,
+    ...(inter.hasTimestamps === false ? {hasTimestamps: false} : {}),
   }
   let w = 0
   for (let r = 0; r < n; r++) {

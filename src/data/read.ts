@@ -1,9 +1,10 @@
 import {createHash} from 'node:crypto'
 import {createReadStream, openSync, readSync, closeSync, statSync} from 'node:fs'
-import {Transform, type TransformCallback} from 'node:stream'
+import {PassThrough, Transform, type Readable, type TransformCallback} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
 import {resolve} from 'node:path'
 import {isUtf8} from 'node:buffer'
+import {createGunzip} from 'node:zlib'
 
 import {parse, type Options as CsvOptions} from 'csv-parse'
 
@@ -42,9 +43,15 @@ interface ColumnPlan {
  * Read interactions as configured. Files are streamed through csv-parse (never read whole into a
  * string); ids are remapped to dense ints in first-seen order, the original ids kept as strings.
  *
- * Errors (all data errors, exit 3): missing file, empty / header-only file, non-UTF-8 bytes in a
- * utf-8 file, and a malformed row (`data.bad_row`, "<file>:<line>: <what>") unless
- * `on_bad_row: skip`, which counts and skips it.
+ * gzip-compressed files (recognised by their magic bytes, whatever their name) are decompressed on
+ * the fly; `bytesSha256` stays the hash of the bytes on disk and line numbers count lines of the
+ * decompressed text.
+ *
+ * Errors (all data errors, exit 3): missing file, empty / header-only file, an archive or binary
+ * file (`data.binary`), corrupt gzip data, non-UTF-8 bytes in a utf-8 file, an undeclared header
+ * line (`data.likely_header`, see headerLikeColumn), and a malformed row (`data.bad_row`,
+ * "<file>:<line>: <what>") unless `on_bad_row: skip`, which counts and skips it. Values from the
+ * file are echoed cut to a short prefix (see quoted).
  */
 export async function readInteractions(cfg: DataConfig, options: ReadOptions = {}): Promise<ReadResult> {
   const progress = options.progress ?? silentProgress
@@ -110,9 +117,13 @@ async function readDelimitedFile(file: string, size: number, cfg: DataConfig, pr
   const skip = cfg.on_bad_row === 'skip'
   const encoding: BufferEncoding = cfg.encoding === 'latin1' ? 'latin1' : 'utf8'
 
+  const gzip = inputKind(file) === 'gzip'
+
   let plan: ColumnPlan | undefined =
     format === 'delimited' ? (header ? undefined : planFromIndexes(cfg, file)) : {user: 0, item: 1, rating: 2, timestamp: 3, numericIds: true}
   const minFields = () => Math.max(plan!.user, plan!.item, plan!.rating, plan!.timestamp) + 1
+  // columns mapped by index: hold the first rows back to check that the first is not a header
+  let head: string[][] | undefined = plan && format === 'delimited' ? [] : undefined
 
   const users = new IdMap()
   const items = new IdMap()
@@ -124,13 +135,17 @@ async function readDelimitedFile(file: string, size: number, cfg: DataConfig, pr
 
   // the line of a bad row is found afterwards (re-parsing up to it): asking csv-parse for line
   // info on every record costs more than the parsing itself
-  const bad = (what: string): void => {
+  const bad = (what: string, hint?: string): void => {
     if (skip) {
       skipped++
       return
     }
-    throw new BadRow(recordIndex, what)
+    throw new BadRow(recordIndex, what, hint)
   }
+  const tooFewHint = (): string | undefined =>
+    format === 'delimited'
+      ? `data.columns maps user/item/rating/timestamp to 0-based columns (${describePlan(plan)}; the default is 0, 1, 2, 3): map only the columns the file has, or fix the row, or set data.on_bad_row: skip to count and skip malformed rows`
+      : undefined
 
   let recordIndex = -1
   const onRecord = (record: string[]): void => {
@@ -142,27 +157,27 @@ async function readDelimitedFile(file: string, size: number, cfg: DataConfig, pr
       return
     }
     if (record.length < minFields()) {
-      return bad(`expected at least ${minFields()} fields, found ${record.length}${record.length === 1 && format === 'delimited' ? ` (is the delimiter ${JSON.stringify(delimiter)} right?)` : ''}`)
+      return bad(`expected at least ${minFields()} fields, found ${record.length}${record.length === 1 && format === 'delimited' ? ` (is the delimiter ${JSON.stringify(delimiter)} right?)` : ''}`, tooFewHint())
     }
     const us = record[plan.user].trim()
     const is = record[plan.item].trim()
     if (us.length === 0) return bad('empty user id')
     if (is.length === 0) return bad('empty item id')
     if (plan.numericIds) {
-      if (!isIntegerId(us)) return bad(`user id ${JSON.stringify(us)} is not a non-negative integer`)
-      if (!isIntegerId(is)) return bad(`item id ${JSON.stringify(is)} is not a non-negative integer`)
+      if (!isIntegerId(us)) return bad(`user id ${quoted(us)} is not a non-negative integer`)
+      if (!isIntegerId(is)) return bad(`item id ${quoted(is)} is not a non-negative integer`)
     }
     let rating = 1
     if (plan.rating >= 0) {
       const s = record[plan.rating].trim()
       rating = s.length === 0 ? Number.NaN : Number(s)
-      if (!Number.isFinite(rating)) return bad(`rating ${JSON.stringify(s)} is not a number`)
+      if (!Number.isFinite(rating)) return bad(`rating ${quoted(s)} is not a number`)
     }
     let ts = out.length
     if (plan.timestamp >= 0) {
       const s = record[plan.timestamp].trim()
       ts = s.length === 0 ? Number.NaN : Number(s)
-      if (!Number.isFinite(ts)) return bad(`timestamp ${JSON.stringify(s)} is not a number`)
+      if (!Number.isFinite(ts)) return bad(`timestamp ${quoted(s)} is not a number`)
     }
     out.push(users.get(us), items.get(is), rating, ts)
     if (out.length >= nextReport) {
@@ -181,24 +196,39 @@ async function readDelimitedFile(file: string, size: number, cfg: DataConfig, pr
     quote: format === 'delimited' ? '"' : false,
   }
 
+  /** check the held-back first rows for a header line, then read them */
+  const releaseHead = (): void => {
+    const rows = head!
+    head = undefined
+    const found = headerLikeColumn(rows, plan!)
+    if (found) {
+      throw new LikelyHeader(`the first row looks like a header line: its ${found.column} column holds ${quoted(found.value)} where the next ${rows.length - 1} rows hold numbers`)
+    }
+    for (const r of rows) onRecord(r)
+  }
+
   progress.stage(`read ${file}`)
   const hash = createHash('sha256')
   // size the arrays once from the line density of the first chunk (+5%), instead of doubling
-  const guard = new InputGuard(hash, encoding === 'utf8', (first) => {
+  // (not for gzip: the size on disk says little about the number of lines)
+  const guard = new InputGuard(encoding === 'utf8', (first) => {
     let lines = 0
     for (let i = first.indexOf(10); i >= 0; i = first.indexOf(10, i + 1)) lines++
-    if (lines > 0 && first.length < size) out.reserve(Math.ceil(((size / first.length) * lines) * 1.05) + 1024)
+    if (!gzip && lines > 0 && first.length < size) out.reserve(Math.ceil(((size / first.length) * lines) * 1.05) + 1024)
   })
   let failure: unknown
   try {
-    await pipeline(createReadStream(file, {highWaterMark: 1 << 20}), guard, parse(csvOptions), async (records: AsyncIterable<string[]>) => {
-      for await (const record of records) {
-        try {
-          onRecord(record)
-        } catch (err) {
-          failure = err
-          throw err
+    const decode = gzip ? gunzip() : new PassThrough()
+    await pipeline(createReadStream(file, {highWaterMark: 1 << 20}), new HashTap(hash), decode, guard, parse(csvOptions), async (records: AsyncIterable<string[]>) => {
+      try {
+        for await (const record of records) {
+          if (head === undefined) onRecord(record)
+          else if (head.push(record) === HEADER_SAMPLE) releaseHead()
         }
+        if (head !== undefined) releaseHead()
+      } catch (err) {
+        failure = err
+        throw err
       }
     })
   } catch (caught) {
@@ -206,25 +236,44 @@ async function readDelimitedFile(file: string, size: number, cfg: DataConfig, pr
     const err = failure ?? caught
     if (isRecError(err)) throw err
     if (err instanceof BadRow) {
-      const line = await lineOfRecord(file, csvOptions, err.recordIndex)
+      const line = await lineOfRecord(file, gzip, csvOptions, err.recordIndex)
       throw dataError('data.bad_row', `${file}:${line}: ${err.what}`, {
-        hint: 'fix the row, or set data.on_bad_row: skip to count and skip malformed rows',
+        hint: err.hint ?? 'fix the row, or set data.on_bad_row: skip to count and skip malformed rows',
+      })
+    }
+    if (err instanceof LikelyHeader) {
+      const line = await lineOfRecord(file, gzip, csvOptions, 0)
+      throw dataError('data.likely_header', `${file}:${line}: ${err.message}`, {
+        hint: 'if it holds column names, set data.header: true (--header with --dataset); data.columns can then name the columns',
+      })
+    }
+    if (err instanceof BinaryInput) {
+      const line = await lineAtOffset(file, gzip, err.offset)
+      throw dataError('data.binary', `${file}:${line}: a NUL byte: this looks like a binary file, not delimited text`, {
+        hint: 'point data.path at the ratings text file (UTF-16 text must be saved as UTF-8 first; .gz files are read directly)',
       })
     }
     if (err instanceof InvalidUtf8) {
-      const line = lineAtOffset(file, err.offset)
+      const line = await lineAtOffset(file, gzip, err.offset)
       throw dataError('data.encoding', `${file}:${line}: bytes that are not valid UTF-8`, {
         hint: 'the file is probably Latin-1 (ISO-8859-1); set data.encoding: latin1',
       })
     }
     const e = err as {code?: string; message?: string; lines?: number}
-    if (typeof e.code === 'string' && e.code.startsWith('CSV_')) {
-      throw dataError('data.bad_row', `${file}:${e.lines ?? '?'}: ${e.message}`, {
+    if (gzip && typeof e.code === 'string' && e.code.startsWith('Z_')) {
+      throw dataError('data.gzip', `${file}: the gzip data is corrupt or truncated (${shortText(e.message ?? '')})`, {
+        hint: 'download or compress the file again',
+        cause: err,
+      })
+    }
+    // csv-parse codes are CSV_*, except INVALID_OPENING_QUOTE (whose message quotes the whole field)
+    if (typeof e.code === 'string' && (e.code.startsWith('CSV_') || e.code === 'INVALID_OPENING_QUOTE')) {
+      throw dataError('data.bad_row', `${file}:${e.lines ?? '?'}: ${shortText(e.message ?? '')}`, {
         hint: format === 'delimited' ? 'check the quoting of the file, or the delimiter' : undefined,
         cause: err,
       })
     }
-    throw dataError('data.read', `cannot read ${file}: ${e.message ?? String(err)}`, {cause: err})
+    throw dataError('data.read', `cannot read ${file}: ${shortText(e.message ?? String(err))}`, {cause: err})
   }
 
   if (out.length === 0) {
@@ -235,11 +284,64 @@ async function readDelimitedFile(file: string, size: number, cfg: DataConfig, pr
   const secs = (Date.now() - started) / 1000
   progress.done(`${out.length} interactions, ${users.size} users, ${items.size} items in ${secs.toFixed(1)}s`)
   return {
-    interactions: out.build({userIds: users.ids, itemIds: items.ids}, 'auto'),
+    interactions: out.build({userIds: users.ids, itemIds: items.ids, hasTimestamps: plan!.timestamp >= 0}, 'auto'),
     skippedRows: skipped,
     sourceFiles: [file],
     bytesSha256: hash.digest('hex'),
   }
+}
+
+/** rows held back to decide whether the first row of an index-mapped file is a header */
+const HEADER_SAMPLE = 100
+
+/**
+ * The mapped column, and its first-row value, that makes the first row look like an undeclared
+ * header line: the value is a name (it has a letter and no digit) and every other sampled row
+ * holds a number in that column. Either alone is common in real data (string ids, an id "A12"
+ * before numeric ones); both together are what a header over numeric columns looks like, and
+ * reading it as data would silently add a user and an item (or a skipped row).
+ */
+export function headerLikeColumn(rows: readonly string[][], plan: Pick<ColumnPlan, 'user' | 'item' | 'rating' | 'timestamp'>): {column: string; value: string} | undefined {
+  if (rows.length < 2) return undefined
+  for (const column of ['user', 'item', 'rating', 'timestamp'] as const) {
+    const c = plan[column]
+    if (c < 0 || c >= rows[0].length) continue
+    const value = rows[0][c].trim()
+    if (!looksLikeName(value)) continue
+    if (rows.every((r, k) => k === 0 || (c < r.length && isNumber(r[c].trim())))) return {column, value}
+  }
+  return undefined
+}
+
+function looksLikeName(s: string): boolean {
+  return /\p{L}/u.test(s) && !/\d/.test(s)
+}
+
+function isNumber(s: string): boolean {
+  return s.length > 0 && Number.isFinite(Number(s))
+}
+
+/** the column mapping as the user wrote it, for hints */
+function describePlan(plan: ColumnPlan | undefined): string {
+  if (!plan) return 'from the header'
+  return (['user', 'item', 'rating', 'timestamp'] as const)
+    .filter((k) => plan[k] >= 0)
+    .map((k) => `${k} ${plan[k]}`)
+    .join(', ')
+}
+
+/** longest value echoed whole in a message; longer ones are cut (a broken quote can make a field megabytes long) */
+const ECHO_CHARS = 60
+
+/** a value from the file for a message: JSON-quoted, cut to a prefix with its length when long */
+export function quoted(s: string): string {
+  if (s.length <= ECHO_CHARS) return JSON.stringify(s)
+  return `${JSON.stringify(s.slice(0, ECHO_CHARS)).slice(0, -1)}…" (${s.length} chars)`
+}
+
+/** a library's message for ours: cut when long (it may quote a field of the file whole) */
+function shortText(s: string): string {
+  return s.length <= 4 * ECHO_CHARS ? s : `${s.slice(0, 4 * ECHO_CHARS)}… (${s.length} chars)`
 }
 
 function isIntegerId(s: string): boolean {
@@ -272,7 +374,8 @@ function planFromHeader(cfg: DataConfig, header: string[], file: string): Column
     let i = names.indexOf(v)
     if (i < 0) i = names.findIndex((h) => h.toLowerCase() === v.toLowerCase())
     if (i < 0) {
-      throw dataError('data.column_missing', `${file}: no column named ${JSON.stringify(v)} (data.columns.${name}); the header has ${names.map((n) => JSON.stringify(n)).join(', ')}`, {
+      const shown = names.slice(0, 20).map(quoted).join(', ') + (names.length > 20 ? `, … (${names.length} columns)` : '')
+      throw dataError('data.column_missing', `${file}: no column named ${JSON.stringify(v)} (data.columns.${name}); the header has ${shown}`, {
         hint: 'fix data.columns, or data.delimiter if the header looks like one column',
       })
     }
@@ -288,16 +391,79 @@ class InvalidUtf8 extends Error {
   }
 }
 
+class BinaryInput extends Error {
+  constructor(readonly offset: number) {
+    super(`NUL byte at ${offset}`)
+  }
+}
+
+class LikelyHeader extends Error {}
+
+/** archive formats recognised by their first bytes: reading them as text would only produce noise */
+const ARCHIVES: readonly {name: string; magic: readonly number[]}[] = [
+  {name: 'zip', magic: [0x50, 0x4b, 0x03, 0x04]},
+  {name: 'bzip2', magic: [0x42, 0x5a, 0x68, -1, 0x31, 0x41, 0x59, 0x26, 0x53, 0x59]},
+  {name: 'xz', magic: [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]},
+  {name: 'zstd', magic: [0x28, 0xb5, 0x2f, 0xfd]},
+  {name: '7z', magic: [0x37, 0x7a, 0xbc, 0xaf, 0x27, 0x1c]},
+]
+
 /**
- * Pass-through that hashes the input bytes and (for utf-8) checks that they are valid UTF-8,
- * carrying an incomplete multi-byte sequence at a chunk end over to the next chunk.
+ * What the file's first bytes say it is: gzip (read through gunzip), or text. Other archives are
+ * a data error here, before their bytes could pass for a malformed row or Latin-1 text.
+ */
+function inputKind(file: string): 'gzip' | 'text' {
+  const fd = openSync(file, 'r')
+  const buf = Buffer.alloc(10)
+  let n: number
+  try {
+    n = readSync(fd, buf, 0, buf.length, 0)
+  } finally {
+    closeSync(fd)
+  }
+  if (n >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) return 'gzip'
+  for (const {name, magic} of ARCHIVES) {
+    if (n >= magic.length && magic.every((b, i) => b < 0 || buf[i] === b)) {
+      throw dataError('data.binary', `${file} is a ${name} archive, not a text file`, {
+        hint: name === 'zip' ? 'unpack it (`rec data download` does this for MovieLens) and point data.path at the ratings file inside' : 'decompress it first (gzip-compressed files are read directly)',
+      })
+    }
+  }
+  return 'text'
+}
+
+function gunzip(): Transform {
+  return createGunzip({chunkSize: 1 << 16})
+}
+
+/** the file's text as a stream: its bytes, decompressed when it is gzip */
+function openText(file: string, gzip: boolean): Readable {
+  const raw = createReadStream(file, {highWaterMark: 1 << 20})
+  return gzip ? raw.pipe(gunzip()) : raw
+}
+
+/** pass-through that hashes the bytes as they are on disk (before any decompression) */
+class HashTap extends Transform {
+  constructor(private readonly hash: ReturnType<typeof createHash>) {
+    super()
+  }
+
+  _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.hash.update(chunk)
+    cb(null, chunk)
+  }
+}
+
+/**
+ * Pass-through over the (decompressed) text that stops at a NUL byte, which no delimited text
+ * holds (binary data, UTF-16), and (for utf-8) checks that the bytes are valid UTF-8, carrying an
+ * incomplete multi-byte sequence at a chunk end over to the next chunk.
  */
 class InputGuard extends Transform {
   private offset = 0
   private carry: Buffer | undefined
 
   constructor(
-    private readonly hash: ReturnType<typeof createHash>,
     private readonly checkUtf8: boolean,
     private onFirstChunk?: (chunk: Buffer) => void,
   ) {
@@ -309,7 +475,11 @@ class InputGuard extends Transform {
       this.onFirstChunk(chunk)
       this.onFirstChunk = undefined
     }
-    this.hash.update(chunk)
+    const nul = chunk.indexOf(0)
+    if (nul >= 0) {
+      cb(new BinaryInput(this.offset + nul))
+      return
+    }
     if (this.checkUtf8) {
       const start = this.offset - (this.carry?.length ?? 0)
       const buf = this.carry ? Buffer.concat([this.carry, chunk]) : chunk
@@ -377,41 +547,41 @@ export function firstInvalidUtf8(buf: Uint8Array): number {
   return n
 }
 
-/** 1-based line number of a byte offset (re-reads the file prefix: only used on the error path) */
-function lineAtOffset(file: string, offset: number): number {
-  const fd = openSync(file, 'r')
-  try {
-    const buf = Buffer.allocUnsafe(1 << 20)
-    let line = 1
-    let pos = 0
-    while (pos < offset) {
-      const n = readSync(fd, buf, 0, Math.min(buf.length, offset - pos), pos)
-      if (n <= 0) break
-      for (let i = 0; i < n; i++) if (buf[i] === 10) line++
-      pos += n
-    }
-    return line
-  } finally {
-    closeSync(fd)
+/**
+ * 1-based line number of a byte offset of the (decompressed) text: re-reads the text up to it, so
+ * only used on the error path
+ */
+async function lineAtOffset(file: string, gzip: boolean, offset: number): Promise<number> {
+  let line = 1
+  let pos = 0
+  for await (const chunk of openText(file, gzip)) {
+    const buf = chunk as Buffer
+    const n = Math.min(buf.length, offset - pos)
+    for (let i = buf.indexOf(10); i >= 0 && i < n; i = buf.indexOf(10, i + 1)) line++
+    pos += n
+    if (pos >= offset) break
   }
+  return line
 }
 
 class BadRow extends Error {
   constructor(
     readonly recordIndex: number,
     readonly what: string,
+    /** replaces the generic "fix the row, or skip" hint when the cause is more likely the config */
+    readonly hint?: string,
   ) {
     super(what)
   }
 }
 
 /** 1-based line where record number `index` (0-based, as csv-parse emits them) starts */
-async function lineOfRecord(file: string, csvOptions: CsvOptions, index: number): Promise<number | string> {
+async function lineOfRecord(file: string, gzip: boolean, csvOptions: CsvOptions, index: number): Promise<number | string> {
   let k = -1
   let line: number | string = '?'
   const parser = parse({...csvOptions, info: true})
   try {
-    await pipeline(createReadStream(file, {highWaterMark: 1 << 20}), parser, async (records: AsyncIterable<{info: {lines: number}}>) => {
+    await pipeline(openText(file, gzip), parser, async (records: AsyncIterable<{info: {lines: number}}>) => {
       for await (const r of records) {
         if (++k === index) {
           line = r.info.lines

@@ -3,6 +3,7 @@ import {basename, join, resolve} from 'node:path'
 
 import {dataSchema, preprocessSchema, synthSchema, type DataConfig, type PreprocessConfig} from '../config/schema.js'
 import {usageError} from '../errors.js'
+import {ignoredDataOptions} from './format-options.js'
 
 /**
  * Dataset specs for `rec data inspect --dataset <spec>` (no experiment file needed):
@@ -31,26 +32,39 @@ export interface DelimitedOptions {
 const COLUMN_KEYS = ['user', 'item', 'rating', 'timestamp'] as const
 
 export function dataConfigFromSpec(spec: string, options: DelimitedOptions = {}): DataConfig {
-  const base: Record<string, unknown> = {}
-  if (options.encoding) base.encoding = options.encoding
-  if (options.onBadRow) base.on_bad_row = options.onBadRow
+  const cfg: Record<string, unknown> = {}
+  if (options.encoding) cfg.encoding = options.encoding
+  if (options.onBadRow) cfg.on_bad_row = options.onBadRow
+  if (options.delimiter !== undefined) cfg.delimiter = options.delimiter
+  if (options.header !== undefined) cfg.header = options.header
+  if (options.columns !== undefined) cfg.columns = parseColumns(options.columns)
   const m = /^(ml-100k|ml-1m|synth|delimited)(?::(.*))?$/s.exec(spec)
-  if (m && m[1] === 'synth') return dataSchema.parse({...base, format: 'synth', synth: parseSynthParams(m[2] ?? '')})
+  if (m && m[1] === 'synth') return checked({...cfg, format: 'synth', synth: parseSynthParams(m[2] ?? '')})
   if (m && (m[1] === 'ml-100k' || m[1] === 'ml-1m')) {
     if (!m[2]) throw usageError('usage.dataset', `--dataset ${m[1]} needs a path: ${m[1]}:<file or folder>`)
-    return dataSchema.parse({...base, format: m[1], path: movieLensFile(m[1], m[2])})
+    return checked({...cfg, format: m[1], path: movieLensFile(m[1], m[2])})
   }
   const path = m && m[1] === 'delimited' ? m[2] ?? '' : spec
   if (!path) throw usageError('usage.dataset', '--dataset delimited needs a path: delimited:<file>')
   if (!m) {
-    const name = basename(path)
-    if (name === 'u.data') return dataSchema.parse({...base, format: 'ml-100k', path: resolve(path)})
-    if (name === 'ratings.dat') return dataSchema.parse({...base, format: 'ml-1m', path: resolve(path)})
+    const name = basename(path).replace(/\.gz$/, '')
+    if (name === 'u.data') return checked({...cfg, format: 'ml-100k', path: resolve(path)})
+    if (name === 'ratings.dat') return checked({...cfg, format: 'ml-1m', path: resolve(path)})
   }
-  const cfg: Record<string, unknown> = {...base, format: 'delimited', path: resolve(path)}
-  if (options.delimiter !== undefined) cfg.delimiter = options.delimiter
-  if (options.header !== undefined) cfg.header = options.header
-  if (options.columns !== undefined) cfg.columns = parseColumns(options.columns)
+  return checked({...cfg, format: 'delimited', path: resolve(path)})
+}
+
+const FLAG_OF: Record<string, string> = {delimiter: '--delimiter', header: '--header', columns: '--columns', encoding: '--encoding', on_bad_row: '--on-bad-row'}
+
+/** a flag the dataset's format would ignore is a usage error (as the same key in a config is), then the schema's defaults */
+function checked(cfg: Record<string, unknown>): DataConfig {
+  const ignored = ignoredDataOptions(cfg).filter((p) => p.key in FLAG_OF)
+  if (ignored.length > 0) {
+    const p = ignored[0]
+    throw usageError('usage.dataset', `${ignored.map((i) => FLAG_OF[i.key]).join(', ')}: ${p.message}`, {
+      hint: 'drop the flag, or give the file as delimited:<path> to read it with your own layout',
+    })
+  }
   return dataSchema.parse(cfg)
 }
 

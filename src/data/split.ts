@@ -16,7 +16,15 @@ export interface SplitStats {
   coldRowsDropped: number
   /** leave_one_out: users with fewer than 3 interactions, kept whole in train */
   shortUsersTrainOnly: number
+  /**
+   * what ordered events for a temporal or leave_one_out (latest) split: their timestamps, or the
+   * input row order (data without timestamps and `split.row_order: true`); null when the split
+   * does not order by time (random, leave_one_out with order: random). The protocol line states it.
+   */
+  order: SplitOrder
 }
+
+export type SplitOrder = 'timestamp' | 'row' | null
 
 export interface SplitResult extends Split {
   stats: SplitStats
@@ -43,6 +51,7 @@ const TEST = 2
  * Afterwards valid/test rows of users with no train row are dropped (counted in stats).
  */
 export function splitInteractions(inter: Interactions, cfg: SplitConfig, seed: number): SplitResult {
+  const order = splitOrder(inter, cfg)
   const n = inter.length
   const rng = new Rng(seed)
   const part = new Uint8Array(n)
@@ -142,8 +151,25 @@ export function splitInteractions(inter: Interactions, cfg: SplitConfig, seed: n
       coldUsersDropped: coldUsers,
       coldRowsDropped: coldRows,
       shortUsersTrainOnly: shortUsers,
+      order,
     },
   }
+}
+
+/**
+ * What orders events for this split. Data without timestamps only has its row order, and a split
+ * that calls itself temporal must not use that silently: it is a data error unless
+ * `split.row_order: true` opts in (the stats, and so the protocol line, then say "row").
+ */
+function splitOrder(inter: Interactions, cfg: SplitConfig): SplitOrder {
+  const byTime = cfg.method === 'temporal' || (cfg.method === 'leave_one_out' && cfg.order === 'latest')
+  if (!byTime) return null
+  if (inter.hasTimestamps !== false) return 'timestamp'
+  if (cfg.row_order) return 'row'
+  const what = cfg.method === 'temporal' ? 'split.method temporal' : 'split.method leave_one_out with order: latest'
+  throw dataError('data.no_timestamps', `${what} needs timestamps, and the data has none (no timestamp column is mapped)`, {
+    hint: 'map a timestamp column (data.columns.timestamp), or set split.row_order: true to order events by input row (the protocol line then says so), or use split.method: random',
+  })
 }
 
 /** sort row indexes in place by timestamp, ties by row index (so the order is total and stable) */

@@ -18,8 +18,13 @@ export interface DatasetStats {
   /** interactions per user / per item (over users and items that have at least one) */
   perUser: CountSummary
   perItem: CountSummary
-  /** timestamps read as unix seconds; `days` = (last - first) / 86400 */
-  timeSpan: {first: string; last: string; days: number}
+  /** false when the input had no timestamp column (the rows are only in file order) */
+  timestamps: boolean
+  /**
+   * timestamps read as unix seconds; `days` = (last - first) / 86400. null without timestamps:
+   * the row positions stored in their place would read as dates in January 1970.
+   */
+  timeSpan: {first: string; last: string; days: number} | null
 }
 
 /** Summary statistics of a set of interactions (users/items counted when they have >= 1 row). */
@@ -43,6 +48,7 @@ export function datasetStats(inter: Interactions): DatasetStats {
   const itemsSeen = ic.filter((c) => c > 0)
   const ratingHistogram: Record<string, number> = {}
   for (const v of [...hist.keys()].sort((a, b) => a - b)) ratingHistogram[String(v)] = hist.get(v)!
+  const timestamps = inter.hasTimestamps !== false
   const users = usersSeen.length
   const items = itemsSeen.length
   return {
@@ -53,11 +59,14 @@ export function datasetStats(inter: Interactions): DatasetStats {
     ratingHistogram,
     perUser: summary(usersSeen),
     perItem: summary(itemsSeen),
-    timeSpan: {
-      first: n > 0 ? isoSeconds(tMin) : '',
-      last: n > 0 ? isoSeconds(tMax) : '',
-      days: n > 0 ? Number(((tMax - tMin) / 86400).toFixed(2)) : 0,
-    },
+    timestamps,
+    timeSpan: timestamps
+      ? {
+          first: n > 0 ? isoSeconds(tMin) : '',
+          last: n > 0 ? isoSeconds(tMax) : '',
+          days: n > 0 ? Number(((tMax - tMin) / 86400).toFixed(2)) : 0,
+        }
+      : null,
   }
 }
 
@@ -89,6 +98,6 @@ export function formatStats(s: DatasetStats): string {
     `per user      min ${s.perUser.min}  median ${s.perUser.median}  max ${s.perUser.max}`,
     `per item      min ${s.perItem.min}  median ${s.perItem.median}  max ${s.perItem.max}`,
     `ratings       ${histText}`,
-    `time span     ${s.timeSpan.first} → ${s.timeSpan.last} (${s.timeSpan.days} days)`,
+    s.timeSpan ? `time span     ${s.timeSpan.first} → ${s.timeSpan.last} (${s.timeSpan.days} days)` : 'time span     none: no timestamps in the input',
   ].join('\n')
 }

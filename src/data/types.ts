@@ -14,6 +14,12 @@ export interface Interactions {
   numItems: number
   userIds: string[]
   itemIds: string[]
+  /**
+   * false when the input had no timestamp column: `timestamp` then holds each row's input
+   * position, which orders events by row but is no time (a split must not call that temporal, nor
+   * inspect print dates from it). Absent means true: synthetic data and MovieLens always have them.
+   */
+  hasTimestamps?: boolean
 }
 
 /** train / validation / test parts share the id space (numUsers, numItems, userIds, itemIds) */

@@ -70,6 +70,12 @@ describe.concurrent('rec data commands', () => {
     expect(json(j.stdout).error).toMatchObject({code: 'data.bad_row', exitCode: 3, message: `${fx.badRating}:2: rating "five" is not a number`})
   })
 
+  it('data inspect --json on a file without timestamps: timeSpan null and timestamps false, not 1970 dates', async () => {
+    const r = await runCli(['data', 'inspect', '--dataset', fx.csvIndex, '--delimiter', ';', '--columns', 'user=2,item=0', '--json'])
+    expect(r.code, r.stderr).toBe(0)
+    expect(json(r.stdout).stats).toMatchObject({timestamps: false, timeSpan: null})
+  })
+
   it('data download --base-url (local server) --json', async () => {
     const dir = join(fx.dir, 'dl')
     const ok = await runCli(['data', 'download', 'ml-100k', '--dir', dir, '--base-url', baseUrl, '--expected-sha256', zipSha, '--json'])

@@ -38,6 +38,7 @@ describe('readInteractions: formats', () => {
     expect([...it.item.subarray(0, 5)]).toEqual([0, 1, 0, 2, 3])
     expect([...it.rating.subarray(0, 5)]).toEqual([5, 3, 4, 1, 2])
     expect(it.timestamp[4]).toBe(881250953)
+    expect(it.hasTimestamps).toBe(true)
     expect(it.user).toBeInstanceOf(Int32Array)
     expect(it.rating).toBeInstanceOf(Float32Array)
     expect(it.timestamp).toBeInstanceOf(Float64Array)
@@ -62,6 +63,7 @@ describe('readInteractions: formats', () => {
     expect(it.itemIds).toEqual(['m1', 'm2'])
     expect([...it.rating.subarray(0, 3)]).toEqual([4.5, 3, 2])
     expect([...it.timestamp.subarray(0, 3)]).toEqual([100, 200, 300])
+    expect(it.hasTimestamps).toBe(true)
   })
 
   it('maps columns by 0-based index; rating/timestamp optional (rating 1, timestamp = row index); blank lines skipped', async () => {
@@ -72,6 +74,7 @@ describe('readInteractions: formats', () => {
     expect(it.itemIds).toEqual(['m1', 'm2', 'm3'])
     expect([...it.rating.subarray(0, 3)]).toEqual([1, 1, 1])
     expect([...it.timestamp.subarray(0, 3)]).toEqual([0, 1, 2])
+    expect(it.hasTimestamps).toBe(false) // the row index is no time: splits and inspect must know
   })
 
   it('decodes latin-1 ids, with "\\t" meaning tab', async () => {
@@ -211,5 +214,138 @@ describe('inputSha256', () => {
     const synth = dataSchema.parse({format: 'synth', synth: {users: 20, items: 15, interactions: 200}})
     expect(await inputSha256(synth)).toBe((await readInteractions(synth)).bytesSha256)
     await expect(inputSha256(dataSchema.parse({format: 'ml-100k', path: join(dir, 'nope.data')}))).rejects.toMatchObject({code: 'data.file_missing', exitCode: 3})
+  })
+})
+
+describe('readInteractions: a header line that is not declared', () => {
+  const write = (name: string, text: string): string => {
+    const p = join(fx.dir, name)
+    writeFileSync(p, text)
+    return p
+  }
+
+  it.each([
+    ['ids and a weight mapped', {user: 0, item: 1, rating: 2}],
+    ['only the ids mapped (the header would become one more user and item)', {user: 0, item: 1}],
+  ])('%s: data error at file:1 with the data.header hint', async (_name, columns) => {
+    const p = write('undeclared-header.tsv', 'userID\titemID\tweight\n1\t10\t0.5\n2\t20\t1\n1\t30\t2\n')
+    const err = await readError({format: 'delimited', path: p, delimiter: '\t', columns})
+    expect(err.code).toBe('data.likely_header')
+    expect(err.exitCode).toBe(3)
+    expect(err.message).toBe(`${p}:1: the first row looks like a header line: its user column holds "userID" where the next 3 rows hold numbers`)
+    expect(err.hint).toContain('data.header: true')
+  })
+
+  it('fires with on_bad_row: skip too (a header is not a malformed row to count)', async () => {
+    const p = write('undeclared-header-skip.csv', '\nuser,item,rating,timestamp\n1,10,5,100\n2,10,4,200\n')
+    const err = await readError({format: 'delimited', path: p, on_bad_row: 'skip'})
+    expect(err.code).toBe('data.likely_header')
+    expect(err.message).toMatch(new RegExp(`^${p}:2: `)) // the blank first line is skipped
+  })
+
+  it('does not fire on string ids, nor on an id with digits that happens to precede numeric ones', async () => {
+    const p = write('string-ids.csv', 'A12,10,5\n5,11,4\n6,12,3\n')
+    const r = await readInteractions(cfg({format: 'delimited', path: p, columns: {user: 0, item: 1, rating: 2}}))
+    expect(r.interactions.userIds).toEqual(['A12', '5', '6'])
+    const q = write('names.csv', 'alice,m1\nbob,m2\ncarol,m3\n')
+    expect((await readInteractions(cfg({format: 'delimited', path: q, columns: {user: 0, item: 1}}))).interactions.length).toBe(3)
+  })
+})
+
+describe('readInteractions: hints and echoed values', () => {
+  it('too few fields in a delimited file: the hint names data.columns', async () => {
+    const p = join(fx.dir, 'three-columns.csv')
+    writeFileSync(p, '1,10,5\n2,10,4\n')
+    const err = await readError({format: 'delimited', path: p})
+    expect(err.message).toBe(`${p}:1: expected at least 4 fields, found 3`)
+    expect(err.hint).toContain('data.columns')
+    expect(err.hint).toContain('on_bad_row: skip')
+  })
+
+  it('a 2 MB field is echoed as a short prefix with its length', async () => {
+    const p = join(fx.dir, 'huge-field.data')
+    writeFileSync(p, `1\t10\t5\t100\n2\t10\t${'9x'.repeat(1_000_000)}\t200\n`)
+    const err = await readError({format: 'ml-100k', path: p})
+    expect(err.code).toBe('data.bad_row')
+    expect(err.message.length).toBeLessThan(200)
+    expect(err.message).toBe(`${p}:2: rating "${'9x'.repeat(30)}…" (2000000 chars) is not a number`)
+  })
+
+  it('a csv-parse error quoting a huge field (a quote inside an unquoted field) is a short bad_row at its line', async () => {
+    const p = join(fx.dir, 'opening-quote.csv')
+    writeFileSync(p, `u1,i1\n${'y'.repeat(200_000)}"z,i2\n`)
+    const err = await readError({format: 'delimited', path: p, columns: {user: 0, item: 1}})
+    expect(err.code).toBe('data.bad_row')
+    expect(err.exitCode).toBe(3)
+    expect(err.message).toMatch(new RegExp(`^${p}:2: Invalid Opening Quote`))
+    expect(err.message.length).toBeLessThan(300)
+    expect(err.hint).toContain('quoting')
+  })
+
+  it('a huge header name is cut in the column_missing message', async () => {
+    const p = join(fx.dir, 'huge-header.csv')
+    writeFileSync(p, `${'h'.repeat(100_000)},item\nu,i\n`)
+    const err = await readError({format: 'delimited', path: p, header: true, columns: {user: 'user', item: 'item'}})
+    expect(err.code).toBe('data.column_missing')
+    expect(err.message.length).toBeLessThan(300)
+    expect(err.message).toContain('(100000 chars)')
+  })
+})
+
+describe('readInteractions: compressed and binary input', () => {
+  it('reads gzip-compressed ml-100k and delimited files; bytesSha256 stays the hash of the bytes on disk', async () => {
+    const {gzipSync} = await import('node:zlib')
+    const {createHash} = await import('node:crypto')
+    const {readFileSync} = await import('node:fs')
+    const {inputSha256} = await import('../../src/data/read.js')
+    const gz = gzipSync(readFileSync(fx.ml100k))
+    const p = join(fx.dir, 'u.data.gz')
+    writeFileSync(p, gz)
+    const plain = await readInteractions(cfg({format: 'ml-100k', path: fx.ml100k}))
+    const r = await readInteractions(cfg({format: 'ml-100k', path: p}))
+    expect(r.interactions).toEqual(plain.interactions)
+    expect(r.bytesSha256).toBe(createHash('sha256').update(gz).digest('hex'))
+    expect(await inputSha256(cfg({format: 'ml-100k', path: p}))).toBe(r.bytesSha256)
+    const csv = join(fx.dir, 'header.csv.gz')
+    writeFileSync(csv, gzipSync(readFileSync(fx.csvHeader)))
+    const h = await readInteractions(cfg({format: 'delimited', path: csv, header: true, columns: {user: 'userId', item: 'movieId', rating: 'rating', timestamp: 'ts'}}))
+    expect(h.interactions.userIds).toEqual(['alice', 'bob'])
+  })
+
+  it('errors inside gzip data name the line of the decompressed text', async () => {
+    const {gzipSync} = await import('node:zlib')
+    const {readFileSync} = await import('node:fs')
+    const bad = join(fx.dir, 'bad-rating.data.gz')
+    writeFileSync(bad, gzipSync(readFileSync(fx.badRating)))
+    expect((await readError({format: 'ml-100k', path: bad})).message).toBe(`${bad}:2: rating "five" is not a number`)
+    const latin = join(fx.dir, 'not-utf8.csv.gz')
+    writeFileSync(latin, gzipSync(readFileSync(fx.notUtf8)))
+    expect((await readError({format: 'delimited', path: latin, header: true, columns: {user: 'user', item: 'item'}})).message).toBe(`${latin}:3: bytes that are not valid UTF-8`)
+  })
+
+  it('truncated gzip data is a data error', async () => {
+    const {gzipSync} = await import('node:zlib')
+    const {readFileSync} = await import('node:fs')
+    const gz = gzipSync(readFileSync(fx.ml100k))
+    const p = join(fx.dir, 'cut.data.gz')
+    writeFileSync(p, gz.subarray(0, gz.length - 12))
+    const err = await readError({format: 'ml-100k', path: p})
+    expect(err.code).toBe('data.gzip')
+    expect(err.exitCode).toBe(3)
+    expect(err.message).toContain(p)
+  })
+
+  it.each([
+    ['NUL bytes', Buffer.from([0x31, 0x2c, 0x32, 0x0a, 0x00, 0x01, 0x02, 0xff, 0xfe, 0x0a]), /^.*:2: a NUL byte: this looks like a binary file, not delimited text$/],
+    ['UTF-16 text', Buffer.from('\ufeffuser,item\nu1,i1\n', 'utf16le'), /:1: a NUL byte: this looks like a binary file/],
+    ['a zip archive', Buffer.concat([Buffer.from([0x50, 0x4b, 0x03, 0x04]), Buffer.alloc(40, 0x41)]), /is a zip archive, not a text file$/],
+  ])('%s: data.binary, not the Latin-1 hint', async (_name, bytes, message) => {
+    const p = join(fx.dir, 'binary.bin')
+    writeFileSync(p, bytes)
+    const err = await readError({format: 'delimited', path: p, columns: {user: 0, item: 1}})
+    expect(err.code).toBe('data.binary')
+    expect(err.exitCode).toBe(3)
+    expect(err.message).toMatch(message)
+    expect(err.hint).not.toMatch(/latin/i)
   })
 })

@@ -173,3 +173,50 @@ describe('splitInteractions', () => {
     expect(dropped).toBeGreaterThan(0)
   })
 })
+
+describe('splitInteractions: data without timestamps', () => {
+  // 3 users × 4 rows, in input order; `timestamp` holds the row index (what the reader stores)
+  const rows = 12
+  const noTime: Interactions = {
+    user: Int32Array.from({length: rows}, (_, r) => r % 3),
+    item: Int32Array.from({length: rows}, (_, r) => Math.floor(r / 3)),
+    rating: new Float32Array(rows).fill(1),
+    timestamp: Float64Array.from({length: rows}, (_, r) => r),
+    length: rows,
+    numUsers: 3,
+    numItems: 4,
+    userIds: ['a', 'b', 'c'],
+    itemIds: ['w', 'x', 'y', 'z'],
+    hasTimestamps: false,
+  }
+
+  it.each([
+    [{method: 'temporal', scope: 'global'}],
+    [{method: 'temporal', scope: 'per_user'}],
+    [{method: 'leave_one_out', order: 'latest'}],
+  ])('%j is a data error naming split.row_order, not a silent row-order split', (c) => {
+    let err: unknown
+    try {
+      splitInteractions(noTime, cfg(c), 1)
+    } catch (e) {
+      err = e
+    }
+    expect(err).toMatchObject({code: 'data.no_timestamps', exitCode: 3})
+    expect((err as Error).message).toContain(`split.method ${c.method}`)
+    expect((err as {hint: string}).hint).toContain('split.row_order: true')
+  })
+
+  it('split.row_order: true orders by input row and the stats say so', () => {
+    const s = splitInteractions(noTime, cfg({method: 'leave_one_out', order: 'latest', row_order: true}), 1)
+    expect(s.stats.order).toBe('row')
+    expect(Array.from(s.test.item)).toEqual([3, 3, 3]) // each user's last row
+  })
+
+  it('random splits and leave_one_out with order: random need no time; order records what ordered the events', () => {
+    expect(splitInteractions(noTime, cfg({method: 'random'}), 1).stats.order).toBeNull()
+    expect(splitInteractions(noTime, cfg({method: 'leave_one_out', order: 'random'}), 1).stats.order).toBeNull()
+    expect(splitInteractions(data, cfg({method: 'temporal', scope: 'global'}), 1).stats.order).toBe('timestamp')
+    // row_order only applies when there are no timestamps
+    expect(splitInteractions(data, cfg({method: 'temporal', row_order: true}), 1).stats.order).toBe('timestamp')
+  })
+})

@@ -2,7 +2,7 @@ import {describe, expect, it} from 'vitest'
 
 import {dataSchema, preprocessSchema} from '../../src/config/schema.js'
 import {canonicalJson, datasetFingerprint} from '../../src/data/fingerprint.js'
-import {datasetStats} from '../../src/data/stats.js'
+import {datasetStats, formatStats} from '../../src/data/stats.js'
 import type {Interactions} from '../../src/data/types.js'
 
 describe('datasetStats', () => {
@@ -26,8 +26,29 @@ describe('datasetStats', () => {
       ratingHistogram: {'1': 1, '3.5': 1, '4': 2, '5': 1},
       perUser: {min: 1, median: 1, max: 3},
       perItem: {min: 1, median: 1, max: 3},
+      timestamps: true,
       timeSpan: {first: '1970-01-01T00:00:00.000Z', last: '1970-01-11T00:00:00.000Z', days: 10},
     })
+  })
+
+  it('without timestamps (row indexes) reports no time span instead of 1970 dates', () => {
+    const x: Interactions = {
+      user: Int32Array.from([0, 1]),
+      item: Int32Array.from([0, 0]),
+      rating: Float32Array.from([1, 1]),
+      timestamp: Float64Array.from([0, 1]),
+      length: 2,
+      numUsers: 2,
+      numItems: 1,
+      userIds: ['a', 'b'],
+      itemIds: ['x'],
+      hasTimestamps: false,
+    }
+    const s = datasetStats(x)
+    expect(s).toMatchObject({timestamps: false, timeSpan: null})
+    const text = formatStats(s)
+    expect(text).toMatch(/^time span +none: no timestamps in the input$/m)
+    expect(text).not.toContain('1970')
   })
 })
 
