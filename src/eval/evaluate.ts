@@ -19,6 +19,7 @@ import {
   sigmoid,
 } from './metrics.js'
 import {partName, type Protocol} from './protocol.js'
+import {checkSampledProtocol, createDistinctSampler} from './sampled.js'
 import {TopK} from './topk.js'
 
 export {describeProtocol, type Protocol} from './protocol.js'
@@ -47,6 +48,8 @@ export interface EvalArgs {
    * ranking metric; the ranking metrics are identical either way (their random streams are separate)
    */
   pointwise?: boolean
+  /** the config key of `cfg.negatives`, named when the data cannot honour it (default `eval.negatives`) */
+  negativesSetting?: string
   progress?: Progress
 }
 
@@ -119,8 +122,10 @@ class SortedSet {
  * coverage follow. The -Infinity scores are written into the array `scoreUsers` returned (a
  * scorer must hand out a fresh array per call).
  *
- * Sampled (`cfg.mode: 'sampled'`): for every relevant (user, item), `cfg.negatives` negatives are
- * drawn (seeded) from the items the user never interacted with in any part; the positive is ranked
+ * Sampled (`cfg.mode: 'sampled'`): for every relevant (user, item), `cfg.negatives` distinct
+ * negatives are drawn (seeded, without replacement, see sampled.ts) from the items the user never
+ * interacted with in any part — a data error first when some evaluated user has fewer than that
+ * (checkSampledProtocol); the positive is ranked
  * among those 1 + N candidates (`scorePairs`), with ties placed *after* the positive's equals
  * (pessimistic, so a constant scorer earns nothing). The metrics see the list of the 1 + N
  * candidates; with a single relevant item, recall@K = HR@K and precision@K = HR@K / K. Per user,
@@ -162,6 +167,9 @@ export async function evaluate(args: EvalArgs): Promise<EvalResult> {
       hint: part === 'valid' ? 'set a non-zero validation ratio in split.ratios' : 'check split.ratios and the preprocessing filters',
     })
   }
+
+  // a "1 + N" protocol the catalogue cannot honour is refused before anything is scored
+  if (cfg.mode === 'sampled') checkSampledProtocol(split, args.negatives, cfg.negatives, {part, setting: args.negativesSetting ?? 'eval.negatives'})
 
   // independent seeded streams: each depends only on the seed and its task
   const rankingRng = streamRng(seed, STREAM_RANKING)
@@ -243,7 +251,7 @@ export async function evaluate(args: EvalArgs): Promise<EvalResult> {
     }
   } else {
     const nNeg = cfg.negatives
-    const sampler = createNegativeSampler(split.train, args.negatives, rankingRng, neverInteracted)
+    const sampler = createDistinctSampler(split, args.negatives, rankingRng)
     const batch = Math.max(1, cfg.batch_users)
     const ranked = new Int32Array(Math.min(maxK, nNeg + 1))
     for (let start = 0; start < nUsers; start += batch) {
@@ -257,7 +265,7 @@ export async function evaluate(args: EvalArgs): Promise<EvalResult> {
         for (let r = tg.offsets[j]; r < tg.offsets[j + 1]; r++) {
           pairsU.fill(u, w, w + nNeg + 1)
           pairsI[w] = tg.items[r]
-          sampler.sampleMany(u, nNeg, pairsI.subarray(w + 1, w + 1 + nNeg))
+          sampler.sampleDistinct(u, nNeg, pairsI.subarray(w + 1, w + 1 + nNeg))
           w += nNeg + 1
         }
       }
