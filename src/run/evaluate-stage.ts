@@ -73,6 +73,38 @@ function tfjsExecution(execution: string): string {
   return execution
 }
 
+/**
+ * How far a float32 ONNX export may stray from its weights: max |ONNX − tfjs| over the scores of
+ * the check users. Both compute the same float32 function; only the order of float32 operations
+ * differs (~1e-6 on scores of order 10), so anything beyond 1e-4 is a stale or broken export,
+ * never a number to print.
+ */
+export const ONNX_FLOAT32_TOLERANCE = 1e-4
+
+/**
+ * Executions that compute in float32 in ONNX Runtime (dense, low-rank, shrunk, zeros stored
+ * densely): their export must agree with the weights within ONNX_FLOAT32_TOLERANCE. Quantized
+ * executions (int8-kernel, fp16-storage, dequantized-at-load) have no tolerance: for int8-kernel
+ * ONNX Runtime quantizes the activations at run time, so |ONNX − tfjs| *is* the method's error,
+ * which the accuracy metrics, their deltas and the gate measure; the figure is reported, not gated.
+ */
+const FLOAT32_EXECUTIONS = new Set(['float32', 'factorized', 'shrunk', 'sparse-zeros'])
+
+/** users whose full score rows are compared between ONNX Runtime and tfjs (the first 64) */
+export function onnxCheckUsers(numUsers: number): Int32Array {
+  return Int32Array.from({length: Math.min(64, numUsers)}, (_, u) => u)
+}
+
+/** a float32 export that disagrees with its weights stops the evaluation (exit 3) */
+function checkOnnxAgreement(file: string, execution: string, diff: number): void {
+  if (!FLOAT32_EXECUTIONS.has(execution) || diff <= ONNX_FLOAT32_TOLERANCE) return
+  throw dataError(
+    'model.onnx_mismatch',
+    `${file} disagrees with its weights: max |ONNX − tfjs| = ${diff.toExponential(3)} over the scores of the check users, but a float32 export (${execution}) must agree within ${ONNX_FLOAT32_TOLERANCE}`,
+    {hint: 're-export it: rec run --from compress for a compression variant, rec run --from train for a base model'},
+  )
+}
+
 /** evaluate one saved variant: test metrics, latency, size, params, FLOPs, in the configured runtime */
 export async function evaluateVariant(
   cfg: RecConfig,
@@ -102,6 +134,12 @@ export async function evaluateVariant(
         throw dataError('model.corrupt', `cannot load ${join(v.dir, ONNX_FILE)} in ONNX Runtime: ${(err as Error).message}`, {hint: 're-run the compress stage (rec run --from compress)'})
       }
     }
+    // the ONNX file is checked against its weights before anything is measured with it
+    let onnxMaxAbsDiff: number | undefined
+    if (onnxScorer) {
+      onnxMaxAbsDiff = await compareWithReference(onnxScorer, tfjsScorer, onnxCheckUsers(split.train.numUsers))
+      checkOnnxAgreement(join(v.dir, ONNX_FILE), record.execution, onnxMaxAbsDiff)
+    }
     const primary = onnxScorer ?? tfjsScorer
     progress.stage(`eval ${v.model}/${v.variant} (${primary.runtime})`)
     // with eval.threshold 'validation', evaluate picks the F1-best threshold on validation itself
@@ -114,11 +152,6 @@ export async function evaluateVariant(
     const latencyArgs = {numUsers: split.train.numUsers, k: Math.max(...cfg.eval.k), requests: lat.requests, warmup: lat.warmup, batch: lat.batch, seed: cfg.seed}
     const latency = await measureLatency({scorer: primary, ...latencyArgs})
     const latencyTfjs = runtime === 'both' ? await measureLatency({scorer: tfjsScorer, ...latencyArgs}) : undefined
-    let onnxMaxAbsDiff: number | undefined
-    if (onnxScorer) {
-      const users = Int32Array.from({length: Math.min(64, split.train.numUsers)}, (_, u) => u)
-      onnxMaxAbsDiff = await compareWithReference(onnxScorer, tfjsScorer, users)
-    }
     const train = isBase && existsSync(join(v.dir, '..', 'train.json')) ? readJson<{seconds?: number; epochs?: number; bestEpoch?: number}>(join(v.dir, '..', 'train.json')) : undefined
     const onOnnx = onnxScorer !== undefined
     const result: VariantResult = {
