@@ -32,6 +32,25 @@ export interface EvalResult {
   usersEvaluated: number
   seconds: number
   protocol: Protocol
+  /** with `record`: every draw and ranking the numbers come from (saved in the run directory) */
+  draws?: EvalDraws
+}
+
+/**
+ * What the metrics were computed from, so that they can be recomputed without the model:
+ * full ranking: each evaluated user's top max(K) items; sampled: each positive's distinct
+ * negatives and its rank; pointwise: every (user, item, label, probability) pair.
+ */
+export interface EvalDraws {
+  /** full mode: user `users[j]`'s top `k` items are items[j·k .. (j+1)·k), best first, −1 when fewer were eligible */
+  topK?: {k: number; items: Int32Array}
+  /**
+   * sampled mode, one entry per positive in evaluation order (users ascending): the user, the
+   * positive, its rank (0-based: negatives scored >= it) and its N negatives at negatives[p·N ..)
+   */
+  sampled?: {n: number; users: Int32Array; items: Int32Array; ranks: Int32Array; negatives: Int32Array}
+  /** pointwise pairs: positives (label 1) then one sampled negative each (label 0) */
+  pointwise?: {users: Int32Array; items: Int32Array; labels: Uint8Array; probs: Float64Array}
 }
 
 export interface EvalArgs {
@@ -48,6 +67,8 @@ export interface EvalArgs {
    * ranking metric; the ranking metrics are identical either way (their random streams are separate)
    */
   pointwise?: boolean
+  /** keep the draws in the result (`draws`): the run directory saves them for auditing */
+  record?: boolean
   /** the config key of `cfg.negatives`, named when the data cannot honour it (default `eval.negatives`) */
   negativesSetting?: string
   progress?: Progress
@@ -60,7 +81,7 @@ const STREAM_THRESHOLD = 3
 /** the random stream of one sampling task: depends only on the seed and the task */
 const streamRng = (seed: number, salt: number): Rng => new Rng(seed).fork(salt)
 /** pairs per scorePairs call for pointwise scoring */
-const PAIR_CHUNK = 1 << 16
+export const PAIR_CHUNK = 1 << 16
 
 interface Targets {
   /** evaluated users, ascending */
@@ -188,6 +209,7 @@ export async function evaluate(args: EvalArgs): Promise<EvalResult> {
   }
   let aucUsers = 0
   const metrics: Record<string, number> = {}
+  const draws: EvalDraws | undefined = args.record ? {} : undefined
 
   if (cfg.mode === 'full') {
     const sel = new TopK(maxK)
@@ -249,11 +271,16 @@ export async function evaluate(args: EvalArgs): Promise<EvalResult> {
       }
       metrics[`coverage@${k}`] = itemCoverage(lists(), numItems, k)
     }
+    if (draws) draws.topK = {k: maxK, items: top}
   } else {
     const nNeg = cfg.negatives
     const sampler = createDistinctSampler(split, args.negatives, rankingRng)
     const batch = Math.max(1, cfg.batch_users)
     const ranked = new Int32Array(Math.min(maxK, nNeg + 1))
+    const totalPos = tg.items.length
+    const rec = draws
+      ? (draws.sampled = {n: nNeg, users: new Int32Array(totalPos), items: new Int32Array(totalPos), ranks: new Int32Array(totalPos), negatives: new Int32Array(totalPos * nNeg)})
+      : undefined
     for (let start = 0; start < nUsers; start += batch) {
       const end = Math.min(nUsers, start + batch)
       const nPos = tg.offsets[end] - tg.offsets[start]
@@ -295,6 +322,13 @@ export async function evaluate(args: EvalArgs): Promise<EvalResult> {
               ahead++
               if (s === sp) tied++
             }
+          }
+          if (rec) {
+            const p = tg.offsets[j] + r
+            rec.users[p] = tg.users[j]
+            rec.items[p] = positive
+            rec.ranks[p] = ahead
+            rec.negatives.set(pairsI.subarray(c + 1, c + 1 + nNeg), p * nNeg)
           }
           // the candidate list as the metrics see it: only the positive's position matters when it
           // is the one relevant item, so the other slots hold -1 (never relevant)
@@ -349,6 +383,7 @@ export async function evaluate(args: EvalArgs): Promise<EvalResult> {
     metrics.recall = recallFromConfusion(cm)
     metrics.f1 = f1FromConfusion(cm)
     metrics.logloss = logloss(pw.probs, pw.labels)
+    if (draws) draws.pointwise = pw
   }
 
   const protocol: Protocol = {
@@ -371,7 +406,7 @@ export async function evaluate(args: EvalArgs): Promise<EvalResult> {
   const seconds = Number(process.hrtime.bigint() - started) / 1e9
   const headline = `ndcg@${ks[0]}`
   progress.done(`${nUsers} users, ${headline} ${metrics[headline].toFixed(4)}, ${seconds.toFixed(1)}s`)
-  return {metrics, perUser: {users: tg.users, values: perUser}, usersEvaluated: nUsers, seconds, protocol}
+  return {metrics, perUser: {users: tg.users, values: perUser}, usersEvaluated: nUsers, seconds, protocol, ...(draws ? {draws} : {})}
 }
 
 /**
@@ -385,7 +420,7 @@ async function pointwiseSet(
   rng: Rng,
   tg: Targets,
   neverInteracted: Interactions[],
-): Promise<{probs: Float64Array; labels: Uint8Array}> {
+): Promise<{users: Int32Array; items: Int32Array; probs: Float64Array; labels: Uint8Array}> {
   const nPos = tg.items.length
   const users = new Int32Array(2 * nPos)
   const items = new Int32Array(2 * nPos)
@@ -408,7 +443,7 @@ async function pointwiseSet(
     if (s.length !== end - start) throw new RecError('bug', 'eval.scorer_shape', `scorePairs returned ${s.length} scores for ${end - start} pairs`)
     for (let j = 0; j < s.length; j++) probs[start + j] = scorer.probabilities ? s[j] : sigmoid(s[j])
   }
-  return {probs, labels}
+  return {users, items, probs, labels}
 }
 
 /**

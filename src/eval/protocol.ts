@@ -1,4 +1,4 @@
-import type {NegativesConfig} from '../config/schema.js'
+import type {NegativesConfig, SplitConfig} from '../config/schema.js'
 import {shortNumber} from '../report/format.js'
 
 /**
@@ -25,6 +25,27 @@ export interface Protocol {
   /** the negative sampler; `perPositive` is the ranking negatives (sampled mode) or null (full) */
   negatives: NegativesConfig & {perPositive: number | null}
   seed: number
+  /** the split section of the config, when known (the run's protocol carries it; evaluate does not know it) */
+  split?: Partial<SplitConfig>
+}
+
+/**
+ * The split in words, e.g. "random per-user 80/10/10 split", "temporal global 80/10/10 split
+ * (input row order)", "leave-one-out split (latest events)": two runs whose numbers are not
+ * comparable because their splits differ must not print the same protocol line.
+ */
+export function describeSplit(split: Partial<SplitConfig>): string {
+  const scope = split.scope === 'global' ? 'global' : 'per-user'
+  const ratios = (split.ratios ?? [0.8, 0.1, 0.1]).map((r) => Number((r * 100).toFixed(1))).join('/')
+  const rows = split.row_order ? ' (input row order)' : ''
+  switch (split.method) {
+    case 'leave_one_out':
+      return `leave-one-out split (${split.order === 'random' ? 'random' : 'latest'} events)${rows}`
+    case 'temporal':
+      return `temporal ${scope} ${ratios} split${rows}`
+    default:
+      return `random ${scope} ${ratios} split`
+  }
 }
 
 export const partName = (part: 'valid' | 'test'): string => (part === 'test' ? 'test' : 'validation')
@@ -37,12 +58,13 @@ export const partName = (part: 'valid' | 'test'): string => (part === 'test' ? '
  */
 export function describeProtocol(p: Protocol): string {
   const part = partName(p.part ?? 'test')
+  const of = p.split && typeof p.split === 'object' ? ` of a ${describeSplit(p.split)}` : ''
   const neg = (typeof p.negatives === 'object' && p.negatives !== null ? p.negatives : {}) as Partial<Protocol['negatives']>
   const sampler = neg.sampler === 'popularity' ? `popularity^${neg.exponent}` : 'uniform'
   const ranking =
     p.mode === 'sampled'
-      ? `Sampled ranking on the ${part} part: ${p.candidates} (${sampler}) per ${part} item`
-      : `Full ranking over ${p.candidates ?? 'all items'} on the ${part} part (${p.excluded ?? 'train + validation items'} excluded)`
+      ? `Sampled ranking on the ${part} part${of}: ${p.candidates} (${sampler}) per ${part} item`
+      : `Full ranking over ${p.candidates ?? 'all items'} on the ${part} part${of} (${p.excluded ?? 'train + validation items'} excluded)`
   const k = Array.isArray(p.k) ? p.k.join(', ') : String(p.k)
   const thr =
     typeof p.threshold === 'number'
