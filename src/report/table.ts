@@ -2,7 +2,7 @@ import {usageError} from '../errors.js'
 import {describeProtocol, type Protocol} from '../eval/protocol.js'
 import type {Latency} from '../eval/latency.js'
 import {parseMetricName} from '../eval/metrics.js'
-import {formatBytes, formatCount, formatDelta, formatMetric, formatMs, formatRate, signed} from './format.js'
+import {formatBytes, formatCount, formatDelta, formatMetric, formatMs, formatRate, shortNumber, signed} from './format.js'
 
 /**
  * One model variant's numbers, as plain data: what every report is made of. `protocol` (an
@@ -35,6 +35,11 @@ export interface Column {
   kind: ColumnKind
   /** numeric columns: the better direction (sorting, reading deltas) */
   higherIsBetter?: boolean
+  /**
+   * a header over several columns, e.g. "pointwise @0.5 vs 1:1 sampled negatives" over accuracy,
+   * precision, recall, f1: a bare "precision 0.75" next to NDCG@10 reads as precision@10
+   */
+  group?: string
 }
 
 export interface Delta {
@@ -131,8 +136,36 @@ const FIELD_ALIASES: Record<string, string> = {
   users_per_s: 'throughput',
 }
 
-/** default metric columns, shown when at least one row has them */
-export const DEFAULT_METRIC_COLUMNS = ['accuracy', 'precision', 'recall', 'f1', 'ndcg@10', 'recall@10', 'hr@10', 'mrr@10', 'auc']
+/**
+ * default metric columns, shown when at least one row has them: the ranking metrics of the
+ * protocol first (precision@10 among them), then the pointwise group
+ */
+export const DEFAULT_METRIC_COLUMNS = ['ndcg@10', 'precision@10', 'recall@10', 'hr@10', 'mrr@10', 'auc', 'accuracy', 'precision', 'recall', 'f1']
+
+/** the first word of every pointwise group header (renderers without spanning headers prefix titles with it) */
+export const POINTWISE = 'pointwise'
+
+const isPointwise = (c: Column): boolean => c.kind === 'metric' && parseMetricName(c.key).info.kind === 'pointwise'
+
+/**
+ * The header of the pointwise columns: what they are measured against and at which threshold,
+ * e.g. "pointwise @0.5 vs 1:1 sampled negatives" (each test positive and one sampled negative,
+ * positive when probability >= 0.5). The threshold is that of the rows' protocols: one shared
+ * number, "best-F1" when every row picked its own on validation, else "each run's threshold".
+ */
+export function pointwiseGroup(rows: ReportRow[]): string {
+  const protocols = rows.map((r) => r.protocol).filter(isProtocol)
+  const numbers = new Set(protocols.map((p) => p.threshold).filter((t): t is number => typeof t === 'number'))
+  const at =
+    protocols.length === 0
+      ? ''
+      : protocols.every((p) => p.thresholdSource === 'validation' || p.threshold === ('validation' as unknown))
+        ? ' @best-F1 threshold'
+        : numbers.size === 1 && protocols.every((p) => typeof p.threshold === 'number')
+          ? ` @${shortNumber([...numbers][0])}`
+          : " @each run's threshold"
+  return `${POINTWISE}${at} vs 1:1 sampled negatives`
+}
 
 function metricColumn(key: string): Column {
   const info = parseMetricName(key)
@@ -220,15 +253,23 @@ function defaultColumns(rows: ReportRow[]): Column[] {
   return cols
 }
 
-const stripGet = (c: Column): Column => ({key: c.key, title: c.title, align: c.align, kind: c.kind, ...(c.higherIsBetter === undefined ? {} : {higherIsBetter: c.higherIsBetter})})
+const stripGet = (c: Column, group?: string): Column => ({
+  key: c.key,
+  title: c.title,
+  align: c.align,
+  kind: c.kind,
+  ...(c.higherIsBetter === undefined ? {} : {higherIsBetter: c.higherIsBetter}),
+  ...(group === undefined ? {} : {group}),
+})
 
 /**
  * Comparison rows → a table of formatted cells (plus the raw values and deltas for machine output).
  *
  * Columns: the key columns (`run` only when the rows come from more than one run, `model`,
- * `variant`), `backend`, then either `options.metrics` or the defaults — execution, accuracy,
- * precision, recall, f1, ndcg@10, recall@10, hr@10, mrr@10, auc, p50 ms, p95 ms, size, params —
- * each only when some row has it.
+ * `variant`), `backend`, then either `options.metrics` or the defaults — execution, ndcg@10,
+ * precision@10, recall@10, hr@10, mrr@10, auc, then the pointwise accuracy, precision, recall, f1,
+ * then p50 ms, p95 ms, size, params — each only when some row has it. Pointwise columns carry
+ * `group` (pointwiseGroup), and a note says what it means.
  *
  * Sorting (`options.sort`): by any column; numeric columns best first by their higherIsBetter
  * (latency, size and params: lowest first), text ascending; `descending` forces the direction;
@@ -246,10 +287,11 @@ export function buildTable(rows: ReportRow[], options: TableOptions = {}): Table
   const seen = new Set<string>()
   // latency measured outside the tfjs backend (ONNX Runtime) is named in its own column
   const runtimeDiffers = rows.some((r) => r.runtime !== undefined && r.runtime !== r.backend)
+  const group = pointwiseGroup(rows)
   for (const c of [...keyCols, FIELD_COLUMNS.backend, ...(runtimeDiffers ? [FIELD_COLUMNS.runtime] : []), ...rest]) {
     if (seen.has(c.key)) continue
     seen.add(c.key)
-    columns.push(stripGet(c))
+    columns.push(stripGet(c, isPointwise(c) ? group : undefined))
   }
 
   let order = rows.map((_, j) => j)
@@ -336,6 +378,9 @@ export function buildTable(rows: ReportRow[], options: TableOptions = {}): Table
   else if (protocols.length > 1) {
     notes.push('Warning: these rows were evaluated under different protocols; their metrics are not comparable.')
     for (const p of protocols) notes.push(`Protocol: ${p}`)
+  }
+  if (columns.some((c) => c.group === group)) {
+    notes.push(`Columns under "${group}" are pointwise (classification) metrics, not top-K: precision@K and recall@K are the ranking ones.`)
   }
   if (baseline !== null) {
     const many = raw.filter((_, j) => isBaseline(j)).length > 1
