@@ -100,6 +100,8 @@ const num = (key: string, title: string, kind: ColumnKind, higherIsBetter: boole
 })
 
 const FIELD_COLUMNS: Record<string, FieldColumn> = {
+  // the protocol label (P1, P2...) is given by buildTable, which groups the rows per protocol
+  protocol: text('protocol', 'protocol', () => undefined, 'key'),
   run: text('run', 'run', (r) => r.run, 'key'),
   model: text('model', 'model', (r) => r.model, 'key'),
   variant: text('variant', 'variant', (r) => r.variant, 'key'),
@@ -275,13 +277,22 @@ const stripGet = (c: Column, group?: string): Column => ({
  * (latency, size and params: lowest first), text ascending; `descending` forces the direction;
  * rows without the value go last; ties keep the input order.
  *
+ * Protocols: rows whose protocols differ (another split, mode, negatives, K, threshold, seed)
+ * cannot share one ranking. Then a leading key column `protocol` labels each row P1, P2... (in
+ * display order), rows are grouped per protocol (in order of first appearance; the sort applies
+ * within each group), the notes print every protocol with its label, and deltas are only computed
+ * against a baseline of the same protocol.
+ *
  * Baseline (`options.baseline`): every other row's numeric cells get deltas in `deltas`; metric
  * cells show them as `0.2812 (−0.0040, −1.4%)`. The baseline's variant cell reads
  * `<variant> (baseline)`.
  */
 export function buildTable(rows: ReportRow[], options: TableOptions = {}): Table {
   const runs = new Set(rows.map((r) => r.run))
-  const keyCols: Column[] = [...(runs.size > 1 ? [FIELD_COLUMNS.run] : []), FIELD_COLUMNS.model, FIELD_COLUMNS.variant]
+  const protocolOf = rows.map((r) => (isProtocol(r.protocol) ? describeProtocol(r.protocol) : undefined))
+  const protocols = [...new Set(protocolOf.filter((p): p is string => p !== undefined))]
+  const several = protocols.length > 1
+  const keyCols: Column[] = [...(several ? [FIELD_COLUMNS.protocol] : []), ...(runs.size > 1 ? [FIELD_COLUMNS.run] : []), FIELD_COLUMNS.model, FIELD_COLUMNS.variant]
   const rest: Column[] = options.metrics && options.metrics.length > 0 ? options.metrics.map(resolveColumn) : defaultColumns(rows)
   const columns: Column[] = []
   const seen = new Set<string>()
@@ -312,7 +323,17 @@ export function buildTable(rows: ReportRow[], options: TableOptions = {}): Table
       return c || a - b
     })
   }
+  if (several) {
+    // rows of one protocol together (protocols in order of first appearance, the sort within each)
+    const groupOrder = new Map<string | undefined, number>()
+    order.forEach((j) => groupOrder.has(protocolOf[j]) || groupOrder.set(protocolOf[j], groupOrder.size))
+    order = [...order].sort((a, b) => groupOrder.get(protocolOf[a])! - groupOrder.get(protocolOf[b])!) // stable
+  }
   const raw = order.map((j) => rows[j])
+  /** P1, P2... in display order: the protocol of each displayed row */
+  const shown = [...new Set(order.map((j) => protocolOf[j]).filter((p): p is string => p !== undefined))]
+  const labelOf = (p: string | undefined) => (p === undefined ? undefined : `P${shown.indexOf(p) + 1}`)
+  const rowProtocol = order.map((j) => protocolOf[j])
 
   let baseline: number | null = null
   let baselineRows = new Set<number>()
@@ -345,8 +366,10 @@ export function buildTable(rows: ReportRow[], options: TableOptions = {}): Table
     }
   }
   const isBaseline = (j: number) => baselineRows.has(j)
+  // a delta between numbers of different protocols means nothing
+  against = against.map((b, j) => (b !== null && rowProtocol[b] !== rowProtocol[j] ? null : b))
 
-  const values = raw.map((r) => columns.map((c) => cellValue(c, r)))
+  const values = raw.map((r, j) => columns.map((c) => (c.key === 'protocol' ? labelOf(rowProtocol[j]) : cellValue(c, r))))
   const deltas: (Record<string, Delta> | null)[] = raw.map((_, j) => {
     const bj = against[j]
     if (bj === null) return null
@@ -373,18 +396,18 @@ export function buildTable(rows: ReportRow[], options: TableOptions = {}): Table
   )
 
   const notes: string[] = []
-  const protocols = [...new Set(raw.map((r) => (isProtocol(r.protocol) ? describeProtocol(r.protocol) : undefined)).filter((p): p is string => p !== undefined))]
-  if (protocols.length === 1) notes.push(`Protocol: ${protocols[0]}`)
-  else if (protocols.length > 1) {
-    notes.push('Warning: these rows were evaluated under different protocols; their metrics are not comparable.')
-    for (const p of protocols) notes.push(`Protocol: ${p}`)
+  if (shown.length === 1) notes.push(`Protocol: ${shown[0]}`)
+  else if (shown.length > 1) {
+    notes.push(`These rows were evaluated under ${shown.length} different protocols: their metrics are comparable only within one protocol (rows are grouped by protocol).`)
+    shown.forEach((p, q) => notes.push(`P${q + 1}: ${p}`))
   }
   if (columns.some((c) => c.group === group)) {
     notes.push(`Columns under "${group}" are pointwise (classification) metrics, not top-K: precision@K and recall@K are the ranking ones.`)
   }
   if (baseline !== null) {
     const many = raw.filter((_, j) => isBaseline(j)).length > 1
-    notes.push(many ? `Deltas (absolute, relative) against each model's ${options.baseline} row.` : `Deltas (absolute, relative) against ${rowKey(raw[baseline])}.`)
+    const within = several ? `, for rows of its protocol (${labelOf(rowProtocol[baseline])})` : ''
+    notes.push(many ? `Deltas (absolute, relative) against each model's ${options.baseline} row${within}.` : `Deltas (absolute, relative) against ${rowKey(raw[baseline])}${within}.`)
   }
 
   return {columns, rows: cells, raw, values, deltas, baseline, keyColumns: keyCols.length, notes}
