@@ -53,11 +53,17 @@ export interface EvalDraws {
   pointwise?: {users: Int32Array; items: Int32Array; labels: Uint8Array; probs: Float64Array}
 }
 
+/**
+ * eval settings as evaluate reads them: `negatives` may be any count (sampled early stopping
+ * validates with train.early_stopping.negatives; the test protocol allows 99 or 999)
+ */
+export type EvalSettings = Omit<EvalConfig, 'negatives'> & {negatives: number}
+
 export interface EvalArgs {
   scorer: Scorer
   split: Split
   part: 'valid' | 'test'
-  cfg: EvalConfig
+  cfg: EvalSettings
   seed: number
   negatives: NegativesConfig
   /** overrides cfg.threshold (e.g. a threshold already picked on validation) */
@@ -456,7 +462,7 @@ async function pointwiseSet(
 export async function pickThreshold(args: {
   scorer: Scorer
   split: Split
-  cfg: EvalConfig
+  cfg: EvalSettings
   seed: number
   negatives: NegativesConfig
   progress?: Progress
