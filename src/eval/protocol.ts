@@ -55,8 +55,10 @@ export const partName = (part: 'valid' | 'test'): string => (part === 'test' ? '
  * "Full ranking over all items on the test part (train + validation items excluded); test users
  * with at least one test item; K = 10, 20; seed 42." + a line on the pointwise metrics.
  * Tolerates partial protocol objects (missing part → test; a bare number of negatives).
+ * `seeds` replaces the seed: several (runs of one protocol with different seeds, which compare
+ * fine: a seed is a random draw, not a protocol) or none (`[]`, the protocol as such).
  */
-export function describeProtocol(p: Protocol): string {
+export function describeProtocol(p: Protocol, options: {seeds?: number[]} = {}): string {
   const part = partName(p.part ?? 'test')
   const of = p.split && typeof p.split === 'object' ? ` of a ${describeSplit(p.split)}` : ''
   const neg = (typeof p.negatives === 'object' && p.negatives !== null ? p.negatives : {}) as Partial<Protocol['negatives']>
@@ -66,12 +68,14 @@ export function describeProtocol(p: Protocol): string {
       ? `Sampled ranking on the ${part} part${of}: ${p.candidates} (${sampler}) per ${part} item`
       : `Full ranking over ${p.candidates ?? 'all items'} on the ${part} part${of} (${p.excluded ?? 'train + validation items'} excluded)`
   const k = Array.isArray(p.k) ? p.k.join(', ') : String(p.k)
+  const seeds = options.seeds ?? (p.seed === undefined ? [] : [p.seed])
+  const seed = seeds.length === 0 ? '' : `; seed${seeds.length > 1 ? 's' : ''} ${seeds.join(', ')}`
   const thr =
     typeof p.threshold === 'number'
       ? `${shortNumber(p.threshold)}${p.thresholdSource === 'validation' ? ' (best F1 on validation)' : ''}`
       : 'best F1 on validation'
   return (
-    `${ranking}; ${p.users ?? `${part} users with at least one ${part} item`}; K = ${k}${p.seed === undefined ? '' : `; seed ${p.seed}`}.\n` +
+    `${ranking}; ${p.users ?? `${part} users with at least one ${part} item`}; K = ${k}${seed}.\n` +
     `Pointwise: ${part} positives vs as many ${sampler} sampled negatives, threshold ${thr}.`
   )
 }

@@ -277,8 +277,9 @@ const stripGet = (c: Column, group?: string): Column => ({
  * (latency, size and params: lowest first), text ascending; `descending` forces the direction;
  * rows without the value go last; ties keep the input order.
  *
- * Protocols: rows whose protocols differ (another split, mode, negatives, K, threshold, seed)
- * cannot share one ranking. Then a leading key column `protocol` labels each row P1, P2... (in
+ * Protocols: rows whose protocols differ (another split, mode, negatives, K, threshold) cannot
+ * share one ranking; a different seed alone is a different draw of the same protocol (the note
+ * lists the seeds). Then a leading key column `protocol` labels each row P1, P2... (in
  * display order), rows are grouped per protocol (in order of first appearance; the sort applies
  * within each group), the notes print every protocol with its label, and deltas are only computed
  * against a baseline of the same protocol.
@@ -289,7 +290,8 @@ const stripGet = (c: Column, group?: string): Column => ({
  */
 export function buildTable(rows: ReportRow[], options: TableOptions = {}): Table {
   const runs = new Set(rows.map((r) => r.run))
-  const protocolOf = rows.map((r) => (isProtocol(r.protocol) ? describeProtocol(r.protocol) : undefined))
+  // the protocol as such, without its seed: runs that differ only in the seed rank together
+  const protocolOf = rows.map((r) => (isProtocol(r.protocol) ? describeProtocol(r.protocol, {seeds: []}) : undefined))
   const protocols = [...new Set(protocolOf.filter((p): p is string => p !== undefined))]
   const several = protocols.length > 1
   const keyCols: Column[] = [...(several ? [FIELD_COLUMNS.protocol] : []), ...(runs.size > 1 ? [FIELD_COLUMNS.run] : []), FIELD_COLUMNS.model, FIELD_COLUMNS.variant]
@@ -396,10 +398,16 @@ export function buildTable(rows: ReportRow[], options: TableOptions = {}): Table
   )
 
   const notes: string[] = []
-  if (shown.length === 1) notes.push(`Protocol: ${shown[0]}`)
+  /** a protocol with the seeds of its rows */
+  const withSeeds = (key: string): string => {
+    const js = raw.map((_, j) => j).filter((j) => rowProtocol[j] === key)
+    const seeds = [...new Set(js.map((j) => (raw[j].protocol as Protocol).seed).filter((x) => x !== undefined))]
+    return describeProtocol(raw[js[0]].protocol as Protocol, {seeds})
+  }
+  if (shown.length === 1) notes.push(`Protocol: ${withSeeds(shown[0])}`)
   else if (shown.length > 1) {
     notes.push(`These rows were evaluated under ${shown.length} different protocols: their metrics are comparable only within one protocol (rows are grouped by protocol).`)
-    shown.forEach((p, q) => notes.push(`P${q + 1}: ${p}`))
+    shown.forEach((p, q) => notes.push(`P${q + 1}: ${withSeeds(p)}`))
   }
   if (columns.some((c) => c.group === group)) {
     notes.push(`Columns under "${group}" are pointwise (classification) metrics, not top-K: precision@K and recall@K are the ranking ones.`)

@@ -67,6 +67,12 @@ describe('rows of different protocols', () => {
     expect(text).toContain('P2: Sampled ranking')
   })
 
+  it('runs that differ only in the seed share one protocol (a seed is a draw, not a protocol); the line lists the seeds', () => {
+    const t = buildTable([row('runs/a', 'base', 0.2, full), row('runs/b', 'base', 0.3, {...full, seed: 7})])
+    expect(t.columns.map((c) => c.key)).not.toContain('protocol')
+    expect(t.notes[0]).toBe(`Protocol: ${describeProtocol(full).replace('; seed 42.', '; seeds 42, 7.')}`)
+  })
+
   it('one protocol: no protocol column, one protocol line as before', () => {
     const t = buildTable([row('runs/a', 'base', 0.2, full), row('runs/b', 'base', 0.3, {...full})])
     expect(t.columns.map((c) => c.key)).not.toContain('protocol')
