@@ -19,6 +19,7 @@ import {
   sigmoid,
 } from './metrics.js'
 import {partName, type Protocol} from './protocol.js'
+import {checkSampledProtocol, createDistinctSampler} from './sampled.js'
 import {TopK} from './topk.js'
 
 export {describeProtocol, type Protocol} from './protocol.js'
@@ -31,13 +32,38 @@ export interface EvalResult {
   usersEvaluated: number
   seconds: number
   protocol: Protocol
+  /** with `record`: every draw and ranking the numbers come from (saved in the run directory) */
+  draws?: EvalDraws
 }
+
+/**
+ * What the metrics were computed from, so that they can be recomputed without the model:
+ * full ranking: each evaluated user's top max(K) items; sampled: each positive's distinct
+ * negatives and its rank; pointwise: every (user, item, label, probability) pair.
+ */
+export interface EvalDraws {
+  /** full mode: user `users[j]`'s top `k` items are items[j·k .. (j+1)·k), best first, −1 when fewer were eligible */
+  topK?: {k: number; items: Int32Array}
+  /**
+   * sampled mode, one entry per positive in evaluation order (users ascending): the user, the
+   * positive, its rank (0-based: negatives scored >= it) and its N negatives at negatives[p·N ..)
+   */
+  sampled?: {n: number; users: Int32Array; items: Int32Array; ranks: Int32Array; negatives: Int32Array}
+  /** pointwise pairs: positives (label 1) then one sampled negative each (label 0) */
+  pointwise?: {users: Int32Array; items: Int32Array; labels: Uint8Array; probs: Float64Array}
+}
+
+/**
+ * eval settings as evaluate reads them: `negatives` may be any count (sampled early stopping
+ * validates with train.early_stopping.negatives; the test protocol allows 99 or 999)
+ */
+export type EvalSettings = Omit<EvalConfig, 'negatives'> & {negatives: number}
 
 export interface EvalArgs {
   scorer: Scorer
   split: Split
   part: 'valid' | 'test'
-  cfg: EvalConfig
+  cfg: EvalSettings
   seed: number
   negatives: NegativesConfig
   /** overrides cfg.threshold (e.g. a threshold already picked on validation) */
@@ -47,6 +73,10 @@ export interface EvalArgs {
    * ranking metric; the ranking metrics are identical either way (their random streams are separate)
    */
   pointwise?: boolean
+  /** keep the draws in the result (`draws`): the run directory saves them for auditing */
+  record?: boolean
+  /** the config key of `cfg.negatives`, named when the data cannot honour it (default `eval.negatives`) */
+  negativesSetting?: string
   progress?: Progress
 }
 
@@ -57,7 +87,7 @@ const STREAM_THRESHOLD = 3
 /** the random stream of one sampling task: depends only on the seed and the task */
 const streamRng = (seed: number, salt: number): Rng => new Rng(seed).fork(salt)
 /** pairs per scorePairs call for pointwise scoring */
-const PAIR_CHUNK = 1 << 16
+export const PAIR_CHUNK = 1 << 16
 
 interface Targets {
   /** evaluated users, ascending */
@@ -119,8 +149,10 @@ class SortedSet {
  * coverage follow. The -Infinity scores are written into the array `scoreUsers` returned (a
  * scorer must hand out a fresh array per call).
  *
- * Sampled (`cfg.mode: 'sampled'`): for every relevant (user, item), `cfg.negatives` negatives are
- * drawn (seeded) from the items the user never interacted with in any part; the positive is ranked
+ * Sampled (`cfg.mode: 'sampled'`): for every relevant (user, item), `cfg.negatives` distinct
+ * negatives are drawn (seeded, without replacement, see sampled.ts) from the items the user never
+ * interacted with in any part — a data error first when some evaluated user has fewer than that
+ * (checkSampledProtocol); the positive is ranked
  * among those 1 + N candidates (`scorePairs`), with ties placed *after* the positive's equals
  * (pessimistic, so a constant scorer earns nothing). The metrics see the list of the 1 + N
  * candidates; with a single relevant item, recall@K = HR@K and precision@K = HR@K / K. Per user,
@@ -163,6 +195,9 @@ export async function evaluate(args: EvalArgs): Promise<EvalResult> {
     })
   }
 
+  // a "1 + N" protocol the catalogue cannot honour is refused before anything is scored
+  if (cfg.mode === 'sampled') checkSampledProtocol(split, args.negatives, cfg.negatives, {part, setting: args.negativesSetting ?? 'eval.negatives'})
+
   // independent seeded streams: each depends only on the seed and its task
   const rankingRng = streamRng(seed, STREAM_RANKING)
   const pointwiseRng = streamRng(seed, STREAM_POINTWISE)
@@ -180,6 +215,7 @@ export async function evaluate(args: EvalArgs): Promise<EvalResult> {
   }
   let aucUsers = 0
   const metrics: Record<string, number> = {}
+  const draws: EvalDraws | undefined = args.record ? {} : undefined
 
   if (cfg.mode === 'full') {
     const sel = new TopK(maxK)
@@ -241,11 +277,16 @@ export async function evaluate(args: EvalArgs): Promise<EvalResult> {
       }
       metrics[`coverage@${k}`] = itemCoverage(lists(), numItems, k)
     }
+    if (draws) draws.topK = {k: maxK, items: top}
   } else {
     const nNeg = cfg.negatives
-    const sampler = createNegativeSampler(split.train, args.negatives, rankingRng, neverInteracted)
+    const sampler = createDistinctSampler(split, args.negatives, rankingRng)
     const batch = Math.max(1, cfg.batch_users)
     const ranked = new Int32Array(Math.min(maxK, nNeg + 1))
+    const totalPos = tg.items.length
+    const rec = draws
+      ? (draws.sampled = {n: nNeg, users: new Int32Array(totalPos), items: new Int32Array(totalPos), ranks: new Int32Array(totalPos), negatives: new Int32Array(totalPos * nNeg)})
+      : undefined
     for (let start = 0; start < nUsers; start += batch) {
       const end = Math.min(nUsers, start + batch)
       const nPos = tg.offsets[end] - tg.offsets[start]
@@ -257,7 +298,7 @@ export async function evaluate(args: EvalArgs): Promise<EvalResult> {
         for (let r = tg.offsets[j]; r < tg.offsets[j + 1]; r++) {
           pairsU.fill(u, w, w + nNeg + 1)
           pairsI[w] = tg.items[r]
-          sampler.sampleMany(u, nNeg, pairsI.subarray(w + 1, w + 1 + nNeg))
+          sampler.sampleDistinct(u, nNeg, pairsI.subarray(w + 1, w + 1 + nNeg))
           w += nNeg + 1
         }
       }
@@ -287,6 +328,13 @@ export async function evaluate(args: EvalArgs): Promise<EvalResult> {
               ahead++
               if (s === sp) tied++
             }
+          }
+          if (rec) {
+            const p = tg.offsets[j] + r
+            rec.users[p] = tg.users[j]
+            rec.items[p] = positive
+            rec.ranks[p] = ahead
+            rec.negatives.set(pairsI.subarray(c + 1, c + 1 + nNeg), p * nNeg)
           }
           // the candidate list as the metrics see it: only the positive's position matters when it
           // is the one relevant item, so the other slots hold -1 (never relevant)
@@ -341,6 +389,7 @@ export async function evaluate(args: EvalArgs): Promise<EvalResult> {
     metrics.recall = recallFromConfusion(cm)
     metrics.f1 = f1FromConfusion(cm)
     metrics.logloss = logloss(pw.probs, pw.labels)
+    if (draws) draws.pointwise = pw
   }
 
   const protocol: Protocol = {
@@ -363,7 +412,7 @@ export async function evaluate(args: EvalArgs): Promise<EvalResult> {
   const seconds = Number(process.hrtime.bigint() - started) / 1e9
   const headline = `ndcg@${ks[0]}`
   progress.done(`${nUsers} users, ${headline} ${metrics[headline].toFixed(4)}, ${seconds.toFixed(1)}s`)
-  return {metrics, perUser: {users: tg.users, values: perUser}, usersEvaluated: nUsers, seconds, protocol}
+  return {metrics, perUser: {users: tg.users, values: perUser}, usersEvaluated: nUsers, seconds, protocol, ...(draws ? {draws} : {})}
 }
 
 /**
@@ -377,7 +426,7 @@ async function pointwiseSet(
   rng: Rng,
   tg: Targets,
   neverInteracted: Interactions[],
-): Promise<{probs: Float64Array; labels: Uint8Array}> {
+): Promise<{users: Int32Array; items: Int32Array; probs: Float64Array; labels: Uint8Array}> {
   const nPos = tg.items.length
   const users = new Int32Array(2 * nPos)
   const items = new Int32Array(2 * nPos)
@@ -400,7 +449,7 @@ async function pointwiseSet(
     if (s.length !== end - start) throw new RecError('bug', 'eval.scorer_shape', `scorePairs returned ${s.length} scores for ${end - start} pairs`)
     for (let j = 0; j < s.length; j++) probs[start + j] = scorer.probabilities ? s[j] : sigmoid(s[j])
   }
-  return {probs, labels}
+  return {users, items, probs, labels}
 }
 
 /**
@@ -413,7 +462,7 @@ async function pointwiseSet(
 export async function pickThreshold(args: {
   scorer: Scorer
   split: Split
-  cfg: EvalConfig
+  cfg: EvalSettings
   seed: number
   negatives: NegativesConfig
   progress?: Progress

@@ -29,6 +29,16 @@ export interface LatencyArgs {
   throughputBatches?: number
 }
 
+/** the raw measurement behind a Latency: what the run directory keeps (latency.bin) */
+export interface LatencySamples {
+  /** timed request durations, milliseconds, in request order (warm-up excluded) */
+  ms: Float64Array
+  /** the user of each timed request */
+  users: Int32Array
+  /** the users of the timed throughput batches, batch after batch (the warm-up batch excluded) */
+  throughputUsers: Int32Array
+}
+
 /**
  * Nearest-rank percentile of ascending `sorted` samples: the value at 1-based rank ⌈p/100 · n⌉
  * (clamped to [1, n]). Always one of the samples, never interpolated; NaN for no samples.
@@ -50,6 +60,11 @@ export function percentileNearestRank(sorted: ArrayLike<number>, p: number): num
  * plus a top-K per user each), after one untimed warm-up batch; users / total seconds.
  */
 export async function measureLatency(args: LatencyArgs): Promise<Latency> {
+  return (await measureLatencyWithSamples(args)).latency
+}
+
+/** measureLatency, plus the raw samples and the users drawn (for the run directory) */
+export async function measureLatencyWithSamples(args: LatencyArgs): Promise<{latency: Latency; samples: LatencySamples}> {
   const {scorer, numUsers, requests, warmup, batch, seed} = args
   if (numUsers < 1) throw new Error('measureLatency: numUsers must be >= 1')
   if (requests < 1) throw new Error('measureLatency: requests must be >= 1')
@@ -61,20 +76,23 @@ export async function measureLatency(args: LatencyArgs): Promise<Latency> {
   const one = new Int32Array(1)
   let sink = 0
 
-  const request = async (): Promise<void> => {
+  const request = async (): Promise<number> => {
     one[0] = rng.int(numUsers)
     const scores = await scorer.scoreUsers(one)
     const n = sel.select(scores, 0, numItems, out)
     sink += n > 0 ? out[0] : 0
+    return one[0]
   }
 
   for (let w = 0; w < warmup; w++) await request()
   const samples = new Float64Array(requests)
+  const requestUsers = new Int32Array(requests)
   for (let r = 0; r < requests; r++) {
     const t0 = process.hrtime.bigint()
-    await request()
+    requestUsers[r] = await request()
     samples[r] = Number(process.hrtime.bigint() - t0) / 1e6
   }
+  const inOrder = samples.slice()
   samples.sort()
   let total = 0
   for (let r = 0; r < requests; r++) total += samples[r]
@@ -91,12 +109,16 @@ export async function measureLatency(args: LatencyArgs): Promise<Latency> {
     }
   }
   await runBatch()
+  const throughputUsers = new Int32Array(batches * batchSize)
   const t0 = process.hrtime.bigint()
-  for (let b = 0; b < batches; b++) await runBatch()
+  for (let b = 0; b < batches; b++) {
+    await runBatch()
+    throughputUsers.set(users, b * batchSize) // 4 · batch bytes: nothing next to scoring the batch
+  }
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9
   if (sink < 0) throw new Error('unreachable') // keeps the selections observable
 
-  return {
+  const latency: Latency = {
     p50Ms: percentileNearestRank(samples, 50),
     p95Ms: percentileNearestRank(samples, 95),
     p99Ms: percentileNearestRank(samples, 99),
@@ -106,4 +128,5 @@ export async function measureLatency(args: LatencyArgs): Promise<Latency> {
     batch: batchSize,
     runtime: scorer.runtime,
   }
+  return {latency, samples: {ms: inOrder, users: requestUsers, throughputUsers}}
 }

@@ -1,4 +1,4 @@
-import type {NegativesConfig} from '../config/schema.js'
+import type {NegativesConfig, SplitConfig} from '../config/schema.js'
 import {shortNumber} from '../report/format.js'
 
 /**
@@ -25,6 +25,27 @@ export interface Protocol {
   /** the negative sampler; `perPositive` is the ranking negatives (sampled mode) or null (full) */
   negatives: NegativesConfig & {perPositive: number | null}
   seed: number
+  /** the split section of the config, when known (the run's protocol carries it; evaluate does not know it) */
+  split?: Partial<SplitConfig>
+}
+
+/**
+ * The split in words, e.g. "random per-user 80/10/10 split", "temporal global 80/10/10 split
+ * (input row order)", "leave-one-out split (latest events)": two runs whose numbers are not
+ * comparable because their splits differ must not print the same protocol line.
+ */
+export function describeSplit(split: Partial<SplitConfig>): string {
+  const scope = split.scope === 'global' ? 'global' : 'per-user'
+  const ratios = (split.ratios ?? [0.8, 0.1, 0.1]).map((r) => Number((r * 100).toFixed(1))).join('/')
+  const rows = split.row_order ? ' (input row order)' : ''
+  switch (split.method) {
+    case 'leave_one_out':
+      return `leave-one-out split (${split.order === 'random' ? 'random' : 'latest'} events)${rows}`
+    case 'temporal':
+      return `temporal ${scope} ${ratios} split${rows}`
+    default:
+      return `random ${scope} ${ratios} split`
+  }
 }
 
 export const partName = (part: 'valid' | 'test'): string => (part === 'test' ? 'test' : 'validation')
@@ -34,22 +55,27 @@ export const partName = (part: 'valid' | 'test'): string => (part === 'test' ? '
  * "Full ranking over all items on the test part (train + validation items excluded); test users
  * with at least one test item; K = 10, 20; seed 42." + a line on the pointwise metrics.
  * Tolerates partial protocol objects (missing part → test; a bare number of negatives).
+ * `seeds` replaces the seed: several (runs of one protocol with different seeds, which compare
+ * fine: a seed is a random draw, not a protocol) or none (`[]`, the protocol as such).
  */
-export function describeProtocol(p: Protocol): string {
+export function describeProtocol(p: Protocol, options: {seeds?: number[]} = {}): string {
   const part = partName(p.part ?? 'test')
+  const of = p.split && typeof p.split === 'object' ? ` of a ${describeSplit(p.split)}` : ''
   const neg = (typeof p.negatives === 'object' && p.negatives !== null ? p.negatives : {}) as Partial<Protocol['negatives']>
   const sampler = neg.sampler === 'popularity' ? `popularity^${neg.exponent}` : 'uniform'
   const ranking =
     p.mode === 'sampled'
-      ? `Sampled ranking on the ${part} part: ${p.candidates} (${sampler}) per ${part} item`
-      : `Full ranking over ${p.candidates ?? 'all items'} on the ${part} part (${p.excluded ?? 'train + validation items'} excluded)`
+      ? `Sampled ranking on the ${part} part${of}: ${p.candidates} (${sampler}) per ${part} item`
+      : `Full ranking over ${p.candidates ?? 'all items'} on the ${part} part${of} (${p.excluded ?? 'train + validation items'} excluded)`
   const k = Array.isArray(p.k) ? p.k.join(', ') : String(p.k)
+  const seeds = options.seeds ?? (p.seed === undefined ? [] : [p.seed])
+  const seed = seeds.length === 0 ? '' : `; seed${seeds.length > 1 ? 's' : ''} ${seeds.join(', ')}`
   const thr =
     typeof p.threshold === 'number'
       ? `${shortNumber(p.threshold)}${p.thresholdSource === 'validation' ? ' (best F1 on validation)' : ''}`
       : 'best F1 on validation'
   return (
-    `${ranking}; ${p.users ?? `${part} users with at least one ${part} item`}; K = ${k}${p.seed === undefined ? '' : `; seed ${p.seed}`}.\n` +
+    `${ranking}; ${p.users ?? `${part} users with at least one ${part} item`}; K = ${k}${seed}.\n` +
     `Pointwise: ${part} positives vs as many ${sampler} sampled negatives, threshold ${thr}.`
   )
 }

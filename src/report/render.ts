@@ -1,4 +1,4 @@
-import {isNumeric, rowKey, type Delta, type ReportRow, type Table} from './table.js'
+import {isNumeric, POINTWISE, rowKey, type Column, type Delta, type ReportRow, type Table} from './table.js'
 
 /**
  * Renderers that turn a Table into text. The terminal renderer (cli-table3) lives in
@@ -12,8 +12,15 @@ function csvField(v: unknown): string {
   return /[",\r\n]/.test(s) || /^\s|\s$/.test(s) ? `"${s.replace(/"/g, '""')}"` : s
 }
 
+/** a CSV header that cannot be misread: pointwise metrics read `pointwise_precision`, never a bare `precision` */
+const csvName = (c: Column): string => (c.group ? `${POINTWISE}_${c.key}` : c.key)
+
+/** a Markdown title: no spanning headers there, so a grouped title carries the group's first word */
+const mdTitle = (c: Column): string => (c.group ? `${POINTWISE} ${c.title}` : c.title)
+
 /**
- * CSV (RFC 4180, `\n` line ends) for machines: header = column keys, cells = raw values (numbers at
+ * CSV (RFC 4180, `\n` line ends) for machines: header = column keys (`pointwise_<key>` for the
+ * pointwise group), cells = raw values (numbers at
  * full precision, sizes in bytes, latencies in ms; empty when missing). With a baseline, every
  * numeric column is followed by `<key>_delta` and `<key>_delta_rel` (relative change as a fraction;
  * empty for the baseline row). Notes are not included (CSV holds only the table).
@@ -22,8 +29,8 @@ export function renderCsv(table: Table): string {
   const withDeltas = table.baseline !== null
   const header: string[] = []
   for (const c of table.columns) {
-    header.push(c.key)
-    if (withDeltas && isNumeric(c)) header.push(`${c.key}_delta`, `${c.key}_delta_rel`)
+    header.push(csvName(c))
+    if (withDeltas && isNumeric(c)) header.push(`${csvName(c)}_delta`, `${csvName(c)}_delta_rel`)
   }
   const lines = [header.map(csvField).join(',')]
   table.values.forEach((vals, j) => {
@@ -44,9 +51,9 @@ function mdCell(s: string): string {
   return s.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, ' ')
 }
 
-/** GitHub-flavoured Markdown: the formatted cells, numeric columns right-aligned, notes below */
+/** GitHub-flavoured Markdown: the formatted cells, numeric columns right-aligned, notes below (they explain the pointwise group) */
 export function renderMarkdown(table: Table): string {
-  const head = `| ${table.columns.map((c) => mdCell(c.title)).join(' | ')} |`
+  const head = `| ${table.columns.map((c) => mdCell(mdTitle(c))).join(' | ')} |`
   const align = `|${table.columns.map((c) => (c.align === 'right' ? ' ---: ' : ' --- ')).join('|')}|`
   const body = table.rows.map((r) => `| ${r.map(mdCell).join(' | ')} |`)
   const notes = table.notes.flatMap((n) => ['', ...n.split('\n')])
@@ -62,7 +69,7 @@ export interface JsonReportRow extends ReportRow {
 }
 
 export interface JsonReport {
-  columns: {key: string; title: string; kind: string; higherIsBetter?: boolean}[]
+  columns: {key: string; title: string; kind: string; higherIsBetter?: boolean; group?: string}[]
   /** "run:model/variant" of the baseline row, or null */
   baseline: string | null
   rows: JsonReportRow[]
@@ -72,7 +79,7 @@ export interface JsonReport {
 /** the table as a plain object: the input rows (display order) with their deltas as numbers */
 export function tableToJson(table: Table): JsonReport {
   return {
-    columns: table.columns.map((c) => ({key: c.key, title: c.title, kind: c.kind, ...(c.higherIsBetter === undefined ? {} : {higherIsBetter: c.higherIsBetter})})),
+    columns: table.columns.map((c) => ({key: c.key, title: c.title, kind: c.kind, ...(c.higherIsBetter === undefined ? {} : {higherIsBetter: c.higherIsBetter}), ...(c.group === undefined ? {} : {group: c.group})})),
     baseline: table.baseline === null ? null : rowKey(table.raw[table.baseline]),
     rows: table.raw.map((r, j) => ({...r, key: rowKey(r), baseline: j === table.baseline, deltas: table.deltas[j]})),
     notes: table.notes,

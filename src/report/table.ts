@@ -2,7 +2,7 @@ import {usageError} from '../errors.js'
 import {describeProtocol, type Protocol} from '../eval/protocol.js'
 import type {Latency} from '../eval/latency.js'
 import {parseMetricName} from '../eval/metrics.js'
-import {formatBytes, formatCount, formatDelta, formatMetric, formatMs, formatRate, signed} from './format.js'
+import {formatBytes, formatCount, formatDelta, formatMetric, formatMs, formatRate, shortNumber, signed} from './format.js'
 
 /**
  * One model variant's numbers, as plain data: what every report is made of. `protocol` (an
@@ -35,6 +35,11 @@ export interface Column {
   kind: ColumnKind
   /** numeric columns: the better direction (sorting, reading deltas) */
   higherIsBetter?: boolean
+  /**
+   * a header over several columns, e.g. "pointwise @0.5 vs 1:1 sampled negatives" over accuracy,
+   * precision, recall, f1: a bare "precision 0.75" next to NDCG@10 reads as precision@10
+   */
+  group?: string
 }
 
 export interface Delta {
@@ -95,6 +100,8 @@ const num = (key: string, title: string, kind: ColumnKind, higherIsBetter: boole
 })
 
 const FIELD_COLUMNS: Record<string, FieldColumn> = {
+  // the protocol label (P1, P2...) is given by buildTable, which groups the rows per protocol
+  protocol: text('protocol', 'protocol', () => undefined, 'key'),
   run: text('run', 'run', (r) => r.run, 'key'),
   model: text('model', 'model', (r) => r.model, 'key'),
   variant: text('variant', 'variant', (r) => r.variant, 'key'),
@@ -131,8 +138,36 @@ const FIELD_ALIASES: Record<string, string> = {
   users_per_s: 'throughput',
 }
 
-/** default metric columns, shown when at least one row has them */
-export const DEFAULT_METRIC_COLUMNS = ['accuracy', 'precision', 'recall', 'f1', 'ndcg@10', 'recall@10', 'hr@10', 'mrr@10', 'auc']
+/**
+ * default metric columns, shown when at least one row has them: the ranking metrics of the
+ * protocol first (precision@10 among them), then the pointwise group
+ */
+export const DEFAULT_METRIC_COLUMNS = ['ndcg@10', 'precision@10', 'recall@10', 'hr@10', 'mrr@10', 'auc', 'accuracy', 'precision', 'recall', 'f1']
+
+/** the first word of every pointwise group header (renderers without spanning headers prefix titles with it) */
+export const POINTWISE = 'pointwise'
+
+const isPointwise = (c: Column): boolean => c.kind === 'metric' && parseMetricName(c.key).info.kind === 'pointwise'
+
+/**
+ * The header of the pointwise columns: what they are measured against and at which threshold,
+ * e.g. "pointwise @0.5 vs 1:1 sampled negatives" (each test positive and one sampled negative,
+ * positive when probability >= 0.5). The threshold is that of the rows' protocols: one shared
+ * number, "best-F1" when every row picked its own on validation, else "each run's threshold".
+ */
+export function pointwiseGroup(rows: ReportRow[]): string {
+  const protocols = rows.map((r) => r.protocol).filter(isProtocol)
+  const numbers = new Set(protocols.map((p) => p.threshold).filter((t): t is number => typeof t === 'number'))
+  const at =
+    protocols.length === 0
+      ? ''
+      : protocols.every((p) => p.thresholdSource === 'validation' || p.threshold === ('validation' as unknown))
+        ? ' @best-F1 threshold'
+        : numbers.size === 1 && protocols.every((p) => typeof p.threshold === 'number')
+          ? ` @${shortNumber([...numbers][0])}`
+          : " @each run's threshold"
+  return `${POINTWISE}${at} vs 1:1 sampled negatives`
+}
 
 function metricColumn(key: string): Column {
   const info = parseMetricName(key)
@@ -220,19 +255,34 @@ function defaultColumns(rows: ReportRow[]): Column[] {
   return cols
 }
 
-const stripGet = (c: Column): Column => ({key: c.key, title: c.title, align: c.align, kind: c.kind, ...(c.higherIsBetter === undefined ? {} : {higherIsBetter: c.higherIsBetter})})
+const stripGet = (c: Column, group?: string): Column => ({
+  key: c.key,
+  title: c.title,
+  align: c.align,
+  kind: c.kind,
+  ...(c.higherIsBetter === undefined ? {} : {higherIsBetter: c.higherIsBetter}),
+  ...(group === undefined ? {} : {group}),
+})
 
 /**
  * Comparison rows → a table of formatted cells (plus the raw values and deltas for machine output).
  *
  * Columns: the key columns (`run` only when the rows come from more than one run, `model`,
- * `variant`), `backend`, then either `options.metrics` or the defaults — execution, accuracy,
- * precision, recall, f1, ndcg@10, recall@10, hr@10, mrr@10, auc, p50 ms, p95 ms, size, params —
- * each only when some row has it.
+ * `variant`), `backend`, then either `options.metrics` or the defaults — execution, ndcg@10,
+ * precision@10, recall@10, hr@10, mrr@10, auc, then the pointwise accuracy, precision, recall, f1,
+ * then p50 ms, p95 ms, size, params — each only when some row has it. Pointwise columns carry
+ * `group` (pointwiseGroup), and a note says what it means.
  *
  * Sorting (`options.sort`): by any column; numeric columns best first by their higherIsBetter
  * (latency, size and params: lowest first), text ascending; `descending` forces the direction;
  * rows without the value go last; ties keep the input order.
+ *
+ * Protocols: rows whose protocols differ (another split, mode, negatives, K, threshold) cannot
+ * share one ranking; a different seed alone is a different draw of the same protocol (the note
+ * lists the seeds). Then a leading key column `protocol` labels each row P1, P2... (in
+ * display order), rows are grouped per protocol (in order of first appearance; the sort applies
+ * within each group), the notes print every protocol with its label, and deltas are only computed
+ * against a baseline of the same protocol.
  *
  * Baseline (`options.baseline`): every other row's numeric cells get deltas in `deltas`; metric
  * cells show them as `0.2812 (−0.0040, −1.4%)`. The baseline's variant cell reads
@@ -240,16 +290,21 @@ const stripGet = (c: Column): Column => ({key: c.key, title: c.title, align: c.a
  */
 export function buildTable(rows: ReportRow[], options: TableOptions = {}): Table {
   const runs = new Set(rows.map((r) => r.run))
-  const keyCols: Column[] = [...(runs.size > 1 ? [FIELD_COLUMNS.run] : []), FIELD_COLUMNS.model, FIELD_COLUMNS.variant]
+  // the protocol as such, without its seed: runs that differ only in the seed rank together
+  const protocolOf = rows.map((r) => (isProtocol(r.protocol) ? describeProtocol(r.protocol, {seeds: []}) : undefined))
+  const protocols = [...new Set(protocolOf.filter((p): p is string => p !== undefined))]
+  const several = protocols.length > 1
+  const keyCols: Column[] = [...(several ? [FIELD_COLUMNS.protocol] : []), ...(runs.size > 1 ? [FIELD_COLUMNS.run] : []), FIELD_COLUMNS.model, FIELD_COLUMNS.variant]
   const rest: Column[] = options.metrics && options.metrics.length > 0 ? options.metrics.map(resolveColumn) : defaultColumns(rows)
   const columns: Column[] = []
   const seen = new Set<string>()
   // latency measured outside the tfjs backend (ONNX Runtime) is named in its own column
   const runtimeDiffers = rows.some((r) => r.runtime !== undefined && r.runtime !== r.backend)
+  const group = pointwiseGroup(rows)
   for (const c of [...keyCols, FIELD_COLUMNS.backend, ...(runtimeDiffers ? [FIELD_COLUMNS.runtime] : []), ...rest]) {
     if (seen.has(c.key)) continue
     seen.add(c.key)
-    columns.push(stripGet(c))
+    columns.push(stripGet(c, isPointwise(c) ? group : undefined))
   }
 
   let order = rows.map((_, j) => j)
@@ -270,7 +325,17 @@ export function buildTable(rows: ReportRow[], options: TableOptions = {}): Table
       return c || a - b
     })
   }
+  if (several) {
+    // rows of one protocol together (protocols in order of first appearance, the sort within each)
+    const groupOrder = new Map<string | undefined, number>()
+    order.forEach((j) => groupOrder.has(protocolOf[j]) || groupOrder.set(protocolOf[j], groupOrder.size))
+    order = [...order].sort((a, b) => groupOrder.get(protocolOf[a])! - groupOrder.get(protocolOf[b])!) // stable
+  }
   const raw = order.map((j) => rows[j])
+  /** P1, P2... in display order: the protocol of each displayed row */
+  const shown = [...new Set(order.map((j) => protocolOf[j]).filter((p): p is string => p !== undefined))]
+  const labelOf = (p: string | undefined) => (p === undefined ? undefined : `P${shown.indexOf(p) + 1}`)
+  const rowProtocol = order.map((j) => protocolOf[j])
 
   let baseline: number | null = null
   let baselineRows = new Set<number>()
@@ -303,8 +368,10 @@ export function buildTable(rows: ReportRow[], options: TableOptions = {}): Table
     }
   }
   const isBaseline = (j: number) => baselineRows.has(j)
+  // a delta between numbers of different protocols means nothing
+  against = against.map((b, j) => (b !== null && rowProtocol[b] !== rowProtocol[j] ? null : b))
 
-  const values = raw.map((r) => columns.map((c) => cellValue(c, r)))
+  const values = raw.map((r, j) => columns.map((c) => (c.key === 'protocol' ? labelOf(rowProtocol[j]) : cellValue(c, r))))
   const deltas: (Record<string, Delta> | null)[] = raw.map((_, j) => {
     const bj = against[j]
     if (bj === null) return null
@@ -331,15 +398,24 @@ export function buildTable(rows: ReportRow[], options: TableOptions = {}): Table
   )
 
   const notes: string[] = []
-  const protocols = [...new Set(raw.map((r) => (isProtocol(r.protocol) ? describeProtocol(r.protocol) : undefined)).filter((p): p is string => p !== undefined))]
-  if (protocols.length === 1) notes.push(`Protocol: ${protocols[0]}`)
-  else if (protocols.length > 1) {
-    notes.push('Warning: these rows were evaluated under different protocols; their metrics are not comparable.')
-    for (const p of protocols) notes.push(`Protocol: ${p}`)
+  /** a protocol with the seeds of its rows */
+  const withSeeds = (key: string): string => {
+    const js = raw.map((_, j) => j).filter((j) => rowProtocol[j] === key)
+    const seeds = [...new Set(js.map((j) => (raw[j].protocol as Protocol).seed).filter((x) => x !== undefined))]
+    return describeProtocol(raw[js[0]].protocol as Protocol, {seeds})
+  }
+  if (shown.length === 1) notes.push(`Protocol: ${withSeeds(shown[0])}`)
+  else if (shown.length > 1) {
+    notes.push(`These rows were evaluated under ${shown.length} different protocols: their metrics are comparable only within one protocol (rows are grouped by protocol).`)
+    shown.forEach((p, q) => notes.push(`P${q + 1}: ${withSeeds(p)}`))
+  }
+  if (columns.some((c) => c.group === group)) {
+    notes.push(`Columns under "${group}" are pointwise (classification) metrics, not top-K: precision@K and recall@K are the ranking ones.`)
   }
   if (baseline !== null) {
     const many = raw.filter((_, j) => isBaseline(j)).length > 1
-    notes.push(many ? `Deltas (absolute, relative) against each model's ${options.baseline} row.` : `Deltas (absolute, relative) against ${rowKey(raw[baseline])}.`)
+    const within = several ? `, for rows of its protocol (${labelOf(rowProtocol[baseline])})` : ''
+    notes.push(many ? `Deltas (absolute, relative) against each model's ${options.baseline} row${within}.` : `Deltas (absolute, relative) against ${rowKey(raw[baseline])}${within}.`)
   }
 
   return {columns, rows: cells, raw, values, deltas, baseline, keyColumns: keyCols.length, notes}

@@ -1,4 +1,5 @@
-import {existsSync, statSync} from 'node:fs'
+import {existsSync, rmSync, statSync} from 'node:fs'
+import {loadavg} from 'node:os'
 import {join} from 'node:path'
 
 import {baseReport} from '../compress/registry.js'
@@ -8,8 +9,9 @@ import {fromWeights, toFloatWeights} from '../compress/tensors.js'
 import type {RecConfig} from '../config/schema.js'
 import type {Split} from '../data/types.js'
 import {dataError} from '../errors.js'
-import {describeProtocol, evaluate, type Protocol} from '../eval/evaluate.js'
-import {measureLatency, type Latency} from '../eval/latency.js'
+import {PAIR_CHUNK, describeProtocol, evaluate, type Protocol} from '../eval/evaluate.js'
+import {DRAW_FILES, encodeEvalDraws, encodeLatency, encodeUsers} from '../eval/draws-io.js'
+import {measureLatencyWithSamples, type Latency} from '../eval/latency.js'
 import {parseMetricName} from '../eval/metrics.js'
 import {loadModel, modelBytes} from '../models/io.js'
 import {modelRegistry} from '../models/registry.js'
@@ -18,7 +20,7 @@ import type {ModelWeights, Scorer} from '../models/types.js'
 import {compareWithReference, createOnnxScorer} from '../onnx/scorer.js'
 import type {Progress} from '../progress.js'
 import {formatMetric, formatMs} from '../report/format.js'
-import {writeJsonAtomic} from './atomic.js'
+import {writeFileAtomic, writeJsonAtomic} from './atomic.js'
 import {COMPRESS_JSON, ONNX_FILE, type VariantRecord} from './compress-stage.js'
 import {readJson} from './rundir.js'
 
@@ -50,6 +52,8 @@ export interface VariantResult {
   params: number
   paramsNonZero: number
   flopsPerPair: number
+  /** the conditions of the measurement (README, "Auditing a run") */
+  measurement: Measurement
   /** max |ONNX − tfjs| over the scores of a fixed batch of users (when the ONNX runtime is used) */
   onnxMaxAbsDiff?: number
   /** against the model's base variant: metrics, p50Ms, sizeBytes */
@@ -66,11 +70,73 @@ export interface VariantResult {
 
 export type ProtocolInfo = Record<string, unknown> & {description: string}
 
+/** under what conditions a variant was measured: what a latency figure means depends on it */
+export interface Measurement {
+  /** os.loadavg() (1, 5, 15 minutes) right before and right after the latency measurement */
+  loadAverageBefore: number[]
+  loadAverageAfter: number[]
+  /** where metrics and latency ran (= the variant's runtime) */
+  runtime: string
+  /** threads the scoring may use: ONNX Runtime intra-op threads, 1 for tfjs wasm / cpu, null for native tfjs (its own pool) */
+  threads: number | null
+  /** eval.latency: timed requests, untimed warm-up requests, users per throughput batch */
+  latencyRequests: number
+  latencyWarmup: number
+  latencyBatch: number
+  /** users per scoreUsers call of the full-ranking metrics (eval.batch_users) */
+  metricsBatchUsers: number
+  /** ONNX Runtime: users per session run inside a scoreUsers / scorePairs call; null under tfjs */
+  onnxBatchUsers: number | null
+  /** pairs per scorePairs call of the pointwise metrics */
+  pointwisePairChunk: number
+  /** the draw files of this variant (in draws/, README "Auditing a run") */
+  drawFiles: string[]
+}
+
+/** users per ONNX Runtime session run (the scorer's default, passed explicitly so that it is recorded) */
+const ONNX_BATCH_USERS = 256
+/** ONNX Runtime intra-op threads (the scorer's default: latency comparable with single-threaded tfjs-wasm) */
+const ONNX_THREADS = 1
+/** the draws folder of a variant */
+export const DRAWS_DIR = 'draws'
+
 /** tfjs has no int8 / fp16 kernels and rebuilds A·B at load: what a variant's float weights do there */
 function tfjsExecution(execution: string): string {
   if (execution === 'int8-kernel' || execution === 'fp16-storage' || execution === 'dequantized-at-load') return 'dequantized-at-load'
   if (execution === 'factorized') return 'float32'
   return execution
+}
+
+/**
+ * How far a float32 ONNX export may stray from its weights: max |ONNX − tfjs| over the scores of
+ * the check users. Both compute the same float32 function; only the order of float32 operations
+ * differs (~1e-6 on scores of order 10), so anything beyond 1e-4 is a stale or broken export,
+ * never a number to print.
+ */
+export const ONNX_FLOAT32_TOLERANCE = 1e-4
+
+/**
+ * Executions that compute in float32 in ONNX Runtime (dense, low-rank, shrunk, zeros stored
+ * densely): their export must agree with the weights within ONNX_FLOAT32_TOLERANCE. Quantized
+ * executions (int8-kernel, fp16-storage, dequantized-at-load) have no tolerance: for int8-kernel
+ * ONNX Runtime quantizes the activations at run time, so |ONNX − tfjs| *is* the method's error,
+ * which the accuracy metrics, their deltas and the gate measure; the figure is reported, not gated.
+ */
+const FLOAT32_EXECUTIONS = new Set(['float32', 'factorized', 'shrunk', 'sparse-zeros'])
+
+/** users whose full score rows are compared between ONNX Runtime and tfjs (the first 64) */
+export function onnxCheckUsers(numUsers: number): Int32Array {
+  return Int32Array.from({length: Math.min(64, numUsers)}, (_, u) => u)
+}
+
+/** a float32 export that disagrees with its weights stops the evaluation (exit 3) */
+function checkOnnxAgreement(file: string, execution: string, diff: number): void {
+  if (!FLOAT32_EXECUTIONS.has(execution) || diff <= ONNX_FLOAT32_TOLERANCE) return
+  throw dataError(
+    'model.onnx_mismatch',
+    `${file} disagrees with its weights: max |ONNX − tfjs| = ${diff.toExponential(3)} over the scores of the check users, but a float32 export (${execution}) must agree within ${ONNX_FLOAT32_TOLERANCE}`,
+    {hint: 're-export it: rec run --from compress for a compression variant, rec run --from train for a base model'},
+  )
 }
 
 /** evaluate one saved variant: test metrics, latency, size, params, FLOPs, in the configured runtime */
@@ -97,27 +163,54 @@ export async function evaluateVariant(
   try {
     if (runtime !== 'tfjs') {
       try {
-        onnxScorer = await createOnnxScorer(join(v.dir, ONNX_FILE), weights.numItems, {probabilities: modelRegistry[weights.kind].probabilities})
+        onnxScorer = await createOnnxScorer(join(v.dir, ONNX_FILE), weights.numItems, {probabilities: modelRegistry[weights.kind].probabilities, batchUsers: ONNX_BATCH_USERS, intraOpThreads: ONNX_THREADS})
       } catch (err) {
         throw dataError('model.corrupt', `cannot load ${join(v.dir, ONNX_FILE)} in ONNX Runtime: ${(err as Error).message}`, {hint: 're-run the compress stage (rec run --from compress)'})
       }
     }
+    // the ONNX file is checked against its weights before anything is measured with it
+    let onnxMaxAbsDiff: number | undefined
+    if (onnxScorer) {
+      onnxMaxAbsDiff = await compareWithReference(onnxScorer, tfjsScorer, onnxCheckUsers(split.train.numUsers))
+      checkOnnxAgreement(join(v.dir, ONNX_FILE), record.execution, onnxMaxAbsDiff)
+    }
     const primary = onnxScorer ?? tfjsScorer
     progress.stage(`eval ${v.model}/${v.variant} (${primary.runtime})`)
     // with eval.threshold 'validation', evaluate picks the F1-best threshold on validation itself
-    const r = await evaluate({scorer: primary, split, part: 'test', cfg: cfg.eval, seed: cfg.seed, negatives: cfg.negatives, progress})
-    const protocol: ProtocolInfo = {...r.protocol, split: cfg.split, description: describeProtocol(r.protocol)}
+    const r = await evaluate({scorer: primary, split, part: 'test', cfg: cfg.eval, seed: cfg.seed, negatives: cfg.negatives, progress, record: true})
+    const protocol: ProtocolInfo = {...r.protocol, split: cfg.split, description: describeProtocol({...r.protocol, split: cfg.split})}
     writeJsonAtomic(join(v.dir, 'eval.json'), {metrics: r.metrics, usersEvaluated: r.usersEvaluated, seconds: r.seconds, protocol})
     writeJsonAtomic(join(v.dir, 'per-user.json'), {users: Array.from(r.perUser.users), values: Object.fromEntries(Object.entries(r.perUser.values).map(([k, a]) => [k, Array.from(a)]))})
     progress.update('latency')
     const lat = cfg.eval.latency
     const latencyArgs = {numUsers: split.train.numUsers, k: Math.max(...cfg.eval.k), requests: lat.requests, warmup: lat.warmup, batch: lat.batch, seed: cfg.seed}
-    const latency = await measureLatency({scorer: primary, ...latencyArgs})
-    const latencyTfjs = runtime === 'both' ? await measureLatency({scorer: tfjsScorer, ...latencyArgs}) : undefined
-    let onnxMaxAbsDiff: number | undefined
-    if (onnxScorer) {
-      const users = Int32Array.from({length: Math.min(64, split.train.numUsers)}, (_, u) => u)
-      onnxMaxAbsDiff = await compareWithReference(onnxScorer, tfjsScorer, users)
+    const loadAverageBefore = loadavg()
+    const measured = await measureLatencyWithSamples({scorer: primary, ...latencyArgs})
+    const measuredTfjs = runtime === 'both' ? await measureLatencyWithSamples({scorer: tfjsScorer, ...latencyArgs}) : undefined
+    const loadAverageAfter = loadavg()
+    const latency = measured.latency
+    const latencyTfjs = measuredTfjs?.latency
+    const files: Record<string, Uint8Array> = {
+      ...encodeEvalDraws(r.perUser.users, r.draws ?? {}),
+      [DRAW_FILES.latency]: encodeLatency(measured.samples),
+      ...(measuredTfjs ? {[DRAW_FILES.latencyTfjs]: encodeLatency(measuredTfjs.samples)} : {}),
+      ...(onnxScorer ? {[DRAW_FILES.onnxCheck]: encodeUsers(onnxCheckUsers(split.train.numUsers))} : {}),
+    }
+    // a re-evaluation replaces every draw file (an earlier mode's files must not linger)
+    rmSync(join(v.dir, DRAWS_DIR), {recursive: true, force: true})
+    for (const [name, bytes] of Object.entries(files)) writeFileAtomic(join(v.dir, DRAWS_DIR, name), bytes)
+    const measurement: Measurement = {
+      loadAverageBefore,
+      loadAverageAfter,
+      runtime: primary.runtime,
+      threads: onnxScorer ? ONNX_THREADS : backend === 'wasm' || backend === 'cpu' ? 1 : null,
+      latencyRequests: lat.requests,
+      latencyWarmup: lat.warmup,
+      latencyBatch: lat.batch,
+      metricsBatchUsers: cfg.eval.batch_users,
+      onnxBatchUsers: onnxScorer ? ONNX_BATCH_USERS : null,
+      pointwisePairChunk: PAIR_CHUNK,
+      drawFiles: Object.keys(files).sort(),
     }
     const train = isBase && existsSync(join(v.dir, '..', 'train.json')) ? readJson<{seconds?: number; epochs?: number; bestEpoch?: number}>(join(v.dir, '..', 'train.json')) : undefined
     const onOnnx = onnxScorer !== undefined
@@ -139,6 +232,7 @@ export async function evaluateVariant(
       params: record.paramsTotal,
       paramsNonZero: record.paramsNonZero,
       flopsPerPair: onOnnx ? record.flopsPerPair : compressedFlops(fromWeights(weights)),
+      measurement,
       ...(onnxMaxAbsDiff === undefined ? {} : {onnxMaxAbsDiff}),
       evalSeconds: r.seconds,
       ...(train ? {trainSeconds: train.seconds, epochs: train.epochs, bestEpoch: train.bestEpoch} : {}),
@@ -194,6 +288,6 @@ export function protocolOf(cfg: RecConfig): ProtocolInfo {
     negatives: {...cfg.negatives, perPositive: cfg.eval.mode === 'full' ? null : cfg.eval.negatives},
     seed: cfg.seed,
   }
-  return {...p, split: cfg.split, description: describeProtocol(p as unknown as Protocol)}
+  return {...p, split: cfg.split, description: describeProtocol({...p, split: cfg.split} as unknown as Protocol)}
 }
 

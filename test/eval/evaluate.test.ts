@@ -11,6 +11,8 @@ import {
   prefMatrix,
   tinySplit,
   uniformNegatives,
+  wideSplit,
+  widenMatrix,
 } from './fixtures.js'
 
 /** one tolerance for every numeric comparison: float32 has ~7 significant digits */
@@ -197,11 +199,14 @@ describe('pointwise metrics in evaluate', () => {
 })
 
 describe('evaluate, sampled mode', () => {
-  const split = tinySplit()
+  // 99 distinct negatives need a catalogue larger than the tiny split's 8 items: the same
+  // interactions among 120 items, the extra items scored 0 (below every preference score)
+  const WIDE = 120
+  const split = wideSplit(WIDE)
   const sampled = evalConfig({mode: 'sampled', negatives: 99, k: [1, 10]})
 
   it('ranks each test positive against 99 seeded negatives the user never interacted with', async () => {
-    const scorer = matrixScorer(prefMatrix(), NUM_ITEMS)
+    const scorer = matrixScorer(widenMatrix(prefMatrix(), WIDE), WIDE)
     const r = await evaluate({scorer, split, part: 'test', cfg: sampled, seed: SEED, negatives: uniformNegatives})
     const ranking = scorer.calls.scorePairs.filter((c) => c.users.length % 100 === 0)
     const pairs = ranking.flatMap((c) => c.users.map((u, j) => [u, c.items[j]] as const))
@@ -226,18 +231,18 @@ describe('evaluate, sampled mode', () => {
   })
 
   it('an oracle ranks every positive first; a constant scorer earns nothing (ties go against the positive)', async () => {
-    const oracle = await evaluate({scorer: matrixScorer(oracleMatrix([split.test]), NUM_ITEMS, true), split, part: 'test', cfg: sampled, seed: SEED, negatives: uniformNegatives})
+    const oracle = await evaluate({scorer: matrixScorer(widenMatrix(oracleMatrix([tinySplit().test]), WIDE, 0.1), WIDE, true), split, part: 'test', cfg: sampled, seed: SEED, negatives: uniformNegatives})
     expect(oracle.metrics['hr@1']).toBe(1)
     expect(oracle.metrics['ndcg@10']).toBe(1)
     expect(oracle.metrics.auc).toBe(1)
-    const constant = await evaluate({scorer: matrixScorer(new Float32Array(5 * NUM_ITEMS), NUM_ITEMS), split, part: 'test', cfg: sampled, seed: SEED, negatives: uniformNegatives})
+    const constant = await evaluate({scorer: matrixScorer(new Float32Array(5 * WIDE), WIDE), split, part: 'test', cfg: sampled, seed: SEED, negatives: uniformNegatives})
     expect(constant.metrics['hr@10']).toBe(0)
     expect(constant.metrics.auc).toBe(0.5)
   })
 
   it('is deterministic and independent of the batch size', async () => {
     const go = (batch: number) =>
-      evaluate({scorer: matrixScorer(prefMatrix(), NUM_ITEMS), split, part: 'test', cfg: {...sampled, batch_users: batch}, seed: SEED, negatives: uniformNegatives})
+      evaluate({scorer: matrixScorer(widenMatrix(prefMatrix(), WIDE), WIDE), split, part: 'test', cfg: {...sampled, batch_users: batch}, seed: SEED, negatives: uniformNegatives})
     const [a, b, c] = await Promise.all([go(1), go(64), go(64)])
     expect(a.metrics).toEqual(b.metrics)
     expect(a.perUser).toEqual(b.perUser)

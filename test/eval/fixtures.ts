@@ -93,3 +93,20 @@ export function evalConfig(over: Partial<EvalConfig> = {}): EvalConfig {
 }
 
 export const uniformNegatives: NegativesConfig = negativesSchema.parse({})
+
+/**
+ * tinySplit's interactions in a catalogue of `numItems` (> 8) items: sampled evaluation with 99
+ * distinct negatives needs at least 99 items each user never interacted with.
+ */
+export function wideSplit(numItems: number): Split {
+  const t = tinySplit()
+  const widen = (p: Interactions) => interactions(Array.from(p.user.subarray(0, p.length), (u, r) => [u, p.item[r]] as [number, number]), NUM_USERS, numItems)
+  return {train: widen(t.train), valid: widen(t.valid), test: widen(t.test)}
+}
+
+/** a [NUM_USERS × NUM_ITEMS] matrix padded to `numItems` columns with `fill` */
+export function widenMatrix(m: Float32Array, numItems: number, fill = 0): Float32Array {
+  const out = new Float32Array(NUM_USERS * numItems).fill(fill)
+  for (let u = 0; u < NUM_USERS; u++) out.set(m.subarray(u * NUM_ITEMS, (u + 1) * NUM_ITEMS), u * numItems)
+  return out
+}
