@@ -9,6 +9,10 @@ export const ONNX_OPSET = 17
 
 type Int8Stored = Extract<StoredTensor, {kind: 'int8'}>
 
+/** the fixed uint8 zero point of row-quantized activations, and the smallest normal float32 (the scale of an all-zero row) */
+export const ACT_ZERO_POINT = 128
+export const FLT_MIN = 2 ** -126
+
 /** rows [from, to) of a 2-D stored tensor, in the same stored form (per-column scales are shared) */
 function sliceRows(s: StoredTensor, from: number, to: number): StoredTensor {
   const cols = storedShape(s)[1]
@@ -43,7 +47,7 @@ function transposeInt8(s: Int8Stored): {data: Int8Array; rows: number; cols: num
  * - user tables: Gather, then Cast (float16), DequantizeLinear on the gathered rows (int8), in-graph
  *   nibble unpack (int4), or A[u]·B (low-rank)
  * - item tables scored against a query (mf item_emb, neumf gmf_item): q·Tᵀ with Tᵀ stored transposed;
- *   int8 as DynamicQuantizeLinear + MatMulInteger + rescale (fused by ORT into DynamicQuantizeMatMul);
+ *   int8 as per-row activation quantization + MatMulInteger + rescale (`int8MatMul`);
  *   low-rank as (q·Bᵀ)·Aᵀ
  * - dense layers on activations: MatMul; int8 as the same integer pattern; low-rank as two MatMuls
  * - item-only subgraphs (two_tower item tower, neumf item half of the first MLP layer) are built from
@@ -135,19 +139,37 @@ class Exporter {
   }
 
   /**
-   * x [N, k] · Wq [k, n] with int8 weights: DynamicQuantizeLinear(x) → MatMulInteger → Cast → Mul by
-   * (scale_x · scale_w), the pattern ORT fuses into DynamicQuantizeMatMul. scale / zero point: scalar or per column [n].
+   * Activations x [N, k] quantized row by row, so that a user's scores never depend on which users share
+   * the ONNX call (one scale per call, as DynamicQuantizeLinear takes, made int8 metrics depend on
+   * eval.batch_users and differ from a single serving request). Symmetric around the fixed zero point
+   * 128 because MatMulInteger takes only a scalar activation zero point: s = max(max|row| / 127, FLT_MIN),
+   * q = round(x / s) + 128 (half to even) in [1, 255]. Returns q uint8 [N, k] and s float [N, 1].
+   */
+  quantizeRows(x: string): {q: string; scale: string} {
+    const g = this.g
+    const amax = g.op('ReduceMax', [g.op('Abs', [x])], {axes: [1], keepdims: 1})
+    const scale = g.op('Max', [g.op('Div', [amax, g.float(127)]), g.float(FLT_MIN)])
+    const q = g.op('Cast', [g.op('Add', [g.op('Round', [g.op('Div', [x, scale])]), g.float(ACT_ZERO_POINT)])], {to: DataType.UINT8})
+    return {q, scale}
+  }
+
+  /**
+   * x [N, k] · Wq [k, n] with int8 weights: activations quantized per row (`quantizeRows`), MatMulInteger
+   * (uint8 × int8, int32 accumulation: exact, whatever the batch), Cast, Mul by scale_w, Mul by s_row.
+   * Weight scale / zero point: scalar or per column [n].
    */
   int8MatMul(x: string, name: string, q: {data: Int8Array; rows: number; cols: number}, scale: Float32Array, zeroPoint: Int8Array | undefined): string {
     const g = this.g
-    const [xq, xs, xzp] = g.opN('DynamicQuantizeLinear', [x], {}, 3)
+    const a = this.quantizeRows(x)
     const w = g.init(`${name}.q`, [q.rows, q.cols], q.data)
     const perColumn = scale.length > 1
-    const inputs = [xq, w, xzp]
+    const inputs = [a.q, w, g.init(g.fresh('act_zp'), [], Uint8Array.of(ACT_ZERO_POINT))]
     if (zeroPoint) inputs.push(g.init(`${name}.zp`, perColumn ? [q.cols] : [], zeroPoint))
     const acc = g.op('Cast', [g.op('MatMulInteger', inputs)], {to: DataType.FLOAT})
-    const combined = g.op('Mul', [xs, g.init(`${name}.scale`, perColumn ? [q.cols] : [], scale)])
-    return g.op('Mul', [acc, combined])
+    // weight scale first, row scale second: ORT fuses MatMulInteger → Cast → Mul(a_scale · b_scale) into
+    // MatMulIntegerToFloat, whose a_scale is one number per tensor, and would silently misapply [N, 1] scales
+    const scaled = g.op('Mul', [acc, g.init(`${name}.scale`, perColumn ? [q.cols] : [], scale)])
+    return g.op('Mul', [scaled, a.scale])
   }
 
   /** x [N, in] · W (+ bias) (+ ReLU) on activations computed per request */
