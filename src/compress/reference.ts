@@ -17,17 +17,19 @@ export interface ReferenceOptions {
 }
 
 /**
- * Per-row activation quantization then dequantization, computed in float32 like ORT: for each row of
- * `cols` values, s = max(max|row| / 127, 2^-126), x ↦ round(x / s)·s (half to even). 0 stays exact;
- * the error is at most s/2 per value.
+ * Per-row activation quantization then dequantization, computed in float32 like ORT (export.ts
+ * `quantizeRows`): for each row of `cols` values, s = max(max|row| / 127, 2^-126) around the zero point
+ * 128, or for rows out of a ReLU (`nonNegative`) s = max(max(row) / 255, 2^-126) from 0; x ↦ q·s with
+ * q = round(x / s) half to even, saturated. 0 stays exact; the error is at most s/2 per value.
  */
-export function fakeQuantRows(x: Float32Array | Float64Array, cols: number): Float32Array {
+export function fakeQuantRows(x: Float32Array | Float64Array, cols: number, nonNegative = false): Float32Array {
   const out = new Float32Array(x.length)
+  const [lo, hi] = nonNegative ? [0, 255] : [-127, 127]
   for (let r = 0; r < x.length / cols; r++) {
     let m = 0
     for (let j = r * cols; j < (r + 1) * cols; j++) m = Math.max(m, Math.abs(Math.fround(x[j])))
-    const scale = Math.max(Math.fround(m / 127), 2 ** -126)
-    for (let j = r * cols; j < (r + 1) * cols; j++) out[j] = roundHalfEven(Math.fround(Math.fround(x[j]) / scale)) * scale
+    const scale = Math.max(Math.fround(m / hi), 2 ** -126)
+    for (let j = r * cols; j < (r + 1) * cols; j++) out[j] = Math.max(lo, Math.min(hi, roundHalfEven(Math.fround(Math.fround(x[j]) / scale)))) * scale
   }
   return out
 }
@@ -66,7 +68,7 @@ function rowsOf(w: Tensor32, from: number, to: number): Tensor32 {
 /** scores of every item for each user: row-major [users.length × numItems] */
 export function referenceScores(w: ModelWeights, users: ArrayLike<number>, options: ReferenceOptions = {}): Float32Array {
   const q = new Set(options.dynamicInt8 ?? [])
-  const maybeQ = (name: string, x: Float64Array, cols: number): ArrayLike<number> => (q.has(name) ? fakeQuantRows(x, cols) : x)
+  const maybeQ = (name: string, x: Float64Array, cols: number, nonNegative = false): ArrayLike<number> => (q.has(name) ? fakeQuantRows(x, cols, nonNegative) : x)
   const B = users.length
   const I = w.numItems
   const t = w.tensors
@@ -91,7 +93,7 @@ export function referenceScores(w: ModelWeights, users: ArrayLike<number>, optio
       const tower = (side: 'user' | 'item', ids: ArrayLike<number>) => {
         let x: Float64Array = gather(t[`${side}_emb`], ids)
         const layers = layerNames(t, `${side}_tower_`)
-        for (const [k, l] of layers.entries()) x = dense(side === 'user' ? maybeQ(`${l}.kernel`, x, x.length / ids.length) : x, ids.length, t[`${l}.kernel`], t[`${l}.bias`], k < layers.length - 1)
+        for (const [k, l] of layers.entries()) x = dense(side === 'user' ? maybeQ(`${l}.kernel`, x, x.length / ids.length, k > 0) : x, ids.length, t[`${l}.kernel`], t[`${l}.bias`], k < layers.length - 1)
         return x
       }
       const uo = tower('user', users)
@@ -118,7 +120,7 @@ export function referenceScores(w: ModelWeights, users: ArrayLike<number>, optio
       for (let b = 0; b < B; b++)
         for (let i = 0; i < I; i++)
           for (let j = 0; j < h1; j++) h[(b * I + i) * h1 + j] = Math.max(0, userHalf[b * h1 + j] + itemHalf[i * h1 + j])
-      for (const l of layers.slice(1)) h = dense(maybeQ(`${l}.kernel`, h, h.length / (B * I)), B * I, t[`${l}.kernel`], t[`${l}.bias`], true)
+      for (const l of layers.slice(1)) h = dense(maybeQ(`${l}.kernel`, h, h.length / (B * I), true), B * I, t[`${l}.kernel`], t[`${l}.bias`], true)
       const last = h.length / (B * I)
       const bias = t['out.bias'].data[0]
       for (let b = 0; b < B; b++)

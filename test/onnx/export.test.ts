@@ -82,8 +82,8 @@ describe('ONNX export, compressed variants', () => {
     })
 
     /*
-     * int8 kernels also quantize the activations, row by row (export.ts quantizeRows: symmetric uint8
-     * around 128, s = max|row| / 127 per row). Two checks:
+     * int8 kernels also quantize the activations, row by row (export.ts quantizeRows: uint8, symmetric
+     * around 128 with s = max|row| / 127, or from 0 with s = max(row) / 255 after a ReLU). Two checks:
      * 1. ONNX equals the reference with that activation quantization simulated (to float rounding): the
      *    graph does exactly the integer arithmetic we claim, nothing else.
      * 2. Against the plain float reference of the dequantized weights the only extra error is the
@@ -130,6 +130,10 @@ describe('ONNX export, compressed variants', () => {
     for (let i = 0; i < 4; i++) expect(Math.abs(q[i] - x[i])).toBeLessThanOrEqual(2.5 / 127 / 2 + 1e-7)
     for (let i = 4; i < 8; i++) expect(Math.abs(q[i] - x[i])).toBeLessThanOrEqual(0.01 / 127 / 2 + 1e-9)
     expect(Array.from(fakeQuantRows(new Float32Array(3), 3))).toEqual([0, 0, 0]) // an all-zero row stays zero
+    // rows out of a ReLU use all 8 bits from 0: half the error
+    const relu = Float32Array.of(0, 0.3, 2.5, 1e-3)
+    const r = fakeQuantRows(relu, 4, true)
+    for (let i = 0; i < 4; i++) expect(Math.abs(r[i] - relu[i])).toBeLessThanOrEqual(2.5 / 255 / 2 + 1e-7)
   })
 })
 

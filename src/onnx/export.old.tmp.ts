@@ -1,0 +1,271 @@
+import {int8KernelTensors} from '../compress/accounting.js'
+import {layerNames, storedShape, transpose} from '../compress/tensors.js'
+import type {CompressedModel, StoredTensor} from '../compress/types.js'
+import type {Tensor32} from '../models/types.js'
+import {DataType, GraphBuilder, valueInfo} from './graph.js'
+import {modelRegistry} from '../models/registry.js'
+
+export const ONNX_OPSET = 17
+
+type Int8Stored = Extract<StoredTensor, {kind: 'int8'}>
+
+/** rows [from, to) of a 2-D stored tensor, in the same stored form (per-column scales are shared) */
+function sliceRows(s: StoredTensor, from: number, to: number): StoredTensor {
+  const cols = storedShape(s)[1]
+  const rows = (t: Tensor32): Tensor32 => ({shape: [to - from, t.shape[1]], data: t.data.slice(from * t.shape[1], to * t.shape[1])})
+  switch (s.kind) {
+    case 'float32':
+      return {kind: 'float32', tensor: rows(s.tensor)}
+    case 'float16':
+      return {kind: 'float16', shape: [to - from, cols], data: s.data.slice(from * cols, to * cols)}
+    case 'int8':
+      if (s.axis === 0) return {...s, shape: [to - from, cols], data: s.data.slice(from * cols, to * cols), scale: s.scale.slice(from, to), zeroPoint: s.zeroPoint?.slice(from, to)}
+      return {...s, shape: [to - from, cols], data: s.data.slice(from * cols, to * cols)}
+    case 'int4': {
+      const bpr = Math.ceil(cols / 2)
+      return {kind: 'int4', shape: [to - from, cols], data: s.data.slice(from * bpr, to * bpr), scale: s.scale.slice(from, to)}
+    }
+    case 'lowrank':
+      return {kind: 'lowrank', a: rows(s.a), b: s.b}
+  }
+}
+
+function transposeInt8(s: Int8Stored): {data: Int8Array; rows: number; cols: number} {
+  const [m, n] = s.shape
+  const out = new Int8Array(m * n)
+  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) out[j * m + i] = s.data[i * n + j]
+  return {data: out, rows: n, cols: m}
+}
+
+/**
+ * Builds the scoring graph. Every stored form executes as it is stored (see `executionOf` in
+ * src/compress/accounting.ts, which must describe what this does):
+ * - user tables: Gather, then Cast (float16), DequantizeLinear on the gathered rows (int8), in-graph
+ *   nibble unpack (int4), or A[u]·B (low-rank)
+ * - item tables scored against a query (mf item_emb, neumf gmf_item): q·Tᵀ with Tᵀ stored transposed;
+ *   int8 as DynamicQuantizeLinear + MatMulInteger + rescale (fused by ORT into DynamicQuantizeMatMul);
+ *   low-rank as (q·Bᵀ)·Aᵀ
+ * - dense layers on activations: MatMul; int8 as the same integer pattern; low-rank as two MatMuls
+ * - item-only subgraphs (two_tower item tower, neumf item half of the first MLP layer) are built from
+ *   constants, so ORT folds them at session load
+ */
+class Exporter {
+  readonly g = new GraphBuilder()
+  constructor(readonly c: CompressedModel) {}
+
+  private tensor(name: string): StoredTensor {
+    const s = this.c.tensors[name]
+    if (!s) throw new Error(`ONNX export: model ${this.c.kind} has no tensor ${name}`)
+    return s
+  }
+
+  private f32(name: string, t: Tensor32): string {
+    return this.g.init(name, t.shape, t.data)
+  }
+
+  /** dequantize an int8 tensor (const) with ops ORT constant-folds (not DequantizeLinear, which ORT keeps for QDQ fusion) */
+  private dequantInt8Const(name: string, s: Int8Stored): string {
+    const g = this.g
+    const q = g.init(`${name}.q`, s.shape, s.data)
+    const bshape = s.axis === 0 ? [s.shape[0], 1] : s.axis === 1 ? [s.shape[1]] : []
+    let x = g.op('Cast', [q], {to: DataType.FLOAT})
+    if (s.zeroPoint) x = g.op('Sub', [x, g.init(`${name}.zp_f`, bshape, Float32Array.from(s.zeroPoint))])
+    return g.op('Mul', [x, g.init(`${name}.scale`, bshape, s.scale)])
+  }
+
+  /** nibbles of packed rows [N, ceil(d/2)] uint8 → float q values [N, d] (q = nibble − 8) */
+  private unpackInt4(packed: string, d: number): string {
+    const g = this.g
+    const x = g.op('Cast', [packed], {to: DataType.INT32})
+    const sixteen = g.init(g.fresh('i32_16'), [], Int32Array.of(16))
+    const lo = g.op('Unsqueeze', [g.op('Mod', [x, sixteen]), g.int64([2])])
+    const hi = g.op('Unsqueeze', [g.op('Div', [x, sixteen]), g.int64([2])])
+    let flat = g.op('Reshape', [g.op('Concat', [lo, hi], {axis: 2}), g.int64([0, -1])])
+    if (d % 2 === 1) flat = g.op('Slice', [flat, g.int64([0]), g.int64([d]), g.int64([1])])
+    return g.op('Sub', [g.op('Cast', [flat], {to: DataType.FLOAT}), g.float(8)])
+  }
+
+  /** the float32 value of a whole stored tensor, built from constants (folded at session load) */
+  constValue(name: string, s: StoredTensor = this.tensor(name)): string {
+    const g = this.g
+    switch (s.kind) {
+      case 'float32':
+        return this.f32(name, s.tensor)
+      case 'float16':
+        return g.op('Cast', [g.init(`${name}.f16`, s.shape, s.data)], {to: DataType.FLOAT})
+      case 'int8':
+        return this.dequantInt8Const(name, s)
+      case 'int4': {
+        const q = this.unpackInt4(g.init(`${name}.q4`, [s.shape[0], Math.ceil(s.shape[1] / 2)], s.data), s.shape[1])
+        return g.op('Mul', [q, g.init(`${name}.scale`, [s.shape[0], 1], s.scale)])
+      }
+      case 'lowrank':
+        return g.op('MatMul', [this.f32(`${name}.A`, s.a), this.f32(`${name}.B`, s.b)])
+    }
+  }
+
+  /** rows of a table for the requested ids: [B, d] float32 */
+  gatherRows(name: string, ids: string): string {
+    const g = this.g
+    const s = this.tensor(name)
+    switch (s.kind) {
+      case 'float32':
+        return g.op('Gather', [this.f32(name, s.tensor), ids], {axis: 0})
+      case 'float16':
+        return g.op('Cast', [g.op('Gather', [g.init(`${name}.f16`, s.shape, s.data), ids], {axis: 0})], {to: DataType.FLOAT})
+      case 'int8': {
+        const q = g.op('Gather', [g.init(`${name}.q`, s.shape, s.data), ids], {axis: 0})
+        if (s.axis === null) {
+          const inputs = [q, g.init(`${name}.scale`, [], Float32Array.of(s.scale[0]))]
+          if (s.zeroPoint) inputs.push(g.init(`${name}.zp`, [], Int8Array.of(s.zeroPoint[0])))
+          return g.op('DequantizeLinear', inputs)
+        }
+        const inputs = [q, g.op('Gather', [g.init(`${name}.scale`, [s.scale.length], s.scale), ids], {axis: 0})]
+        if (s.zeroPoint) inputs.push(g.op('Gather', [g.init(`${name}.zp`, [s.zeroPoint.length], s.zeroPoint), ids], {axis: 0}))
+        return g.op('DequantizeLinear', inputs, {axis: 0})
+      }
+      case 'int4': {
+        const packed = g.op('Gather', [g.init(`${name}.q4`, [s.shape[0], Math.ceil(s.shape[1] / 2)], s.data), ids], {axis: 0})
+        const scale = g.op('Unsqueeze', [g.op('Gather', [g.init(`${name}.scale`, [s.scale.length], s.scale), ids], {axis: 0}), g.int64([1])])
+        return g.op('Mul', [this.unpackInt4(packed, s.shape[1]), scale])
+      }
+      case 'lowrank':
+        return g.op('MatMul', [g.op('Gather', [this.f32(`${name}.A`, s.a), ids], {axis: 0}), this.f32(`${name}.B`, s.b)])
+    }
+  }
+
+  /**
+   * x [N, k] · Wq [k, n] with int8 weights: DynamicQuantizeLinear(x) → MatMulInteger → Cast → Mul by
+   * (scale_x · scale_w), the pattern ORT fuses into DynamicQuantizeMatMul. scale / zero point: scalar or per column [n].
+   */
+  int8MatMul(x: string, name: string, q: {data: Int8Array; rows: number; cols: number}, scale: Float32Array, zeroPoint: Int8Array | undefined): string {
+    const g = this.g
+    const [xq, xs, xzp] = g.opN('DynamicQuantizeLinear', [x], {}, 3)
+    const w = g.init(`${name}.q`, [q.rows, q.cols], q.data)
+    const perColumn = scale.length > 1
+    const inputs = [xq, w, xzp]
+    if (zeroPoint) inputs.push(g.init(`${name}.zp`, perColumn ? [q.cols] : [], zeroPoint))
+    const acc = g.op('Cast', [g.op('MatMulInteger', inputs)], {to: DataType.FLOAT})
+    const combined = g.op('Mul', [xs, g.init(`${name}.scale`, perColumn ? [q.cols] : [], scale)])
+    return g.op('Mul', [acc, combined])
+  }
+
+  /** x [N, in] · W (+ bias) (+ ReLU) on activations computed per request */
+  dense(x: string, name: string, s: StoredTensor, bias: string | undefined, relu: boolean): string {
+    const g = this.g
+    let y: string
+    if (s.kind === 'int8') {
+      if (s.axis === 0) throw new Error(`${name}: dense kernels are quantized per tensor or per output column`)
+      y = this.int8MatMul(x, name, {data: s.data, rows: s.shape[0], cols: s.shape[1]}, s.scale, s.zeroPoint)
+    } else if (s.kind === 'lowrank') {
+      y = g.op('MatMul', [g.op('MatMul', [x, this.f32(`${name}.A`, s.a)]), this.f32(`${name}.B`, s.b)])
+    } else {
+      y = g.op('MatMul', [x, this.constValue(name, s)])
+    }
+    if (bias) y = g.op('Add', [y, this.constValue(bias)])
+    return relu ? g.op('Relu', [y]) : y
+  }
+
+  /** q [B, d] · Tᵀ for an item table T [I, d] → [B, I] */
+  scoreAgainst(q: string, name: string): string {
+    const g = this.g
+    const s = this.tensor(name)
+    switch (s.kind) {
+      case 'float32':
+        return g.op('MatMul', [q, this.f32(`${name}.T`, transpose(s.tensor))])
+      case 'float16': {
+        const [m, n] = s.shape
+        const t = new Uint16Array(m * n)
+        for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) t[j * m + i] = s.data[i * n + j]
+        return g.op('MatMul', [q, g.op('Cast', [g.init(`${name}.T.f16`, [n, m], t)], {to: DataType.FLOAT})])
+      }
+      case 'int8':
+        // row-wise scales of T are per-column scales of Tᵀ
+        return this.int8MatMul(q, `${name}.T`, transposeInt8(s), s.scale, s.zeroPoint)
+      case 'int4':
+        return g.op('MatMul', [q, g.op('Transpose', [this.constValue(name, s)], {perm: [1, 0]})])
+      case 'lowrank':
+        return g.op('MatMul', [g.op('MatMul', [q, this.f32(`${name}.B.T`, transpose(s.b))]), this.f32(`${name}.A.T`, transpose(s.a))])
+    }
+  }
+
+  build(): Uint8Array {
+    const g = this.g
+    const c = this.c
+    const users = 'users'
+    let scores: string
+    switch (c.kind) {
+      case 'pop': {
+        const pop = this.constValue('item_pop')
+        const row = g.op('Unsqueeze', [pop, g.int64([0])])
+        const shape = g.op('Concat', [g.op('Shape', [users]), g.int64([c.numItems])], {axis: 0})
+        scores = g.op('Expand', [row, shape])
+        break
+      }
+      case 'mf':
+        scores = this.scoreAgainst(this.gatherRows('user_emb', users), 'item_emb')
+        break
+      case 'two_tower': {
+        let u = this.gatherRows('user_emb', users)
+        const ul = layerNames(c.tensors, 'user_tower_')
+        for (const [k, l] of ul.entries()) u = this.dense(u, `${l}.kernel`, this.tensor(`${l}.kernel`), `${l}.bias`, k < ul.length - 1)
+        // item side from constants only: folded once at session load
+        let it = this.constValue('item_emb')
+        const il = layerNames(c.tensors, 'item_tower_')
+        for (const [k, l] of il.entries()) {
+          it = g.op('Add', [g.op('MatMul', [it, this.constValue(`${l}.kernel`)]), this.constValue(`${l}.bias`)])
+          if (k < il.length - 1) it = g.op('Relu', [it])
+        }
+        scores = g.op('MatMul', [u, g.op('Transpose', [it], {perm: [1, 0]})])
+        break
+      }
+      case 'neumf': {
+        const f = storedShape(this.tensor('gmf_user'))[1]
+        const e = storedShape(this.tensor('mlp_user'))[1]
+        const layers = layerNames(c.tensors, 'mlp_')
+        const w0 = this.tensor(`${layers[0]}.kernel`)
+        const h1 = storedShape(w0)[1]
+        const last = storedShape(this.tensor(`${layers.at(-1)}.kernel`))[1]
+        const outK = this.constValue('out.kernel') // [f + last, 1], folded at load
+        const wg = g.op('Reshape', [g.op('Slice', [outK, g.int64([0]), g.int64([f]), g.int64([0])]), g.int64([f])])
+        const wm = g.op('Slice', [outK, g.int64([f]), g.int64([f + last]), g.int64([0])])
+        // GMF: Σ_j gu_j·gi_j·w_j = (gu ⊙ w_g)·giᵀ
+        const gmf = this.scoreAgainst(g.op('Mul', [this.gatherRows('gmf_user', users), wg]), 'gmf_item')
+        // MLP first layer: [mu, mi]·W0 + b0 = mu·W0[:e] + (mi·W0[e:] + b0), the item half from constants
+        const userHalf = this.dense(this.gatherRows('mlp_user', users), `${layers[0]}.kernel.user`, sliceRows(w0, 0, e), undefined, false)
+        const w0Item = sliceRows(w0, e, storedShape(w0)[0])
+        const itemHalf = g.op('Add', [g.op('MatMul', [this.constValue('mlp_item'), this.constValue(`${layers[0]}.kernel.item`, w0Item)]), this.constValue(`${layers[0]}.bias`)])
+        let h = g.op('Relu', [g.op('Add', [g.op('Unsqueeze', [userHalf, g.int64([1])]), itemHalf])]) // [B, I, h1]
+        h = g.op('Reshape', [h, g.int64([-1, h1])]) // [B·I, h1]
+        for (const l of layers.slice(1)) h = this.dense(h, `${l}.kernel`, this.tensor(`${l}.kernel`), `${l}.bias`, true)
+        const mlp = g.op('Reshape', [g.op('MatMul', [h, wm]), g.int64([-1, c.numItems])])
+        scores = g.op('Sigmoid', [g.op('Add', [g.op('Add', [gmf, mlp]), this.constValue('out.bias')])])
+        break
+      }
+    }
+    g.renameOutput(scores, 'scores')
+    return g.model({
+      name: `rec-${c.kind}`,
+      opset: ONNX_OPSET,
+      inputs: [valueInfo('users', DataType.INT64, ['batch'])],
+      outputs: [valueInfo('scores', DataType.FLOAT, ['batch', c.numItems])],
+      metadata: {
+        'rec.kind': c.kind,
+        'rec.num_items': String(c.numItems),
+        'rec.probabilities': String(modelRegistry[c.kind].probabilities),
+        'rec.steps': JSON.stringify(c.steps),
+        'rec.int8_kernels': int8KernelTensors(c).join(','),
+      },
+      doc: 'rec scoring graph: users int64 [B] → scores float32 [B, numItems]',
+    })
+  }
+}
+
+/**
+ * ONNX ModelProto (ir_version 8, opset 17) whose graph maps `users` int64 [B] to `scores` float32
+ * [B, numItems] (every item scored for each user: the serving request). neumf scores are sigmoid
+ * probabilities; the other architectures return raw scores.
+ */
+export function exportOnnx(c: CompressedModel): Uint8Array {
+  return new Exporter(c).build()
+}
