@@ -1,6 +1,9 @@
 import type {Execution} from '../compress/types.js'
 import {DataType, onnx} from './graph.js'
 
+/** ORT's optimized graph of a variant, saved beside its model.onnx at evaluation (what `execution` is read from) */
+export const OPTIMIZED_ONNX_FILE = 'model.optimized.onnx'
+
 type ModelProto = InstanceType<typeof onnx.ModelProto>
 type NodeProto = import('onnx-proto').onnx.INodeProto
 type TensorProto = import('onnx-proto').onnx.ITensorProto
@@ -148,4 +151,25 @@ export function graphExecution(optimized: ModelProto, exported: ModelProto): Gra
 /** `graphExecution` of a saved optimized graph and the exported model's bytes */
 export function graphExecutionOf(optimized: Uint8Array, exported: Uint8Array): GraphExecution {
   return graphExecution(onnx.ModelProto.decode(optimized), onnx.ModelProto.decode(exported))
+}
+
+/** the weight a note is about (`<weight>: ...`), if any */
+const noteWeight = (note: string) => /^([\w.]+): /.exec(note)?.[1]
+
+/**
+ * What evaluation reports for a variant run in ORT: the measured execution, the compress-stage notes
+ * with those about a weight the graph describes replaced by the measured ones (the claim names whole
+ * tensors, e.g. `mlp_0.kernel`, the graph its parts, e.g. `mlp_0.kernel.item`), and a note when the
+ * claim and the measurement disagree.
+ */
+export function measuredExecution(claim: {execution: string; notes: string[]}, graph: GraphExecution): {execution: Execution; notes: string[]} {
+  const measured = graph.notes.map(noteWeight).filter((w): w is string => w !== undefined)
+  const describedByGraph = (w: string) => measured.some((m) => m === w || m.startsWith(`${w}.`))
+  const kept = claim.notes.filter((n) => {
+    const w = noteWeight(n)
+    return w === undefined || !describedByGraph(w)
+  })
+  const notes = [...new Set([...kept, ...graph.notes])]
+  if (claim.execution !== graph.execution) notes.push(`execution measured in ONNX Runtime (${graph.execution}) differs from the compress-stage claim (${claim.execution})`)
+  return {execution: graph.execution, notes}
 }

@@ -9,7 +9,8 @@ import {fromWeights} from '../../src/compress/tensors.js'
 import type {CompressedModel} from '../../src/compress/types.js'
 import {variantSchema} from '../../src/config/schema.js'
 import type {ModelKind} from '../../src/models/types.js'
-import {graphExecution} from '../../src/onnx/execution.js'
+import {graphExecution, measuredExecution} from '../../src/onnx/execution.js'
+import {variantReport} from '../../src/compress/registry.js'
 import {exportOnnx} from '../../src/onnx/export.js'
 import {onnx} from '../../src/onnx/graph.js'
 import {createOnnxScorer, type OnnxScorer} from '../../src/onnx/scorer.js'
@@ -113,5 +114,20 @@ describe('execution measured from the graph ORT runs', () => {
     // the saved file is a loadable ONNX model
     const s = await ort.InferenceSession.create(readFileSync(path), {logSeverityLevel: 3})
     await s.release()
+  })
+
+  it('measuredExecution: the measured execution and per-weight notes replace the claimed ones; other notes stay; a disagreement is said', async () => {
+    const spec = variant({quantize: {dtype: 'int8'}})
+    const c = compressVariant(tinyModel('neumf'), spec).model
+    const claim = variantReport(c, spec, ['5 tensors stored as int8; biases stay float32'], 0)
+    const g = await measured(c)
+    const m = measuredExecution(claim, g)
+    expect(m.execution).toBe('int8-kernel')
+    expect(m.notes).toContain('5 tensors stored as int8; biases stay float32')
+    expect(m.notes).toContain('mlp_0.kernel.item: int8 in the file, folded to float32 at session load (float32 compute)')
+    expect(m.notes.filter((n) => n.startsWith('mlp_item:'))).toEqual(['mlp_item: int8 in the file, folded to float32 at session load (float32 compute)'])
+    const wrong = measuredExecution({execution: 'fp16-storage', notes: []}, g)
+    expect(wrong.execution).toBe('int8-kernel')
+    expect(wrong.notes).toContain('execution measured in ONNX Runtime (int8-kernel) differs from the compress-stage claim (fp16-storage)')
   })
 })
