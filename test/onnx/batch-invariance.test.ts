@@ -7,6 +7,9 @@ import type {Scorer} from '../../src/models/types.js'
 import {exportOnnx} from '../../src/onnx/export.js'
 import {createOnnxScorer} from '../../src/onnx/scorer.js'
 import {tinyModel} from '../compress/fixtures.js'
+import {evaluate} from '../../src/eval/evaluate.js'
+import {Rng} from '../../src/rng.js'
+import {evalConfig, interactions, uniformNegatives} from '../eval/fixtures.js'
 
 /*
  * A variant's metrics must be those its served form returns to one request: the score of a user may
@@ -44,4 +47,31 @@ describe('scores do not depend on the batch', () => {
       it(`${kind} ${JSON.stringify(v)}`, async () => expectBatchInvariant(compressVariant(w, variant(v)).model))
   }
   it('two_tower int8 (user tower on int8 kernels)', async () => expectBatchInvariant(compressVariant(tinyModel('two_tower', {users: U, items: I}), variant({quantize: {dtype: 'int8'}})).model))
+
+  /** every user: 4 train items, 2 test items, drawn with a fixed seed */
+  function randomSplit() {
+    const rng = new Rng(5)
+    const train: [number, number][] = []
+    const test: [number, number][] = []
+    for (let u = 0; u < U; u++) {
+      const items = new Set<number>()
+      while (items.size < 6) items.add(rng.int(I))
+      ;[...items].forEach((i, j) => (j < 4 ? train : test).push([u, i]))
+    }
+    return {train: interactions(train, U, I), valid: interactions([], U, I), test: interactions(test, U, I)}
+  }
+
+  for (const kind of ['mf', 'neumf'] as const)
+    it(`${kind} int8: metrics and per-user values are identical for eval.batch_users 1, 100 and all users`, async () => {
+      const c = compressVariant(tinyModel(kind, {users: U, items: I}), variant({quantize: {dtype: 'int8'}})).model
+      const s = await createOnnxScorer(exportOnnx(c), I, {batchUsers: U})
+      open.push(s)
+      const split = randomSplit()
+      const run = (batch_users: number) => evaluate({scorer: s, split, part: 'test', cfg: evalConfig({k: [5, 10], batch_users}), seed: 1, negatives: uniformNegatives})
+      const [one, hundred, all] = [await run(1), await run(100), await run(U)]
+      expect(one.usersEvaluated).toBe(U)
+      expect(hundred.metrics).toEqual(one.metrics)
+      expect(all.metrics).toEqual(one.metrics)
+      expect(all.perUser.values).toEqual(one.perUser.values)
+    })
 })
