@@ -34,7 +34,7 @@ function readProbabilities(bytes: Uint8Array): boolean {
 
 /**
  * A Scorer running an exported graph (users int64 [B] → scores float32 [B, numItems]) in ONNX Runtime
- * on the CPU, graph optimisation level "all" (constant folding of item-only subgraphs, int8 MatMul fusion).
+ * on the CPU, graph optimisation level "all" (constant folding of item-only subgraphs, operator fusion).
  */
 export async function createOnnxScorer(model: Uint8Array | string, numItems: number, options: OnnxScorerOptions = {}): Promise<OnnxScorer> {
   const bytes = typeof model === 'string' ? new Uint8Array(readFileSync(model)) : model
