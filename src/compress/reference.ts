@@ -9,28 +9,27 @@ import {roundHalfEven} from './quantize.js'
  */
 export interface ReferenceOptions {
   /**
-   * Simulate ONNX DynamicQuantizeLinear (per-tensor uint8, computed over the whole batch) on the input
-   * of these int8-kernel tensors, exactly where src/onnx/export.ts puts it (names from `int8KernelTensors`).
+   * Simulate the per-row activation quantization of src/onnx/export.ts (`quantizeRows`: symmetric
+   * uint8 around 128, one scale per row) on the input of these int8-kernel tensors, exactly where the
+   * exporter puts it (names from `int8KernelTensors`).
    */
   dynamicInt8?: Iterable<string>
 }
 
-/** DynamicQuantizeLinear then dequantize: x ↦ (q − zp)·s with s = (max(x,0) − min(x,0)) / 255, computed in float32 like ORT */
-export function fakeQuantUint8(x: Float32Array | Float64Array): Float32Array {
-  let lo = 0
-  let hi = 0
-  for (const v of x) {
-    if (v < lo) lo = v
-    if (v > hi) hi = v
-  }
-  lo = Math.fround(lo)
-  hi = Math.fround(hi)
-  const scale = hi === lo ? 1 : Math.fround((hi - lo) / 255)
-  const zp = roundHalfEven(Math.max(0, Math.min(255, Math.fround(0 - Math.fround(lo / scale)))))
+/**
+ * Per-row activation quantization then dequantization, computed in float32 like ORT (export.ts
+ * `quantizeRows`): for each row of `cols` values, s = max(max|row| / 127, 2^-126) around the zero point
+ * 128, or for rows out of a ReLU (`nonNegative`) s = max(max(row) / 255, 2^-126) from 0; x ↦ q·s with
+ * q = round(x / s) half to even, saturated. 0 stays exact; the error is at most s/2 per value.
+ */
+export function fakeQuantRows(x: Float32Array | Float64Array, cols: number, nonNegative = false): Float32Array {
   const out = new Float32Array(x.length)
-  for (let i = 0; i < x.length; i++) {
-    const q = Math.max(0, Math.min(255, roundHalfEven(Math.fround(Math.fround(x[i]) / scale)) + zp))
-    out[i] = (q - zp) * scale
+  const [lo, hi] = nonNegative ? [0, 255] : [-127, 127]
+  for (let r = 0; r < x.length / cols; r++) {
+    let m = 0
+    for (let j = r * cols; j < (r + 1) * cols; j++) m = Math.max(m, Math.abs(Math.fround(x[j])))
+    const scale = Math.max(Math.fround(m / hi), 2 ** -126)
+    for (let j = r * cols; j < (r + 1) * cols; j++) out[j] = Math.max(lo, Math.min(hi, roundHalfEven(Math.fround(Math.fround(x[j]) / scale)))) * scale
   }
   return out
 }
@@ -69,7 +68,7 @@ function rowsOf(w: Tensor32, from: number, to: number): Tensor32 {
 /** scores of every item for each user: row-major [users.length × numItems] */
 export function referenceScores(w: ModelWeights, users: ArrayLike<number>, options: ReferenceOptions = {}): Float32Array {
   const q = new Set(options.dynamicInt8 ?? [])
-  const maybeQ = (name: string, x: Float64Array): ArrayLike<number> => (q.has(name) ? fakeQuantUint8(x) : x)
+  const maybeQ = (name: string, x: Float64Array, cols: number, nonNegative = false): ArrayLike<number> => (q.has(name) ? fakeQuantRows(x, cols, nonNegative) : x)
   const B = users.length
   const I = w.numItems
   const t = w.tensors
@@ -86,7 +85,7 @@ export function referenceScores(w: ModelWeights, users: ArrayLike<number>, optio
       return out
     case 'mf': {
       const d = t.user_emb.shape[1]
-      const u = maybeQ('item_emb', gather(t.user_emb, users))
+      const u = maybeQ('item_emb', gather(t.user_emb, users), d)
       for (let b = 0; b < B; b++) for (let i = 0; i < I; i++) out[b * I + i] = dot(u, b * d, t.item_emb.data, i * d, d)
       return out
     }
@@ -94,7 +93,7 @@ export function referenceScores(w: ModelWeights, users: ArrayLike<number>, optio
       const tower = (side: 'user' | 'item', ids: ArrayLike<number>) => {
         let x: Float64Array = gather(t[`${side}_emb`], ids)
         const layers = layerNames(t, `${side}_tower_`)
-        for (const [k, l] of layers.entries()) x = dense(side === 'user' ? maybeQ(`${l}.kernel`, x) : x, ids.length, t[`${l}.kernel`], t[`${l}.bias`], k < layers.length - 1)
+        for (const [k, l] of layers.entries()) x = dense(side === 'user' ? maybeQ(`${l}.kernel`, x, x.length / ids.length, k > 0) : x, ids.length, t[`${l}.kernel`], t[`${l}.bias`], k < layers.length - 1)
         return x
       }
       const uo = tower('user', users)
@@ -113,15 +112,15 @@ export function referenceScores(w: ModelWeights, users: ArrayLike<number>, optio
       // GMF: (gu ⊙ w_g) · gi
       const gu = gather(t.gmf_user, users)
       for (let b = 0; b < B; b++) for (let j = 0; j < f; j++) gu[b * f + j] *= outK[j]
-      const guq = maybeQ('gmf_item', gu)
+      const guq = maybeQ('gmf_item', gu, f)
       // MLP first layer split: [mu, mi]·W0 = mu·W0[:e] + mi·W0[e:]
-      const userHalf = dense(maybeQ(`${layers[0]}.kernel`, gather(t.mlp_user, users)), B, rowsOf(w0, 0, e))
+      const userHalf = dense(maybeQ(`${layers[0]}.kernel`, gather(t.mlp_user, users), e), B, rowsOf(w0, 0, e))
       const itemHalf = dense(t.mlp_item.data, I, rowsOf(w0, e, w0.shape[0]), t[`${layers[0]}.bias`])
       let h: Float64Array = new Float64Array(B * I * h1)
       for (let b = 0; b < B; b++)
         for (let i = 0; i < I; i++)
           for (let j = 0; j < h1; j++) h[(b * I + i) * h1 + j] = Math.max(0, userHalf[b * h1 + j] + itemHalf[i * h1 + j])
-      for (const l of layers.slice(1)) h = dense(maybeQ(`${l}.kernel`, h), B * I, t[`${l}.kernel`], t[`${l}.bias`], true)
+      for (const l of layers.slice(1)) h = dense(maybeQ(`${l}.kernel`, h, h.length / (B * I), true), B * I, t[`${l}.kernel`], t[`${l}.bias`], true)
       const last = h.length / (B * I)
       const bias = t['out.bias'].data[0]
       for (let b = 0; b < B; b++)

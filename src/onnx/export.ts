@@ -9,6 +9,10 @@ export const ONNX_OPSET = 17
 
 type Int8Stored = Extract<StoredTensor, {kind: 'int8'}>
 
+/** the fixed uint8 zero point of row-quantized activations, and the smallest normal float32 (the scale of an all-zero row) */
+export const ACT_ZERO_POINT = 128
+export const FLT_MIN = 2 ** -126
+
 /** rows [from, to) of a 2-D stored tensor, in the same stored form (per-column scales are shared) */
 function sliceRows(s: StoredTensor, from: number, to: number): StoredTensor {
   const cols = storedShape(s)[1]
@@ -43,7 +47,7 @@ function transposeInt8(s: Int8Stored): {data: Int8Array; rows: number; cols: num
  * - user tables: Gather, then Cast (float16), DequantizeLinear on the gathered rows (int8), in-graph
  *   nibble unpack (int4), or A[u]·B (low-rank)
  * - item tables scored against a query (mf item_emb, neumf gmf_item): q·Tᵀ with Tᵀ stored transposed;
- *   int8 as DynamicQuantizeLinear + MatMulInteger + rescale (fused by ORT into DynamicQuantizeMatMul);
+ *   int8 as per-row activation quantization + MatMulInteger + rescale (`int8MatMul`);
  *   low-rank as (q·Bᵀ)·Aᵀ
  * - dense layers on activations: MatMul; int8 as the same integer pattern; low-rank as two MatMuls
  * - item-only subgraphs (two_tower item tower, neumf item half of the first MLP layer) are built from
@@ -135,28 +139,53 @@ class Exporter {
   }
 
   /**
-   * x [N, k] · Wq [k, n] with int8 weights: DynamicQuantizeLinear(x) → MatMulInteger → Cast → Mul by
-   * (scale_x · scale_w), the pattern ORT fuses into DynamicQuantizeMatMul. scale / zero point: scalar or per column [n].
+   * Activations x [N, k] quantized row by row, so that a user's scores never depend on which users share
+   * the ONNX call (one scale per call, as DynamicQuantizeLinear takes, made int8 metrics depend on
+   * eval.batch_users and differ from a single serving request). One QuantizeLinear along axis 0 (a
+   * scale per row, half to even, saturating):
+   * - signed x: symmetric around the fixed zero point 128 (MatMulInteger takes one activation zero
+   *   point per tensor, so a per-row range cannot have its own), s = max(max|row| / 127, FLT_MIN)
+   * - x >= 0 (after a ReLU): zero point 0, s = max(max(row) / 255, FLT_MIN): all 8 bits, and no Abs pass
+   * Returns q uint8 [N, k], s float [N] and the zero point to give MatMulInteger (none for 0).
    */
-  int8MatMul(x: string, name: string, q: {data: Int8Array; rows: number; cols: number}, scale: Float32Array, zeroPoint: Int8Array | undefined): string {
+  quantizeRows(x: string, nonNegative: boolean): {q: string; scale: string; zeroPoint?: string} {
     const g = this.g
-    const [xq, xs, xzp] = g.opN('DynamicQuantizeLinear', [x], {}, 3)
-    const w = g.init(`${name}.q`, [q.rows, q.cols], q.data)
-    const perColumn = scale.length > 1
-    const inputs = [xq, w, xzp]
-    if (zeroPoint) inputs.push(g.init(`${name}.zp`, perColumn ? [q.cols] : [], zeroPoint))
-    const acc = g.op('Cast', [g.op('MatMulInteger', inputs)], {to: DataType.FLOAT})
-    const combined = g.op('Mul', [xs, g.init(`${name}.scale`, perColumn ? [q.cols] : [], scale)])
-    return g.op('Mul', [acc, combined])
+    // scales as a 1-D [N] tensor: elementwise ops on [N, 1] broadcast one element at a time in ORT
+    const amax = g.op('ReduceMax', [nonNegative ? x : g.op('Abs', [x])], {axes: [1], keepdims: 0})
+    const scale = g.op('Max', [g.op('Div', [amax, g.float(nonNegative ? 255 : 127)]), g.float(FLT_MIN)])
+    if (nonNegative) return {q: g.op('QuantizeLinear', [x, scale], {axis: 0}), scale}
+    const zp = g.op('Expand', [g.init(g.fresh('act_zp_row'), [1], Uint8Array.of(ACT_ZERO_POINT)), g.op('Shape', [scale])])
+    const q = g.op('QuantizeLinear', [x, scale, zp], {axis: 0})
+    return {q, scale, zeroPoint: g.init(g.fresh('act_zp'), [], Uint8Array.of(ACT_ZERO_POINT))}
   }
 
-  /** x [N, in] · W (+ bias) (+ ReLU) on activations computed per request */
-  dense(x: string, name: string, s: StoredTensor, bias: string | undefined, relu: boolean): string {
+  /**
+   * x [N, k] · Wq [k, n] with int8 weights: activations quantized per row (`quantizeRows`), MatMulInteger
+   * (uint8 × int8, int32 accumulation: exact, whatever the batch), Cast, Mul by scale_w, Mul by s_row.
+   * Weight scale / zero point: scalar or per column [n].
+   */
+  int8MatMul(x: string, name: string, q: {data: Int8Array; rows: number; cols: number}, scale: Float32Array, zeroPoint: Int8Array | undefined, nonNegative = false): string {
+    const g = this.g
+    const a = this.quantizeRows(x, nonNegative)
+    const w = g.init(`${name}.q`, [q.rows, q.cols], q.data)
+    const perColumn = scale.length > 1
+    const inputs = [a.q, w, a.zeroPoint ?? '']
+    if (zeroPoint) inputs.push(g.init(`${name}.zp`, perColumn ? [q.cols] : [], zeroPoint))
+    while (inputs.at(-1) === '') inputs.pop()
+    const acc = g.op('Cast', [g.op('MatMulInteger', inputs)], {to: DataType.FLOAT})
+    // weight scale first, row scale second: ORT fuses MatMulInteger → Cast → Mul(a_scale · b_scale) into
+    // MatMulIntegerToFloat, whose a_scale is one number per tensor, and would silently misapply per-row scales
+    const scaled = g.op('Mul', [acc, g.init(`${name}.scale`, perColumn ? [q.cols] : [], scale)])
+    return g.op('Mul', [scaled, g.op('Unsqueeze', [a.scale, g.int64([1])])])
+  }
+
+  /** x [N, in] · W (+ bias) (+ ReLU) on activations computed per request; `nonNegative`: x comes out of a ReLU */
+  dense(x: string, name: string, s: StoredTensor, bias: string | undefined, relu: boolean, nonNegative = false): string {
     const g = this.g
     let y: string
     if (s.kind === 'int8') {
       if (s.axis === 0) throw new Error(`${name}: dense kernels are quantized per tensor or per output column`)
-      y = this.int8MatMul(x, name, {data: s.data, rows: s.shape[0], cols: s.shape[1]}, s.scale, s.zeroPoint)
+      y = this.int8MatMul(x, name, {data: s.data, rows: s.shape[0], cols: s.shape[1]}, s.scale, s.zeroPoint, nonNegative)
     } else if (s.kind === 'lowrank') {
       y = g.op('MatMul', [g.op('MatMul', [x, this.f32(`${name}.A`, s.a)]), this.f32(`${name}.B`, s.b)])
     } else {
@@ -208,7 +237,7 @@ class Exporter {
       case 'two_tower': {
         let u = this.gatherRows('user_emb', users)
         const ul = layerNames(c.tensors, 'user_tower_')
-        for (const [k, l] of ul.entries()) u = this.dense(u, `${l}.kernel`, this.tensor(`${l}.kernel`), `${l}.bias`, k < ul.length - 1)
+        for (const [k, l] of ul.entries()) u = this.dense(u, `${l}.kernel`, this.tensor(`${l}.kernel`), `${l}.bias`, k < ul.length - 1, k > 0)
         // item side from constants only: folded once at session load
         let it = this.constValue('item_emb')
         const il = layerNames(c.tensors, 'item_tower_')
@@ -237,7 +266,7 @@ class Exporter {
         const itemHalf = g.op('Add', [g.op('MatMul', [this.constValue('mlp_item'), this.constValue(`${layers[0]}.kernel.item`, w0Item)]), this.constValue(`${layers[0]}.bias`)])
         let h = g.op('Relu', [g.op('Add', [g.op('Unsqueeze', [userHalf, g.int64([1])]), itemHalf])]) // [B, I, h1]
         h = g.op('Reshape', [h, g.int64([-1, h1])]) // [B·I, h1]
-        for (const l of layers.slice(1)) h = this.dense(h, `${l}.kernel`, this.tensor(`${l}.kernel`), `${l}.bias`, true)
+        for (const l of layers.slice(1)) h = this.dense(h, `${l}.kernel`, this.tensor(`${l}.kernel`), `${l}.bias`, true, true)
         const mlp = g.op('Reshape', [g.op('MatMul', [h, wm]), g.int64([-1, c.numItems])])
         scores = g.op('Sigmoid', [g.op('Add', [g.op('Add', [gmf, mlp]), this.constValue('out.bias')])])
         break

@@ -1,6 +1,7 @@
 import {readFileSync} from 'node:fs'
 import * as ort from 'onnxruntime-node'
 import type {Scorer} from '../models/types.js'
+import {graphExecutionOf, type GraphExecution} from './execution.js'
 import {onnx} from './graph.js'
 import {maxAbsDiff} from '../compress/reference.js'
 
@@ -14,6 +15,16 @@ export interface OnnxScorerOptions {
   probabilities?: boolean
   /** users per session run in scoreUsers / scorePairs (bounds memory: batch × numItems floats; neumf also × MLP width) */
   batchUsers?: number
+  /**
+   * save ORT's optimized graph here (e.g. `model.optimized.onnx` beside `model.onnx`) and read the
+   * variant's execution from it (`graph`): what runs, not what the exporter meant to run
+   */
+  optimizedModelPath?: string
+}
+
+/** an ONNX Runtime scorer; `graph` is the execution read from the optimized graph (when it was saved) */
+export interface OnnxScorer extends Scorer {
+  readonly graph?: GraphExecution
 }
 
 function readProbabilities(bytes: Uint8Array): boolean {
@@ -23,9 +34,9 @@ function readProbabilities(bytes: Uint8Array): boolean {
 
 /**
  * A Scorer running an exported graph (users int64 [B] → scores float32 [B, numItems]) in ONNX Runtime
- * on the CPU, graph optimisation level "all" (constant folding of item-only subgraphs, int8 MatMul fusion).
+ * on the CPU, graph optimisation level "all" (constant folding of item-only subgraphs, operator fusion).
  */
-export async function createOnnxScorer(model: Uint8Array | string, numItems: number, options: OnnxScorerOptions = {}): Promise<Scorer> {
+export async function createOnnxScorer(model: Uint8Array | string, numItems: number, options: OnnxScorerOptions = {}): Promise<OnnxScorer> {
   const bytes = typeof model === 'string' ? new Uint8Array(readFileSync(model)) : model
   const probabilities = options.probabilities ?? readProbabilities(bytes)
   const session = await ort.InferenceSession.create(bytes, {
@@ -34,7 +45,10 @@ export async function createOnnxScorer(model: Uint8Array | string, numItems: num
     intraOpNumThreads: options.intraOpThreads ?? 1,
     interOpNumThreads: 1,
     executionMode: 'sequential',
+    // saving an optimized graph at level "all" always warns that it may hold hardware-specific nodes: it is read here, on this machine
+    ...(options.optimizedModelPath ? {optimizedModelFilePath: options.optimizedModelPath, logSeverityLevel: 3 as const} : {}),
   })
+  const graph = options.optimizedModelPath ? graphExecutionOf(new Uint8Array(readFileSync(options.optimizedModelPath)), bytes) : undefined
   const batchUsers = Math.max(1, options.batchUsers ?? 256)
   let disposed = false
 
@@ -63,6 +77,7 @@ export async function createOnnxScorer(model: Uint8Array | string, numItems: num
     numItems,
     runtime: 'onnxruntime-cpu',
     probabilities,
+    ...(graph ? {graph} : {}),
     scoreUsers,
     /** groups the pairs by user, scores each distinct user once against all items, picks the items */
     async scorePairs(users: Int32Array, items: Int32Array): Promise<Float32Array> {

@@ -1,6 +1,6 @@
 import {afterAll, describe, expect, it} from 'vitest'
 import {int8KernelTensors} from '../../src/compress/accounting.js'
-import {fakeQuantUint8, maxAbsDiff, referenceScorer, referenceScores} from '../../src/compress/reference.js'
+import {fakeQuantRows, maxAbsDiff, referenceScorer, referenceScores} from '../../src/compress/reference.js'
 import {compressVariant, expandVariants} from '../../src/compress/registry.js'
 import {fromWeights, toFloatWeights} from '../../src/compress/tensors.js'
 import type {VariantConfig} from '../../src/config/schema.js'
@@ -82,16 +82,16 @@ describe('ONNX export, compressed variants', () => {
     })
 
     /*
-     * int8 kernels also quantize the activations, dynamically (DynamicQuantizeLinear: per tensor, uint8,
-     * range [min(x,0), max(x,0)] over the batch). Two checks:
+     * int8 kernels also quantize the activations, row by row (export.ts quantizeRows: uint8, symmetric
+     * around 128 with s = max|row| / 127, or from 0 with s = max(row) / 255 after a ReLU). Two checks:
      * 1. ONNX equals the reference with that activation quantization simulated (to float rounding): the
      *    graph does exactly the integer arithmetic we claim, nothing else.
      * 2. Against the plain float reference of the dequantized weights the only extra error is the
-     *    activation rounding, at most s_a/2 per activation. For mf that gives a rigorous bound per score:
-     *    |Δ score(u,i)| <= s_a/2 · ‖T_i‖₁ (T the dequantized item table); for the deeper models the
+     *    activation rounding, at most s_row/2 per activation. For mf that gives a rigorous bound per score:
+     *    |Δ score(u,i)| <= s_u/2 · ‖T_i‖₁ (T the dequantized item table); for the deeper models the
      *    difference is reported and bounded loosely (< 0.05 on logits / probabilities for these weights).
      */
-    it(`${kind}: int8 kernels = dequantized weights × dynamically quantized activations`, async () => {
+    it(`${kind}: int8 kernels = dequantized weights × activations quantized per row`, async () => {
       const w = tinyModel(kind)
       for (const spec of int8Variants) {
         const {model, report} = compressVariant(w, spec)
@@ -105,16 +105,16 @@ describe('ONNX export, compressed variants', () => {
         if (kind === 'mf') {
           const d = fw.tensors.user_emb.shape[1]
           const u = referenceRows(fw.tensors.user_emb.data, users, d)
-          let lo = 0
-          let hi = 0
-          for (const v of u) (lo = Math.min(lo, v)), (hi = Math.max(hi, v))
-          const sa = (hi - lo) / 255
-          for (let b = 0; b < users.length; b++)
+          for (let b = 0; b < users.length; b++) {
+            let m = 0
+            for (let j = 0; j < d; j++) m = Math.max(m, Math.abs(u[b * d + j]))
+            const su = m / 127
             for (let i = 0; i < w.numItems; i++) {
               let l1 = 0
               for (let j = 0; j < d; j++) l1 += Math.abs(fw.tensors.item_emb.data[i * d + j])
-              expect(Math.abs(got[b * w.numItems + i] - plain[b * w.numItems + i])).toBeLessThanOrEqual((sa / 2) * l1 + 1e-5)
+              expect(Math.abs(got[b * w.numItems + i] - plain[b * w.numItems + i])).toBeLessThanOrEqual((su / 2) * l1 + 1e-5)
             }
+          }
         }
         expect(diff, `${kind} ${spec.name} int8 vs float: ${diff}`).toBeLessThan(0.05)
         expect(diff).toBeGreaterThan(0) // it really is quantized
@@ -122,11 +122,18 @@ describe('ONNX export, compressed variants', () => {
     })
   }
 
-  it('fakeQuantUint8 keeps 0 exact and errs by at most s/2', () => {
-    const x = Float32Array.of(-1, 0, 0.3, 2.5, 1e-3)
-    const q = fakeQuantUint8(x)
+  it('fakeQuantRows quantizes each row on its own, keeps 0 exact and errs by at most s_row/2', () => {
+    const x = Float32Array.of(-1, 0, 0.3, 2.5, 1e-3, 0, 0, 0.01)
+    const q = fakeQuantRows(x, 4)
     expect(q[1]).toBe(0)
-    for (let i = 0; i < x.length; i++) expect(Math.abs(q[i] - x[i])).toBeLessThanOrEqual(3.5 / 255 / 2 + 1e-7)
+    expect(Array.from(q.subarray(4))).toEqual(Array.from(fakeQuantRows(x.subarray(4), 4))) // a row alone = the row in a batch
+    for (let i = 0; i < 4; i++) expect(Math.abs(q[i] - x[i])).toBeLessThanOrEqual(2.5 / 127 / 2 + 1e-7)
+    for (let i = 4; i < 8; i++) expect(Math.abs(q[i] - x[i])).toBeLessThanOrEqual(0.01 / 127 / 2 + 1e-9)
+    expect(Array.from(fakeQuantRows(new Float32Array(3), 3))).toEqual([0, 0, 0]) // an all-zero row stays zero
+    // rows out of a ReLU use all 8 bits from 0: half the error
+    const relu = Float32Array.of(0, 0.3, 2.5, 1e-3)
+    const r = fakeQuantRows(relu, 4, true)
+    for (let i = 0; i < 4; i++) expect(Math.abs(r[i] - relu[i])).toBeLessThanOrEqual(2.5 / 255 / 2 + 1e-7)
   })
 })
 

@@ -23,13 +23,15 @@ const variant = (v: unknown) => expandVariants([variantSchema.parse(v)])[0]
 const count = (ops: string[], op: string) => ops.filter((o) => o === op).length
 
 describe('the execution claims hold in the graph ORT runs', () => {
-  it('int8 kernels are fused into DynamicQuantizeMatMul (integer matmul), none left as float MatMul on int8 weights', async () => {
+  it('int8 kernels stay integer matmuls (MatMulInteger on int8 weights), none left as float MatMul on int8 weights', async () => {
     const mf = await optimizedOps(compressVariant(tinyModel('mf'), variant({quantize: {dtype: 'int8'}})).model)
-    expect(mf).toContain('DynamicQuantizeMatMul')
+    expect(count(mf, 'MatMulInteger')).toBe(1)
     expect(mf).not.toContain('MatMul')
     const neumf = await optimizedOps(compressVariant(tinyModel('neumf'), variant({quantize: {dtype: 'int8'}})).model)
-    expect(count(neumf, 'DynamicQuantizeMatMul')).toBe(3) // gmf_item, mlp_0 user half, mlp_1
-    expect(neumf).not.toContain('MatMulInteger')
+    expect(count(neumf, 'MatMulInteger')).toBe(3) // gmf_item, mlp_0 user half, mlp_1
+    // per-row activation scales must not be fused into an op that takes one activation scale per tensor
+    expect(neumf).not.toContain('MatMulIntegerToFloat')
+    expect(neumf).not.toContain('DynamicQuantizeMatMul')
   })
 
   it('item-only work is folded at session load (dequantized-at-load, item towers)', async () => {
