@@ -220,17 +220,18 @@ export function checkModel(cfg: ModelConfig, dims: ModelDims, limitBytes: number
   const shapes = spec.shapes(cfg, dims)
   const bytes = trainingBytes(cfg, dims)
   const largest = Math.max(...shapes.map(elements))
+  if (bytes > limitBytes) {
+    const params = bytes / FLOAT_BYTES / (spec.trainable ? TRAINING_COPIES : 1)
+    const what = spec.trainable ? `${params.toExponential(2)} parameters × 4 bytes × 4: weights, gradients and Adam's two moments` : `${params.toExponential(2)} parameters × 4 bytes`
+    throw configError('model.too_large', `model ${modelLabel(cfg)} needs about ${formatBytes(bytes)} to train (${what}; ${dims.numUsers} users, ${dims.numItems} items); this machine has ${formatBytes(limitBytes)}`, {
+      hint: 'lower factors (and mlp_layers / tower_layers)',
+    })
+  }
   if (largest > constants.MAX_LENGTH / FLOAT_BYTES) {
     throw configError('model.too_large', `model ${modelLabel(cfg)} has a tensor of ${largest.toExponential(2)} values (${formatBytes(largest * FLOAT_BYTES)}), more than one array can hold (${formatBytes(constants.MAX_LENGTH)})`, {
       hint: 'lower factors (and mlp_layers / tower_layers)',
     })
   }
-  if (bytes <= limitBytes) return
-  const params = bytes / FLOAT_BYTES / (spec.trainable ? TRAINING_COPIES : 1)
-  const what = spec.trainable ? `${params.toExponential(2)} parameters × 4 bytes × 4: weights, gradients and Adam's two moments` : `${params.toExponential(2)} parameters × 4 bytes`
-  throw configError('model.too_large', `model ${modelLabel(cfg)} needs about ${formatBytes(bytes)} to train (${what}; ${dims.numUsers} users, ${dims.numItems} items); this machine has ${formatBytes(limitBytes)}`, {
-    hint: 'lower factors (and mlp_layers / tower_layers)',
-  })
 }
 
 /** initial weights for a model config: deterministic for a given seed; checked (shape, memory) before allocating */
