@@ -100,7 +100,7 @@ export function describeIssue(issue: Issue, root: unknown): IssueText[] {
       return [{path, message: `must be ${op} ${bound} (got ${formatAllowed(v)})`}]
     }
     case 'invalid_format': {
-      if (custom) return [{path, message: issue.message}]
+      if (custom) return [{path, message: `${issue.message}; got ${describeValue(v)}`}]
       const pattern = (issue as {pattern?: string}).pattern
       return [{path, message: `must match ${pattern ?? issue.format} (got ${describeValue(v)})`}]
     }

@@ -34,3 +34,29 @@ describe('--set keys that name object internals', () => {
     expect(({} as Record<string, unknown>).polluted).toBeUndefined()
   })
 })
+
+describe('names are path-safe: they name folders of the run directory', () => {
+  const rule = "letters, digits, '.', '_' or '-', not starting with '.'"
+  it('experiment name ".." is rejected with the rule', async () => {
+    const err = await problem('name: ".."\n')
+    expect(err.exitCode).toBe(2)
+    expect(err.message).toBe(`\`name\` at exp.yaml:1:7: must be ${rule} (it names a folder); got string ".."`)
+  })
+
+  it('model and variant names "." / ".." / "a/b" are rejected, every one', async () => {
+    const err = await problem(
+      ['models:', '  - {model: mf, name: "."}', '  - {model: mf, name: "a/b"}', 'compress:', '  variants:', '    - {name: "..", quantize: {dtype: int8}}', ''].join('\n'),
+    )
+    expect(err.exitCode).toBe(2)
+    expect(err.details).toEqual([
+      `exp.yaml:2:23 models.0.name: must be ${rule} (it names a folder); got string "."`,
+      `exp.yaml:3:23 models.1.name: must be ${rule} (it names a folder); got string "a/b"`,
+      `exp.yaml:6:14 compress.variants.0.name: must be ${rule} (it names a folder); got string ".."`,
+    ])
+  })
+
+  it('ordinary names pass', () => {
+    const {config} = resolveConfigFromObject({name: 'ml-100k_v2.1', models: [{model: 'mf', name: 'MF-64'}], compress: {variants: [{name: 'q8', quantize: {dtype: 'int8'}}]}})
+    expect(config.name).toBe('ml-100k_v2.1')
+  })
+})
