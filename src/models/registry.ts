@@ -26,8 +26,8 @@ export interface ModelSpec {
   needsNegatives: boolean
   /** scores are probabilities (sigmoid output) rather than unbounded scores */
   probabilities: boolean
-  /** the shape of every tensor `init` makes: known before allocating anything (memory estimate) */
-  shapes(cfg: ModelConfig, dims: ModelDims): number[][]
+  /** the shape of every tensor `init` makes, by name: known before allocating anything (memory, compression checks) */
+  shapes(cfg: ModelConfig, dims: ModelDims): Record<string, number[]>
   /** throws a config error for a configuration the architecture cannot take (before any data is read) */
   check?(cfg: ModelConfig): void
   /** initial (or, for pop, final) weights, deterministic for a given rng */
@@ -73,8 +73,13 @@ function denseStack(tensors: Record<string, Tensor32>, rng: Rng, prefix: string,
 }
 
 /** the kernel and bias shapes `denseStack` makes */
-function denseShapes(input: number, widths: readonly number[]): number[][] {
-  return widths.flatMap((w, k) => [[k === 0 ? input : widths[k - 1], w], [w]])
+function denseShapes(prefix: string, input: number, widths: readonly number[]): Record<string, number[]> {
+  const out: Record<string, number[]> = {}
+  widths.forEach((w, k) => {
+    out[`${prefix}_${k}.kernel`] = [k === 0 ? input : widths[k - 1], w]
+    out[`${prefix}_${k}.bias`] = [w]
+  })
+  return out
 }
 
 export function resolveLoss(spec: ModelSpec, cfg: Pick<ModelConfig, 'loss'>): Loss {
@@ -88,7 +93,7 @@ const pop: ModelSpec = {
   losses: [],
   needsNegatives: false,
   probabilities: false,
-  shapes: (_cfg, dims) => [[dims.numItems]],
+  shapes: (_cfg, dims) => ({item_pop: [dims.numItems]}),
   init(_cfg, dims, _rng, train) {
     const counts = new Float32Array(dims.numItems)
     if (train) for (let r = 0; r < train.length; r++) counts[train.item[r]] += 1
@@ -103,7 +108,7 @@ const mf: ModelSpec = {
   losses: ['bpr', 'bce'],
   needsNegatives: true,
   probabilities: false,
-  shapes: (cfg, dims) => [[dims.numUsers, cfg.factors], [dims.numItems, cfg.factors]],
+  shapes: (cfg, dims) => ({user_emb: [dims.numUsers, cfg.factors], item_emb: [dims.numItems, cfg.factors]}),
   init(cfg, dims, rng) {
     const d = cfg.factors
     return {
@@ -130,8 +135,16 @@ const neumf: ModelSpec = {
     const f = cfg.factors
     const layers = cfg.mlp_layers
     const e = Math.floor(layers[0] / 2)
-    const rows = [dims.numUsers, dims.numItems]
-    return [...rows.map((n) => [n, f]), ...rows.map((n) => [n, e]), ...denseShapes(layers[0], layers.slice(1)), [f + layers.at(-1)!, 1], [1]]
+    const last = layers.length > 1 ? layers.at(-1)! : layers[0]
+    return {
+      gmf_user: [dims.numUsers, f],
+      gmf_item: [dims.numItems, f],
+      mlp_user: [dims.numUsers, e],
+      mlp_item: [dims.numItems, e],
+      ...denseShapes('mlp', layers[0], layers.slice(1)),
+      'out.kernel': [f + last, 1],
+      'out.bias': [1],
+    }
   },
   init(cfg, dims, rng) {
     const f = cfg.factors
@@ -158,7 +171,12 @@ const twoTower: ModelSpec = {
   losses: ['bpr', 'bce'],
   needsNegatives: true,
   probabilities: false,
-  shapes: (cfg, dims) => [[dims.numUsers, cfg.factors], [dims.numItems, cfg.factors], ...denseShapes(cfg.factors, cfg.tower_layers), ...denseShapes(cfg.factors, cfg.tower_layers)],
+  shapes: (cfg, dims) => ({
+    user_emb: [dims.numUsers, cfg.factors],
+    item_emb: [dims.numItems, cfg.factors],
+    ...denseShapes('user_tower', cfg.factors, cfg.tower_layers),
+    ...denseShapes('item_tower', cfg.factors, cfg.tower_layers),
+  }),
   init(cfg, dims, rng) {
     const d = cfg.factors
     const tensors: Record<string, Tensor32> = {
@@ -193,7 +211,7 @@ const elements = (shape: readonly number[]): number => shape.reduce((a, b) => a 
 /** bytes a model of this config needs to train: every parameter × 4 bytes × (weights, gradients, 2 Adam moments) */
 export function trainingBytes(cfg: ModelConfig, dims: ModelDims): number {
   const spec = getModelSpec(cfg.model)
-  const params = spec.shapes(cfg, dims).reduce((a, s) => a + elements(s), 0)
+  const params = Object.values(spec.shapes(cfg, dims)).reduce((a, s) => a + elements(s), 0)
   return params * FLOAT_BYTES * (spec.trainable ? TRAINING_COPIES : 1)
 }
 
@@ -219,7 +237,7 @@ export function checkModel(cfg: ModelConfig, dims: ModelDims, limitBytes: number
   spec.check?.(cfg)
   const shapes = spec.shapes(cfg, dims)
   const bytes = trainingBytes(cfg, dims)
-  const largest = Math.max(...shapes.map(elements))
+  const largest = Math.max(...Object.values(shapes).map(elements))
   if (bytes > limitBytes) {
     const params = bytes / FLOAT_BYTES / (spec.trainable ? TRAINING_COPIES : 1)
     const what = spec.trainable ? `${params.toExponential(2)} parameters × 4 bytes × 4: weights, gradients and Adam's two moments` : `${params.toExponential(2)} parameters × 4 bytes`

@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 
 import {modelSchema} from '../../src/config/schema.js'
-import {initWeights, trainingBytes} from '../../src/models/registry.js'
+import {initWeights, modelRegistry, trainingBytes} from '../../src/models/registry.js'
 import {thrown} from '../config/fixtures.js'
 
 const model = (m: Record<string, unknown>) => modelSchema.parse(m)
@@ -28,5 +28,17 @@ describe('memory estimate before allocating weights', () => {
   it('a small model still initialises', () => {
     const w = initWeights(model({model: 'two_tower', factors: 4, tower_layers: [4]}), {numUsers: 5, numItems: 6}, 1)
     expect(w.tensors.user_emb.shape).toEqual([5, 4])
+  })
+})
+
+describe('ModelSpec.shapes', () => {
+  it('names and sizes exactly the tensors init makes, for every model', () => {
+    const dims = {numUsers: 7, numItems: 5}
+    for (const m of [{model: 'pop'}, {model: 'mf', factors: 3}, {model: 'neumf', factors: 3, mlp_layers: [6, 4, 2]}, {model: 'neumf', mlp_layers: [4]}, {model: 'two_tower', factors: 3, tower_layers: [4, 2]}]) {
+      const cfg = model(m)
+      const w = initWeights(cfg, dims, 0)
+      const made = Object.fromEntries(Object.entries(w.tensors).map(([k, t]) => [k, t.shape]))
+      expect(modelRegistry[cfg.model].shapes(cfg, dims)).toEqual(made)
+    }
   })
 })
