@@ -19,6 +19,7 @@ import {
   originAt,
   setAtPath,
 } from './merge.js'
+import {experimentProblems} from './checks.js'
 import {type RecConfig, configSchema, dataSchema} from './schema.js'
 import {knownKeysAt, lookupSchemaPath} from './schema-path.js'
 import {nearest} from './suggest.js'
@@ -81,6 +82,8 @@ interface Problem {
   /** headline for a single problem, when it reads better than "`path` at loc: message" */
   headline?: (loc: string) => string
   hint?: string
+  /** error code when this is the only problem (default config.invalid) */
+  code?: string
 }
 
 interface FileLayer extends Layer {
@@ -343,6 +346,11 @@ function resolveLayers(experiment: string, fileLayers: FileLayer[], sets: ParseS
   }
 
   if (options.checkFiles !== false) checkDataFile(merged, origins, problems)
+  if (parsed.success) {
+    // checks across fields need the schema's shape; they report with the others, all at once
+    const locate = (path: (string | number)[]) => problemLocation({path: '', message: '', origin: originAt(origins, path)}, cwd)
+    for (const p of experimentProblems(parsed.data, locate)) problems.push({path: joinPath(p.path), message: p.message, origin: originAt(origins, p.path), hint: p.hint, code: p.code})
+  }
 
   if (problems.length > 0) throw problemsError(experiment, problems, cwd)
 
@@ -413,7 +421,7 @@ function problemsError(experiment: string, problems: Problem[], cwd: string): Re
     const p = sorted[0]
     const loc = problemLocation(p, cwd) ?? 'defaults'
     const message = p.headline ? p.headline(loc) : `\`${p.path}\` at ${loc}: ${p.message}`
-    return configError('config.invalid', message, {details, hint})
+    return configError(p.code ?? 'config.invalid', message, {details, hint})
   }
   return configError('config.invalid', `${sorted.length} problems in ${displayPath(experiment, cwd)}`, {details, hint})
 }
