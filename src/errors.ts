@@ -56,3 +56,8 @@ export const ECHO_LIMIT = 60
 export function clip(text: string, limit: number = ECHO_LIMIT): string {
   return text.length <= limit ? text : `${text.slice(0, limit)}… (${text.length} chars)`
 }
+
+/** `text` JSON-quoted; a long one cut inside the quotes with its length after them: `"abc…" (2000000 chars)` */
+export function clipQuoted(text: string, limit: number = ECHO_LIMIT): string {
+  return text.length <= limit ? JSON.stringify(text) : `${JSON.stringify(`${text.slice(0, limit)}…`)} (${text.length} chars)`
+}

@@ -4,7 +4,7 @@ import {dirname, isAbsolute, relative, resolve} from 'node:path'
 
 import {parse as parseYamlValue} from 'yaml'
 
-import {RecError, configError, usageError} from '../errors.js'
+import {RecError, clip, configError, usageError} from '../errors.js'
 import {canonicalJson, configHash} from './hash.js'
 import {describeIssue, valueAt} from './issues.js'
 import {
@@ -139,7 +139,7 @@ export function parseSetArgs(args: readonly string[]): ParseSet[] {
     const eq = arg.indexOf('=')
     const key = eq < 0 ? '' : arg.slice(0, eq).trim()
     if (eq < 0 || key === '' || key.split('.').some((s) => s === '')) {
-      throw usageError('usage.bad_set', `--set expects key.path=value, got "${arg}"`, {
+      throw usageError('usage.bad_set', `--set expects key.path=value, got "${clip(arg)}"`, {
         hint: 'e.g. --set train.epochs=5 --set eval.k=[5,10] --set models.0.factors=32',
       })
     }
@@ -148,7 +148,7 @@ export function parseSetArgs(args: readonly string[]): ParseSet[] {
     try {
       value = raw.trim() === '' ? null : parseYamlValue(raw)
     } catch (error) {
-      throw usageError('usage.bad_set', `--set ${arg}: the value is not valid YAML (${(error as Error).message.split('\n')[0]})`, {
+      throw usageError('usage.bad_set', `--set ${clip(arg)}: the value is not valid YAML (${(error as Error).message.split('\n')[0]})`, {
         hint: 'quote strings that contain YAML punctuation, e.g. --set name="\'a: b\'"',
       })
     }
@@ -295,7 +295,7 @@ function resolveLayers(experiment: string, fileLayers: FileLayer[], sets: ParseS
   sets.forEach((s, i) => {
     const layer: Layer = {ordinal: fileLayers.length + 1 + i, kind: 'set', arg: s.arg}
     const origin: Origin = {ordinal: layer.ordinal, source: {kind: 'set', arg: s.arg}}
-    const key = s.path.join('.')
+    const key = clip(s.path.join('.'))
     if (s.path[0] === 'extends') {
       problems.push({path: key, message: '`extends` cannot be set with --set; name the file in the experiment', origin})
       return
@@ -309,7 +309,7 @@ function resolveLayers(experiment: string, fileLayers: FileLayer[], sets: ParseS
         path: key,
         message: `unknown key${tail}`,
         origin,
-        headline: () => `unknown key \`${key}\` in --set ${s.arg}${tail}`,
+        headline: () => `unknown key \`${key}\` in --set ${clip(s.arg)}${tail}`,
       })
       return
     }
@@ -328,7 +328,7 @@ function resolveLayers(experiment: string, fileLayers: FileLayer[], sets: ParseS
           const full = [...parentPath, key]
           const suggestion = nearest(key, known)
           const tail = suggestion ? `; did you mean \`${suggestion}\`?` : ''
-          const name = joinPath(full)
+          const name = clip(joinPath(full))
           problems.push({
             path: name,
             message: `unknown key${tail}`,
@@ -381,10 +381,10 @@ function checkDataFile(merged: Record<string, unknown>, origins: Origins, proble
   if (!existsSync(data.path)) {
     problems.push({
       path: 'data.path',
-      message: `file not found: ${data.path}`,
+      message: `file not found: ${clip(data.path, 200)}`,
       origin: originAt(origins, ['data', 'path']),
       atKey: true,
-      headline: (loc) => `data file not found: ${data.path} (data.path at ${loc})`,
+      headline: (loc) => `data file not found: ${clip(data.path as string, 200)} (data.path at ${loc})`,
       hint: hint ?? 'relative paths are resolved against the folder of the config file that sets them',
     })
   }
@@ -393,7 +393,7 @@ function checkDataFile(merged: Record<string, unknown>, origins: Origins, proble
 function problemLocation(p: Problem, cwd: string): string | undefined {
   const s = p.origin?.source
   if (!s || s.kind === 'default') return undefined
-  if (s.kind === 'set') return `--set ${s.arg}`
+  if (s.kind === 'set') return `--set ${clip(s.arg)}`
   const pos = p.atKey ? (p.origin?.keyPos ?? p.origin?.valuePos) : (p.origin?.valuePos ?? p.origin?.keyPos)
   return fmtPos(s.file, pos ?? {line: s.line, col: s.col}, cwd)
 }

@@ -1,5 +1,6 @@
 import {z} from 'zod'
 
+import {clip} from '../errors.js'
 import {parseMetricName} from '../eval/metrics.js'
 
 /**
@@ -28,7 +29,8 @@ const metricName = z.string().superRefine((name, ctx) => {
   try {
     parseMetricName(name)
   } catch (err) {
-    ctx.addIssue({code: 'custom', message: `${(err as Error).message}; ${(err as {hint?: string}).hint ?? ''}`.trim()})
+    const message = (err as Error).message.replace(name, clip(name))
+    ctx.addIssue({code: 'custom', message: `${message}; ${(err as {hint?: string}).hint ?? ''}`.trim()})
   }
 })
 

@@ -155,3 +155,21 @@ describe('config validation reports what rec run would reject, all at once', () 
     expect(err.details).toEqual(['exp.yaml:3:14 compress.variants.0: model pop: compress variant "int8": quantize does not apply to model pop (it has no weights to compress)'])
   })
 })
+
+describe('echoed values are cut', () => {
+  const big = 'x'.repeat(2_000_000)
+  it('2 MB field values, a 2 MB --set value and a 2 MB --set key: every message stays short and says the length', async () => {
+    const err = await problem(`seed: "${big}"\ndata: {format: "${big}"}\n`, [`train.lr=${big}`, `${big}=1`])
+    expect(err.exitCode).toBe(2)
+    expect(err.details).toHaveLength(4)
+    for (const d of [err.message, ...err.details]) expect(d.length).toBeLessThan(400)
+    expect(err.details.join('\n')).toContain(`string "${'x'.repeat(60)}…" (2000000 chars)`)
+    expect(err.details.join('\n')).toContain('(2000000 chars)')
+  })
+
+  it('a malformed 2 MB --set is cut too', () => {
+    const err = thrown(() => resolveConfigFromObject({}, {set: [big]}))
+    expect(err.message.length).toBeLessThan(200)
+    expect(err.message).toContain('… (2000000 chars)')
+  })
+})
