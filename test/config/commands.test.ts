@@ -15,11 +15,12 @@ const good = join(dir, 'good.yaml')
 const typo = join(dir, 'typo.yaml')
 
 describe('rec config show', () => {
-  it('--json: {file, files, config, sources, hash} and nothing else on stdout', async () => {
+  it('--json: {file, files, config, sources, hash, ignored} and nothing else on stdout', async () => {
     const r = await runCli(['config', 'show', good, '--json', '--set', 'train.lr=0.01'])
     expect(r.code).toBe(0)
     const out = JSON.parse(r.stdout)
-    expect(Object.keys(out).sort()).toEqual(['config', 'file', 'files', 'hash', 'sources'])
+    expect(Object.keys(out).sort()).toEqual(['config', 'file', 'files', 'hash', 'ignored', 'sources'])
+    expect(out.ignored['models.0.mlp_layers']).toBe('only neumf uses mlp_layers')
     expect(out.file).toBe(good)
     expect(out.files).toEqual([join(dir, 'base.yaml'), good])
     expect(out.config).toMatchObject({name: 'good', train: {epochs: 3, lr: 0.01}, models: [{model: 'mf', factors: 8}]})
