@@ -42,3 +42,13 @@ describe('ModelSpec.shapes', () => {
     }
   })
 })
+
+describe('the compress stage pre-check', () => {
+  it('estimates memory before it allocates its placeholder model', async () => {
+    const {validateCompressConfig} = await import('../../src/run/compress-stage.js')
+    const {configSchema} = await import('../../src/config/schema.js')
+    const cfg = configSchema.parse({models: [{model: 'mf', factors: 100_000_000}], compress: {variants: [{quantize: {dtype: 'int8'}}]}})
+    const err = thrown(() => validateCompressConfig(cfg))
+    expect(err.code).toBe('model.too_large')
+  })
+})
