@@ -30,25 +30,40 @@ export type Locate = (path: (string | number)[]) => string | undefined
 export const PLACEHOLDER_DIMS: ModelDims = {numUsers: 1024, numItems: 1024}
 
 export function experimentProblems(cfg: RecConfig, locate: Locate): ConfigProblem[] {
-  return [...duplicateModels(cfg, locate), ...splitProblems(cfg), ...gateProblems(cfg), ...modelProblems(cfg), ...variantProblems(cfg, locate)]
+  return [
+    ...duplicateModels(cfg, locate),
+    ...splitProblems(cfg),
+    ...columnProblems(cfg),
+    ...gateProblems(cfg),
+    ...modelProblems(cfg),
+    ...variantProblems(cfg, locate),
+  ]
 }
 
 const at = (where: string | undefined) => (where ? ` (${where})` : '')
 
-/** model labels name folders (`models/<label>/`): two models with one label would overwrite each other */
+/**
+ * Model labels name folders (`models/<label>/`): two models with one label would overwrite each
+ * other, and so would `MF` and `mf` where folder names ignore case.
+ */
 function duplicateModels(cfg: RecConfig, locate: Locate): ConfigProblem[] {
   const first = new Map<string, number>()
   const out: ConfigProblem[] = []
   cfg.models.forEach((m, i) => {
     const label = modelLabel(m)
-    const j = first.get(label)
+    const j = first.get(label.toLowerCase())
     if (j === undefined) {
-      first.set(label, i)
+      first.set(label.toLowerCase(), i)
       return
     }
+    const other = modelLabel(cfg.models[j])
+    const where = locate(['models', j])
     out.push({
       path: m.name === undefined ? ['models', i] : ['models', i, 'name'],
-      message: `model label "${label}" is also the label of models.${j}${at(locate(['models', j]))}; each model writes models/<label>/`,
+      message:
+        other === label
+          ? `model label "${label}" is also the label of models.${j}${at(where)}; each model writes models/<label>/`
+          : `model label "${label}" names the same folder as models.${j} ("${other}"${where ? `, ${where}` : ''}): folder names ignore case on macOS and Windows`,
       code: 'config.duplicate_model',
       hint: 'give each model a distinct name, e.g. name: mf-32',
     })
@@ -69,6 +84,20 @@ function splitProblems(cfg: RecConfig): ConfigProblem[] {
   return out
 }
 
+/** a top-K metric is computed only at the cut-offs of eval.k: any other K would be an empty cell */
+function notComputed(cfg: RecConfig, m: ReturnType<typeof parseMetricName>): ConfigProblem | undefined {
+  if (m.k === undefined || cfg.eval.k.includes(m.k)) return undefined
+  return {path: [], message: `${m.key} is not computed: eval.k is [${cfg.eval.k.join(', ')}]`, hint: `add ${m.k} to eval.k, or use ${m.base}@${cfg.eval.k[0]}`}
+}
+
+/** eval.metrics are the table's columns: each must be a metric evaluation computes */
+function columnProblems(cfg: RecConfig): ConfigProblem[] {
+  return (cfg.eval.metrics ?? []).flatMap((name, i) => {
+    const problem = notComputed(cfg, parseMetricName(name)) // the schema has checked the name
+    return problem ? [{...problem, path: ['eval', 'metrics', i]}] : []
+  })
+}
+
 /** the gate compares a metric of the results: it must be one evaluation computes, under the key results use */
 function gateProblems(cfg: RecConfig): ConfigProblem[] {
   const gate = cfg.compress.gate
@@ -82,10 +111,8 @@ function gateProblems(cfg: RecConfig): ConfigProblem[] {
     return [{path, message: `${err.message}${err.hint ? `; ${err.hint}` : ''}`}]
   }
   if (parsed.key !== gate.metric) return [{path, message: `write it as ${parsed.key} (the key results use)`}]
-  if (parsed.k !== undefined && !cfg.eval.k.includes(parsed.k)) {
-    return [{path, message: `${parsed.key} is not computed: eval.k is [${cfg.eval.k.join(', ')}]`, hint: `add ${parsed.k} to eval.k, or gate on ${parsed.base}@${cfg.eval.k[0]}`}]
-  }
-  return []
+  const problem = notComputed(cfg, parsed)
+  return problem ? [{...problem, path}] : []
 }
 
 /** architecture constraints and memory, before any data is read */

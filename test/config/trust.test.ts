@@ -173,3 +173,15 @@ describe('echoed values are cut', () => {
     expect(err.message).toContain('… (2000000 chars)')
   })
 })
+
+describe('metrics the config asks for are ones evaluation computes', () => {
+  it('an eval.metrics column at a K that eval.k does not compute', async () => {
+    const err = await problem('eval:\n  k: [10]\n  metrics: [ndcg@10, recall@20]\n')
+    expect(err.details).toEqual(['exp.yaml:3:22 eval.metrics.1: recall@20 is not computed: eval.k is [10]'])
+  })
+
+  it('model labels that differ only in case share a folder on macOS and Windows', async () => {
+    const err = await problem('models:\n  - {model: mf, name: MF}\n  - {model: mf}\n')
+    expect(err.details).toEqual(['exp.yaml:3:5 models.1: model label "mf" names the same folder as models.0 ("MF", exp.yaml:2:5): folder names ignore case on macOS and Windows'])
+  })
+})
