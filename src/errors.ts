@@ -48,3 +48,16 @@ export const checkError = (code: string, message: string, options?: RecErrorOpti
 export function isRecError(err: unknown): err is RecError {
   return err instanceof RecError
 }
+
+/** longest echoed value in an error message: a 2 MB field printed whole helps nobody */
+export const ECHO_LIMIT = 60
+
+/** `text` as given when short, else its first ECHO_LIMIT characters, `…` and its length */
+export function clip(text: string, limit: number = ECHO_LIMIT): string {
+  return text.length <= limit ? text : `${text.slice(0, limit)}… (${text.length} chars)`
+}
+
+/** `text` JSON-quoted; a long one cut inside the quotes with its length after them: `"abc…" (2000000 chars)` */
+export function clipQuoted(text: string, limit: number = ECHO_LIMIT): string {
+  return text.length <= limit ? JSON.stringify(text) : `${JSON.stringify(`${text.slice(0, limit)}…`)} (${text.length} chars)`
+}

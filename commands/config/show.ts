@@ -3,6 +3,7 @@ import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../../src/cli/base.js'
 import {experimentFlags} from '../../src/cli/flags.js'
 import {renderConfig} from '../../src/config/explain.js'
+import {ignoredOptions} from '../../src/config/ignored.js'
 import {configHash, loadConfig, type ValueSource} from '../../src/config/load.js'
 import type {RecConfig} from '../../src/config/schema.js'
 
@@ -17,6 +18,8 @@ export interface ConfigShowResult {
   sources: Record<string, ValueSource>
   /** sha256 of the canonical JSON of the config (the hash recorded in run manifests) */
   hash: string
+  /** config path → why this configuration ignores that option (e.g. loss on neumf); the YAML marks them `# ignored: ...` */
+  ignored: Record<string, string>
 }
 
 export default class ConfigShow extends BaseCommand {
@@ -25,8 +28,9 @@ export default class ConfigShow extends BaseCommand {
 prints the result as YAML. Precedence, lowest to highest: built-in defaults < extended files (in order)
 < the experiment file < --set. With --explain each value is annotated with its source: "# default",
 "# configs/models/mf.yaml:3" (an extended file and line), "# experiment:12" or "# --set train.lr=0.01".
-With --json the result is {file, files, config, sources, hash}; sources (leaf path → origin) is always
-included, --explain only changes the YAML output.`
+Options the configuration ignores (loss on neumf, split.ratios under leave_one_out, ...) are marked
+"# ignored: <why>". With --json the result is {file, files, config, sources, hash, ignored}; sources
+(leaf path → origin) and ignored (path → why) are always included, --explain only changes the YAML output.`
   static examples = [
     '<%= config.bin %> config show experiments/quickstart.yaml',
     '<%= config.bin %> config show experiments/quickstart.yaml --explain',
@@ -43,6 +47,6 @@ included, --explain only changes the YAML output.`
     const {args, flags} = await this.parse(ConfigShow)
     const loaded = await loadConfig(args.experiment, {set: flags.set})
     this.out(renderConfig(loaded, {explain: flags.explain}))
-    return {file: loaded.file, files: loaded.files, config: loaded.config, sources: loaded.sources, hash: configHash(loaded.config)}
+    return {file: loaded.file, files: loaded.files, config: loaded.config, sources: loaded.sources, hash: configHash(loaded.config), ignored: ignoredOptions(loaded.config)}
   }
 }

@@ -16,7 +16,10 @@ export default class ConfigValidate extends BaseCommand {
   static summary = 'Check an experiment file (and everything it extends) without running anything.'
   static description = `Loads, merges and validates the config exactly as \`rec run\` would, and reports every problem at
 once, each as file:line:col, the key and what is wrong (unknown keys get a "did you mean"). Also checks
-that data.path exists. Exit code 0 when valid, 2 when not. With --json: {file, valid: true, files}, or
+what \`rec run\` would otherwise reject after work started: data.path exists, model and variant names
+are unique, the test (and, for early stopping, validation) part is not empty, the gate metric is
+computed, model shapes and memory, and every compression variant against every model. Exit code 0
+when valid, 2 when not. With --json: {file, valid: true, files}, or
 {error: {code, message, details, ...}} and exit code 2.`
   static examples = [
     '<%= config.bin %> config validate experiments/quickstart.yaml',

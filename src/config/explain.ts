@@ -1,5 +1,6 @@
 import {Document, type Node, isMap, isScalar, isSeq} from 'yaml'
 
+import {ignoredOptions} from './ignored.js'
 import {type LoadedConfig, type ValueSource, displayPath} from './load.js'
 
 export interface RenderOptions {
@@ -28,12 +29,14 @@ const isScalarValue = (v: unknown): boolean => v === null || typeof v !== 'objec
 /**
  * The resolved config as YAML. Lists of scalars are written inline (`k: [10, 20]`). With
  * `explain`, each leaf carries a trailing comment naming its source, and a header states the
- * precedence and the files read.
+ * precedence and the files read. Options this configuration ignores (see ignoredOptions) always
+ * carry `# ignored: <why>`, so that no printed value reads as if it applied.
  */
 export function renderConfig(loaded: Pick<LoadedConfig, 'config'> & Partial<LoadedConfig>, options: RenderOptions = {}): string {
   const cwd = options.cwd ?? process.cwd()
   const doc = new Document(loaded.config)
   const sources = loaded.sources ?? {}
+  const ignored = ignoredOptions(loaded.config)
 
   const visit = (node: Node | null | undefined, path: string): void => {
     if (!node) return
@@ -45,7 +48,10 @@ export function renderConfig(loaded: Pick<LoadedConfig, 'config'> & Partial<Load
       }
       for (const pair of node.items) {
         const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key)
-        visit(pair.value as Node | null, path === '' ? key : `${path}.${key}`)
+        const child = path === '' ? key : `${path}.${key}`
+        // an ignored mapping (pop's train overrides) is marked on its key, and not entered
+        if (ignored[child] && isMap(pair.value) && isScalar(pair.key)) pair.key.commentBefore = ` ignored: ${ignored[child]}`
+        else visit(pair.value as Node | null, child)
       }
     } else if (isSeq(node)) {
       const values = node.items.map((i) => (isScalar(i) ? i.value : i))
@@ -60,9 +66,9 @@ export function renderConfig(loaded: Pick<LoadedConfig, 'config'> & Partial<Load
     }
   }
   const annotate = (node: Node, path: string): void => {
-    if (!options.explain) return
-    const source = sources[path]
-    if (source) node.comment = ` ${describeSource(source, cwd)}`
+    const source = options.explain ? sources[path] : undefined
+    const notes = [...(source ? [describeSource(source, cwd)] : []), ...(ignored[path] ? [`ignored: ${ignored[path]}`] : [])]
+    if (notes.length > 0) node.comment = ` ${notes.join('; ')}`
   }
   visit(doc.contents as Node, '')
 

@@ -1,5 +1,7 @@
 import type {z} from 'zod'
 
+import {clip, clipQuoted} from '../errors.js'
+
 /** a zod issue turned into words a user can act on, at a config path */
 export interface IssueText {
   path: (string | number)[]
@@ -14,9 +16,9 @@ const ZOD_DEFAULT_PREFIX = /^(Invalid|Too small|Too big|Unrecognized|Expected)/
 export function describeValue(v: unknown): string {
   if (v === undefined) return 'nothing'
   if (v === null) return 'null'
-  if (typeof v === 'string') return `string ${JSON.stringify(v)}`
+  if (typeof v === 'string') return `string ${clipQuoted(v)}`
   if (typeof v === 'number' || typeof v === 'boolean') return `${typeof v} ${v}`
-  if (Array.isArray(v)) return `a list (${JSON.stringify(v).slice(0, 60)})`
+  if (Array.isArray(v)) return `a list (${clip(JSON.stringify(v))})`
   if (typeof v === 'object') return 'a mapping'
   return typeof v
 }
@@ -34,7 +36,7 @@ function typeName(expected: string): string {
   }
 }
 
-const formatAllowed = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v))
+const formatAllowed = (v: unknown): string => clip(typeof v === 'string' ? v : JSON.stringify(v))
 
 export function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
   let cur: unknown = root
@@ -59,7 +61,7 @@ export function describeIssue(issue: Issue, root: unknown): IssueText[] {
       const allowed = issue.values.map(formatAllowed)
       if (v === undefined) return [{path, message: `missing (required); expected one of ${allowed.join(', ')}`}]
       if (allowed.length === 1) return [{path, message: `expected ${allowed[0]}, got ${describeValue(v)}`}]
-      return [{path, message: `unknown value ${JSON.stringify(v)}; expected one of ${allowed.join(', ')}`}]
+      return [{path, message: `unknown value ${typeof v === 'string' ? clipQuoted(v) : clip(JSON.stringify(v))}; expected one of ${allowed.join(', ')}`}]
     }
     case 'invalid_union': {
       const branches = issue.errors
@@ -100,7 +102,7 @@ export function describeIssue(issue: Issue, root: unknown): IssueText[] {
       return [{path, message: `must be ${op} ${bound} (got ${formatAllowed(v)})`}]
     }
     case 'invalid_format': {
-      if (custom) return [{path, message: issue.message}]
+      if (custom) return [{path, message: `${issue.message}; got ${describeValue(v)}`}]
       const pattern = (issue as {pattern?: string}).pattern
       return [{path, message: `must match ${pattern ?? issue.format} (got ${describeValue(v)})`}]
     }

@@ -4,7 +4,7 @@ import {dirname, isAbsolute, relative, resolve} from 'node:path'
 
 import {parse as parseYamlValue} from 'yaml'
 
-import {RecError, configError, usageError} from '../errors.js'
+import {RecError, clip, configError, usageError} from '../errors.js'
 import {canonicalJson, configHash} from './hash.js'
 import {describeIssue, valueAt} from './issues.js'
 import {
@@ -19,6 +19,7 @@ import {
   originAt,
   setAtPath,
 } from './merge.js'
+import {experimentProblems} from './checks.js'
 import {type RecConfig, configSchema, dataSchema} from './schema.js'
 import {knownKeysAt, lookupSchemaPath} from './schema-path.js'
 import {nearest} from './suggest.js'
@@ -81,6 +82,8 @@ interface Problem {
   /** headline for a single problem, when it reads better than "`path` at loc: message" */
   headline?: (loc: string) => string
   hint?: string
+  /** error code when this is the only problem (default config.invalid) */
+  code?: string
 }
 
 interface FileLayer extends Layer {
@@ -136,7 +139,7 @@ export function parseSetArgs(args: readonly string[]): ParseSet[] {
     const eq = arg.indexOf('=')
     const key = eq < 0 ? '' : arg.slice(0, eq).trim()
     if (eq < 0 || key === '' || key.split('.').some((s) => s === '')) {
-      throw usageError('usage.bad_set', `--set expects key.path=value, got "${arg}"`, {
+      throw usageError('usage.bad_set', `--set expects key.path=value, got "${clip(arg)}"`, {
         hint: 'e.g. --set train.epochs=5 --set eval.k=[5,10] --set models.0.factors=32',
       })
     }
@@ -145,7 +148,7 @@ export function parseSetArgs(args: readonly string[]): ParseSet[] {
     try {
       value = raw.trim() === '' ? null : parseYamlValue(raw)
     } catch (error) {
-      throw usageError('usage.bad_set', `--set ${arg}: the value is not valid YAML (${(error as Error).message.split('\n')[0]})`, {
+      throw usageError('usage.bad_set', `--set ${clip(arg)}: the value is not valid YAML (${(error as Error).message.split('\n')[0]})`, {
         hint: 'quote strings that contain YAML punctuation, e.g. --set name="\'a: b\'"',
       })
     }
@@ -292,7 +295,7 @@ function resolveLayers(experiment: string, fileLayers: FileLayer[], sets: ParseS
   sets.forEach((s, i) => {
     const layer: Layer = {ordinal: fileLayers.length + 1 + i, kind: 'set', arg: s.arg}
     const origin: Origin = {ordinal: layer.ordinal, source: {kind: 'set', arg: s.arg}}
-    const key = s.path.join('.')
+    const key = clip(s.path.join('.'))
     if (s.path[0] === 'extends') {
       problems.push({path: key, message: '`extends` cannot be set with --set; name the file in the experiment', origin})
       return
@@ -306,7 +309,7 @@ function resolveLayers(experiment: string, fileLayers: FileLayer[], sets: ParseS
         path: key,
         message: `unknown key${tail}`,
         origin,
-        headline: () => `unknown key \`${key}\` in --set ${s.arg}${tail}`,
+        headline: () => `unknown key \`${key}\` in --set ${clip(s.arg)}${tail}`,
       })
       return
     }
@@ -325,7 +328,7 @@ function resolveLayers(experiment: string, fileLayers: FileLayer[], sets: ParseS
           const full = [...parentPath, key]
           const suggestion = nearest(key, known)
           const tail = suggestion ? `; did you mean \`${suggestion}\`?` : ''
-          const name = joinPath(full)
+          const name = clip(joinPath(full))
           problems.push({
             path: name,
             message: `unknown key${tail}`,
@@ -343,6 +346,11 @@ function resolveLayers(experiment: string, fileLayers: FileLayer[], sets: ParseS
   }
 
   if (options.checkFiles !== false) checkDataFile(merged, origins, problems)
+  if (parsed.success) {
+    // checks across fields need the schema's shape; they report with the others, all at once
+    const locate = (path: (string | number)[]) => problemLocation({path: '', message: '', origin: originAt(origins, path)}, cwd)
+    for (const p of experimentProblems(parsed.data, locate)) problems.push({path: joinPath(p.path), message: p.message, origin: originAt(origins, p.path), hint: p.hint, code: p.code})
+  }
 
   if (problems.length > 0) throw problemsError(experiment, problems, cwd)
 
@@ -373,10 +381,10 @@ function checkDataFile(merged: Record<string, unknown>, origins: Origins, proble
   if (!existsSync(data.path)) {
     problems.push({
       path: 'data.path',
-      message: `file not found: ${data.path}`,
+      message: `file not found: ${clip(data.path, 200)}`,
       origin: originAt(origins, ['data', 'path']),
       atKey: true,
-      headline: (loc) => `data file not found: ${data.path} (data.path at ${loc})`,
+      headline: (loc) => `data file not found: ${clip(data.path as string, 200)} (data.path at ${loc})`,
       hint: hint ?? 'relative paths are resolved against the folder of the config file that sets them',
     })
   }
@@ -385,7 +393,7 @@ function checkDataFile(merged: Record<string, unknown>, origins: Origins, proble
 function problemLocation(p: Problem, cwd: string): string | undefined {
   const s = p.origin?.source
   if (!s || s.kind === 'default') return undefined
-  if (s.kind === 'set') return `--set ${s.arg}`
+  if (s.kind === 'set') return `--set ${clip(s.arg)}`
   const pos = p.atKey ? (p.origin?.keyPos ?? p.origin?.valuePos) : (p.origin?.valuePos ?? p.origin?.keyPos)
   return fmtPos(s.file, pos ?? {line: s.line, col: s.col}, cwd)
 }
@@ -413,7 +421,7 @@ function problemsError(experiment: string, problems: Problem[], cwd: string): Re
     const p = sorted[0]
     const loc = problemLocation(p, cwd) ?? 'defaults'
     const message = p.headline ? p.headline(loc) : `\`${p.path}\` at ${loc}: ${p.message}`
-    return configError('config.invalid', message, {details, hint})
+    return configError(p.code ?? 'config.invalid', message, {details, hint})
   }
   return configError('config.invalid', `${sorted.length} problems in ${displayPath(experiment, cwd)}`, {details, hint})
 }

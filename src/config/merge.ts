@@ -65,6 +65,17 @@ function recordTree(value: unknown, path: (string | number)[], layer: Layer, ori
 
 const clone = <T>(v: T): T => structuredClone(v)
 
+/** `t[key]` if `t` has it as its own property: `__proto__` or `constructor` never reach a prototype */
+const ownValue = (t: Record<string | number, unknown>, key: string | number): unknown => (Object.hasOwn(t, key) ? t[key] : undefined)
+
+/**
+ * `t[key] = value` as an own data property: assigning `__proto__` (a key a YAML file may hold)
+ * would replace the object's prototype instead, and the schema would never see the key.
+ */
+function setOwn(t: Record<string | number, unknown>, key: string | number, value: unknown): void {
+  Object.defineProperty(t, key, {value, writable: true, enumerable: true, configurable: true})
+}
+
 /**
  * Merge `value` into `target[key]`: objects merge deeply, anything else (arrays, scalars, null)
  * replaces. `origins` is kept in step: replaced subtrees forget their old origins.
@@ -78,14 +89,14 @@ export function mergeInto(
   origins: Origins,
 ): void {
   const t = target as Record<string | number, unknown>
-  const existing = t[key]
+  const existing = ownValue(t, key)
   if (isPlainObject(existing) && isPlainObject(value)) {
     origins.set(joinPath(path), originFor(layer, path))
     for (const [k, v] of Object.entries(value)) mergeInto(existing, k, v, [...path, k], layer, origins)
     return
   }
   clearUnder(origins, path)
-  t[key] = clone(value)
+  setOwn(t, key, clone(value))
   recordTree(value, path, layer, origins)
 }
 
@@ -116,11 +127,11 @@ export function setAtPath(root: Record<string, unknown>, path: string[], value: 
       return undefined
     }
     const c = cur as Record<string | number, unknown>
-    let child = c[key]
+    let child = ownValue(c, key)
     if (!isPlainObject(child) && !Array.isArray(child)) {
       child = /^\d+$/.test(path[i + 1]) ? [] : {}
       clearUnder(origins, path.slice(0, i + 1))
-      c[key] = child
+      setOwn(c, key, child)
       origins.set(joinPath(path.slice(0, i + 1)), originFor(layer, path.slice(0, i + 1)))
     }
     cur = child as Record<string, unknown> | unknown[]

@@ -65,7 +65,8 @@ export function lookupSchemaPath(path: ConfigPath, root: z.ZodType = configSchem
       const def = defOf(s)
       if (def.type === 'object' && def.shape) {
         for (const k of Object.keys(def.shape)) known.add(k)
-        const child = def.shape[String(seg)]
+        // own keys only: `toString` or `__proto__` are not config keys, whatever Object.prototype says
+        const child = Object.hasOwn(def.shape, String(seg)) ? def.shape[String(seg)] : undefined
         if (child) next.push(...expand(child))
       } else if (def.type === 'array' && def.element && /^\d+$/.test(String(seg))) {
         next.push(...expand(def.element))

@@ -1,5 +1,6 @@
 import {z} from 'zod'
 
+import {clip} from '../errors.js'
 import {parseMetricName} from '../eval/metrics.js'
 
 /**
@@ -15,12 +16,21 @@ const nonNegativeInt = z.number().int().nonnegative()
 /** a column given by header name or 0-based index */
 const column = z.union([nonNegativeInt, z.string().min(1)])
 
+/**
+ * A name that becomes a folder of the run directory (experiment, model label, variant): a plain file
+ * name that cannot climb out (`..`), stay in place (`.`), hide, or hold a separator.
+ */
+export const SAFE_NAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/
+const SAFE_NAME_RULE = "letters, digits, '.', '_' or '-', not starting with '.'"
+const safeName = z.string().max(100).regex(SAFE_NAME, {message: `must be ${SAFE_NAME_RULE} (it names a folder)`})
+
 /** a metric key known to the metric registry, e.g. ndcg@10, auc */
 const metricName = z.string().superRefine((name, ctx) => {
   try {
     parseMetricName(name)
   } catch (err) {
-    ctx.addIssue({code: 'custom', message: `${(err as Error).message}; ${(err as {hint?: string}).hint ?? ''}`.trim()})
+    const message = (err as Error).message.replace(name, clip(name))
+    ctx.addIssue({code: 'custom', message: `${message}; ${(err as {hint?: string}).hint ?? ''}`.trim()})
   }
 })
 
@@ -132,7 +142,7 @@ export type TrainOverrideConfig = z.infer<typeof trainOverrideSchema>
 export const modelSchema = z
   .strictObject({
     model: z.enum(['pop', 'mf', 'neumf', 'two_tower']).describe('registry name of the model'),
-    name: z.string().regex(/^[A-Za-z0-9._-]+$/).optional().describe('label in tables (default: the model name)'),
+    name: safeName.optional().describe(`label in tables and folder under models/ (default: the model name); ${SAFE_NAME_RULE}`),
     factors: positiveInt.default(64).describe('embedding size (neumf: GMF embedding size)'),
     loss: z.enum(['bpr', 'bce']).default('bpr').describe('mf / two_tower: pairwise BPR or pointwise binary cross-entropy; neumf always bce'),
     mlp_layers: z.array(positiveInt).min(1).default([64, 32, 16]).describe('neumf: MLP tower widths (first = 2 × MLP embedding size)'),
@@ -189,7 +199,7 @@ export const stepSchema = z.strictObject({
   lowrank: lowrankSchema.optional(),
 })
 export const variantSchema = z.strictObject({
-  name: z.string().regex(/^[A-Za-z0-9._-]+$/).optional(),
+  name: safeName.optional().describe(`folder under models/<model>/; ${SAFE_NAME_RULE}`),
   quantize: quantizeSchema.optional(),
   prune: pruneSchema.optional(),
   lowrank: lowrankSchema.optional(),
@@ -207,7 +217,7 @@ export const compressSchema = z
 export const configSchema = z
   .strictObject({
     $schema: z.string().optional().describe('path to the JSON Schema, for editors'),
-    name: z.string().regex(/^[A-Za-z0-9._-]+$/).default('experiment').describe('experiment name; runs go to <output.dir>/<name>/'),
+    name: safeName.default('experiment').describe(`experiment name; runs go to <output.dir>/<name>/; ${SAFE_NAME_RULE}`),
     extends: z.union([z.string(), z.array(z.string())]).optional().describe('config files merged under this one, in order'),
     seed: z.number().int().default(42).describe('seed of the split, initialisation, negative sampling and evaluation draws'),
     backend: z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).default('auto').describe('tfjs backend: auto prefers gpu > node > wasm > cpu'),

@@ -17,6 +17,8 @@ export function levenshtein(a: string, b: string): number {
  * is close: a suggestion must be within max(2, length/3) edits and must not be a total rewrite.
  */
 export function nearest(input: string, candidates: Iterable<string>): string | undefined {
+  // no key or name is this long: comparing a pasted blob with every candidate only costs time
+  if (input.length > 200) return undefined
   const needle = input.toLowerCase()
   let best: string | undefined
   let bestDistance = Number.POSITIVE_INFINITY

@@ -1,4 +1,7 @@
-import type {ModelConfig} from '../config/schema.js'
+import {constants} from 'node:buffer'
+import {totalmem} from 'node:os'
+
+import {modelLabel, type ModelConfig} from '../config/schema.js'
 import type {Interactions} from '../data/types.js'
 import {configError} from '../errors.js'
 import {Rng} from '../rng.js'
@@ -23,6 +26,10 @@ export interface ModelSpec {
   needsNegatives: boolean
   /** scores are probabilities (sigmoid output) rather than unbounded scores */
   probabilities: boolean
+  /** the shape of every tensor `init` makes, by name: known before allocating anything (memory, compression checks) */
+  shapes(cfg: ModelConfig, dims: ModelDims): Record<string, number[]>
+  /** throws a config error for a configuration the architecture cannot take (before any data is read) */
+  check?(cfg: ModelConfig): void
   /** initial (or, for pop, final) weights, deterministic for a given rng */
   init(cfg: ModelConfig, dims: ModelDims, rng: Rng, train?: Interactions): ModelWeights
 }
@@ -65,6 +72,16 @@ function denseStack(tensors: Record<string, Tensor32>, rng: Rng, prefix: string,
   return fanIn
 }
 
+/** the kernel and bias shapes `denseStack` makes */
+function denseShapes(prefix: string, input: number, widths: readonly number[]): Record<string, number[]> {
+  const out: Record<string, number[]> = {}
+  widths.forEach((w, k) => {
+    out[`${prefix}_${k}.kernel`] = [k === 0 ? input : widths[k - 1], w]
+    out[`${prefix}_${k}.bias`] = [w]
+  })
+  return out
+}
+
 export function resolveLoss(spec: ModelSpec, cfg: Pick<ModelConfig, 'loss'>): Loss {
   return spec.losses.includes(cfg.loss) ? cfg.loss : spec.losses[0]
 }
@@ -76,6 +93,7 @@ const pop: ModelSpec = {
   losses: [],
   needsNegatives: false,
   probabilities: false,
+  shapes: (_cfg, dims) => ({item_pop: [dims.numItems]}),
   init(_cfg, dims, _rng, train) {
     const counts = new Float32Array(dims.numItems)
     if (train) for (let r = 0; r < train.length; r++) counts[train.item[r]] += 1
@@ -90,6 +108,7 @@ const mf: ModelSpec = {
   losses: ['bpr', 'bce'],
   needsNegatives: true,
   probabilities: false,
+  shapes: (cfg, dims) => ({user_emb: [dims.numUsers, cfg.factors], item_emb: [dims.numItems, cfg.factors]}),
   init(cfg, dims, rng) {
     const d = cfg.factors
     return {
@@ -108,12 +127,28 @@ const neumf: ModelSpec = {
   losses: ['bce'],
   needsNegatives: true,
   probabilities: true,
+  check(cfg) {
+    const first = cfg.mlp_layers[0]
+    if (first % 2 !== 0) throw configError('model.mlp_layers', `neumf mlp_layers[0] must be even (it is 2 × the MLP embedding size); got ${first}`)
+  },
+  shapes(cfg, dims) {
+    const f = cfg.factors
+    const layers = cfg.mlp_layers
+    const e = Math.floor(layers[0] / 2)
+    const last = layers.length > 1 ? layers.at(-1)! : layers[0]
+    return {
+      gmf_user: [dims.numUsers, f],
+      gmf_item: [dims.numItems, f],
+      mlp_user: [dims.numUsers, e],
+      mlp_item: [dims.numItems, e],
+      ...denseShapes('mlp', layers[0], layers.slice(1)),
+      'out.kernel': [f + last, 1],
+      'out.bias': [1],
+    }
+  },
   init(cfg, dims, rng) {
     const f = cfg.factors
     const layers = cfg.mlp_layers
-    if (layers[0] % 2 !== 0) {
-      throw configError('model.mlp_layers', `neumf mlp_layers[0] must be even (it is 2 × the MLP embedding size); got ${layers[0]}`)
-    }
     const e = layers[0] / 2
     // NCF's reference code: embeddings N(0, 0.01²), dense layers Glorot uniform, zero biases
     const tensors: Record<string, Tensor32> = {
@@ -136,6 +171,12 @@ const twoTower: ModelSpec = {
   losses: ['bpr', 'bce'],
   needsNegatives: true,
   probabilities: false,
+  shapes: (cfg, dims) => ({
+    user_emb: [dims.numUsers, cfg.factors],
+    item_emb: [dims.numItems, cfg.factors],
+    ...denseShapes('user_tower', cfg.factors, cfg.tower_layers),
+    ...denseShapes('item_tower', cfg.factors, cfg.tower_layers),
+  }),
   init(cfg, dims, rng) {
     const d = cfg.factors
     const tensors: Record<string, Tensor32> = {
@@ -161,7 +202,58 @@ export function getModelSpec(name: string): ModelSpec {
   return spec
 }
 
-/** initial weights for a model config: deterministic for a given seed */
+/** float32 copies of every parameter while training: weights, gradients and Adam's two moments */
+const TRAINING_COPIES = 4
+const FLOAT_BYTES = 4
+
+const elements = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1)
+
+/** bytes a model of this config needs to train: every parameter × 4 bytes × (weights, gradients, 2 Adam moments) */
+export function trainingBytes(cfg: ModelConfig, dims: ModelDims): number {
+  const spec = getModelSpec(cfg.model)
+  const params = Object.values(spec.shapes(cfg, dims)).reduce((a, s) => a + elements(s), 0)
+  return params * FLOAT_BYTES * (spec.trainable ? TRAINING_COPIES : 1)
+}
+
+/** 3.3 TB, 512.0 MB: decimal units, as `free -H` and disk sizes */
+export function formatBytes(n: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB']
+  let i = 0
+  while (n >= 1000 && i < units.length - 1) {
+    n /= 1000
+    i++
+  }
+  return i === 0 ? `${n} B` : `${n.toFixed(1)} ${units[i]}`
+}
+
+/**
+ * Check a model config before allocating anything: architecture constraints, then memory. A model
+ * that cannot fit in this machine's memory (or a tensor larger than a typed array can hold) would
+ * otherwise die in `new Float32Array` with a RangeError or take the machine down: a config error
+ * that says how much it needs is what the user can act on.
+ */
+export function checkModel(cfg: ModelConfig, dims: ModelDims, limitBytes: number = totalmem()): void {
+  const spec = getModelSpec(cfg.model)
+  spec.check?.(cfg)
+  const shapes = spec.shapes(cfg, dims)
+  const bytes = trainingBytes(cfg, dims)
+  const largest = Math.max(...Object.values(shapes).map(elements))
+  if (bytes > limitBytes) {
+    const params = bytes / FLOAT_BYTES / (spec.trainable ? TRAINING_COPIES : 1)
+    const what = spec.trainable ? `${params.toExponential(2)} parameters × 4 bytes × 4: weights, gradients and Adam's two moments` : `${params.toExponential(2)} parameters × 4 bytes`
+    throw configError('model.too_large', `model ${modelLabel(cfg)} needs about ${formatBytes(bytes)} to train (${what}; ${dims.numUsers} users, ${dims.numItems} items); this machine has ${formatBytes(limitBytes)}`, {
+      hint: 'lower factors (and mlp_layers / tower_layers)',
+    })
+  }
+  if (largest > constants.MAX_LENGTH / FLOAT_BYTES) {
+    throw configError('model.too_large', `model ${modelLabel(cfg)} has a tensor of ${largest.toExponential(2)} values (${formatBytes(largest * FLOAT_BYTES)}), more than one array can hold (${formatBytes(constants.MAX_LENGTH)})`, {
+      hint: 'lower factors (and mlp_layers / tower_layers)',
+    })
+  }
+}
+
+/** initial weights for a model config: deterministic for a given seed; checked (shape, memory) before allocating */
 export function initWeights(cfg: ModelConfig, dims: ModelDims, seed: number, train?: Interactions): ModelWeights {
+  checkModel(cfg, dims)
   return getModelSpec(cfg.model).init(cfg, dims, new Rng(seed), train)
 }

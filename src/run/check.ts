@@ -1,4 +1,5 @@
-import {checkError, configError, usageError} from '../errors.js'
+import {checkError, clip, configError, isRecError, RecError, usageError} from '../errors.js'
+import {parseMetricName} from '../eval/metrics.js'
 import {signedChange} from '../report/format.js'
 import {readJson} from './rundir.js'
 
@@ -36,20 +37,42 @@ export interface Tolerance {
   perMetric: Record<string, number>
 }
 
-/** `0.002` or `ndcg@10=0.005,recall@10=0.01` or both mixed: `0.001,ndcg@10=0.005` */
+/**
+ * `0.002` or `ndcg@10=0.005,recall@10=0.01` or both mixed: `0.001,ndcg@10=0.005`. A part with an
+ * empty value (`ndcg@10=`, which Number() reads as 0) or a metric the registry does not know would
+ * silently tighten or never apply: usage errors. Metric names are stored canonical (`NDCG@10` →
+ * `ndcg@10`), the key results use.
+ */
 export function parseTolerance(spec: string | undefined): Tolerance {
   const tol: Tolerance = {default: 0.002, perMetric: {}}
   if (!spec) return tol
   for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
     const eq = part.indexOf('=')
-    const value = Number(eq === -1 ? part : part.slice(eq + 1))
-    if (!Number.isFinite(value) || value < 0) {
-      throw usageError('usage.bad_tolerance', `bad --tolerance part "${part}": expected a number >= 0 or metric=number`)
+    const bad = (why: string) => usageError('usage.bad_tolerance', `bad --tolerance part "${clip(part)}": ${why}`, {hint: 'e.g. --tolerance 0.002 or --tolerance ndcg@10=0.005,recall@10=0.01'})
+    const raw = (eq === -1 ? part : part.slice(eq + 1)).trim()
+    if (raw === '') throw bad('the value is missing')
+    const value = Number(raw)
+    if (!Number.isFinite(value) || value < 0) throw bad('expected a number >= 0 or metric=number')
+    if (eq === -1) {
+      tol.default = value
+      continue
     }
-    if (eq === -1) tol.default = value
-    else tol.perMetric[part.slice(0, eq).trim()] = value
+    const name = part.slice(0, eq).trim()
+    if (name === '') throw bad('the metric name is missing')
+    tol.perMetric[metricKey(name, bad)] = value
   }
   return tol
+}
+
+/** the canonical key of a metric name, or the usage error `bad` makes of the registry's complaint */
+function metricKey(name: string, bad: (why: string) => RecError): string {
+  try {
+    return parseMetricName(name).key
+  } catch (err) {
+    if (!isRecError(err)) throw err
+    const e = bad(err.message)
+    throw new RecError(e.kind, e.code, e.message, {hint: err.hint ?? e.hint})
+  }
 }
 
 interface VariantLike {

@@ -10,16 +10,18 @@ const dir = fixture({
   'base.yaml': 'train:\n  epochs: 3\n',
   'good.yaml': ['extends: base.yaml', 'name: good', 'models:', '  - model: mf', '    factors: 8', ''].join('\n'),
   'typo.yaml': ['name: typo', 'seed: 1', 'modles:', '  - model: mf', ''].join('\n'),
+  'late.yaml': ['name: late', 'models:', '  - {model: neumf, mlp_layers: [7, 4]}', '  - {model: mf, name: neumf}', ''].join('\n'),
 })
 const good = join(dir, 'good.yaml')
 const typo = join(dir, 'typo.yaml')
 
 describe('rec config show', () => {
-  it('--json: {file, files, config, sources, hash} and nothing else on stdout', async () => {
+  it('--json: {file, files, config, sources, hash, ignored} and nothing else on stdout', async () => {
     const r = await runCli(['config', 'show', good, '--json', '--set', 'train.lr=0.01'])
     expect(r.code).toBe(0)
     const out = JSON.parse(r.stdout)
-    expect(Object.keys(out).sort()).toEqual(['config', 'file', 'files', 'hash', 'sources'])
+    expect(Object.keys(out).sort()).toEqual(['config', 'file', 'files', 'hash', 'ignored', 'sources'])
+    expect(out.ignored['models.0.mlp_layers']).toBe('only neumf uses mlp_layers')
     expect(out.file).toBe(good)
     expect(out.files).toEqual([join(dir, 'base.yaml'), good])
     expect(out.config).toMatchObject({name: 'good', train: {epochs: 3, lr: 0.01}, models: [{model: 'mf', factors: 8}]})
@@ -82,6 +84,16 @@ describe('rec config validate', () => {
     expect(r.code).toBe(2)
     expect(r.stderr).toContain('train.epoch=5')
     expect(r.stderr).toContain('did you mean `train.epochs`')
+  })
+
+  it('reports at once what rec run found only after the data stage, and a --set into a prototype (exit 2)', async () => {
+    const r = await runCli(['config', 'validate', join(dir, 'late.yaml'), '--set', '__proto__.x=1'])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toMatch(/^Error \[config\.invalid\]: 3 problems in /)
+    expect(r.stderr).toContain('late.yaml:3:5 models.0: neumf mlp_layers[0] must be even')
+    expect(r.stderr).toContain('late.yaml:4:23 models.1.name: model label "neumf" is also the label of models.0')
+    expect(r.stderr).toContain('__proto__.x (--set __proto__.x=1): unknown key')
+    expect(r.stderr).not.toMatch(/at .*\.js:\d+/) // no stack
   })
 
   it('a malformed --set is a usage error (exit 2)', async () => {

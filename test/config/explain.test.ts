@@ -13,10 +13,10 @@ describe('renderConfig', () => {
     'exp.yaml': ['extends: models/mf.yaml', 'name: demo', 'eval:', '  k: [5, 10]', ''].join('\n'),
   })
 
-  it('plain: YAML that parses back to the resolved config', async () => {
+  it('plain: YAML that parses back to the resolved config; the only comments mark ignored options', async () => {
     const loaded = await loadConfig(join(dir, 'exp.yaml'), {set: ['train.lr=0.01']})
     const text = renderConfig(loaded)
-    expect(text).not.toContain('#')
+    for (const line of text.split('\n').filter((l) => l.includes('#'))) expect(line).toMatch(/ # ignored: /)
     expect(text).toContain('k: [5, 10]\n')
     expect(parse(text)).toEqual(JSON.parse(JSON.stringify(loaded.config)))
   })

@@ -18,6 +18,27 @@ describe('reference checks', () => {
     expect(() => parseTolerance('ndcg@10=abc')).toThrow(/bad --tolerance/)
   })
 
+  it('an empty value, a missing or unknown metric name are usage errors (exit 2); metric names are canonical', () => {
+    for (const [spec, message] of [
+      ['ndcg@10=', 'bad --tolerance part "ndcg@10=": the value is missing'],
+      ['=0.1', 'bad --tolerance part "=0.1": the metric name is missing'],
+      ['nddcg@10=0.1', 'bad --tolerance part "nddcg@10=0.1": unknown metric "nddcg@10"'],
+      ['ndcg=0.1', 'bad --tolerance part "ndcg=0.1": metric "ndcg" needs a cut-off K'],
+    ]) {
+      let err: unknown
+      try {
+        parseTolerance(spec)
+      } catch (error) {
+        err = error
+      }
+      expect(err, spec).toBeInstanceOf(RecError)
+      expect((err as RecError).exitCode).toBe(2)
+      expect((err as RecError).code).toBe('usage.bad_tolerance')
+      expect((err as RecError).message).toBe(message)
+    }
+    expect(parseTolerance('NDCG@10=0.01,hit@5=0.02')).toEqual({default: 0.002, perMetric: {'ndcg@10': 0.01, 'hr@5': 0.02}})
+  })
+
   it('reads run --json output and hand-written references alike', () => {
     expect(metricTable(runJson, 'r.json')).toEqual({'bpr/base': {'ndcg@10': 0.29, 'recall@10': 0.25}, 'bpr/int8': {'ndcg@10': 0.288, 'recall@10': 0.249}})
     expect(metricTable({base: {'ndcg@10': 0.3}}, 'r.json')).toEqual({base: {'ndcg@10': 0.3}})

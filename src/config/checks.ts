@@ -1,0 +1,175 @@
+import {expandVariants, validateVariants} from '../compress/registry.js'
+import {isRecError} from '../errors.js'
+import {parseMetricName} from '../eval/metrics.js'
+import {checkModel, getModelSpec, type ModelDims} from '../models/registry.js'
+import {modelLabel, modelTrainConfig, type RecConfig} from './schema.js'
+
+/**
+ * Checks across fields of a config that already has the schema's shape: everything `rec run` would
+ * otherwise reject (or silently get wrong) after work has started. The loader runs them, so
+ * `rec config validate` and `rec run` report the same problems, all at once, with positions.
+ */
+
+/** one problem at a config path */
+export interface ConfigProblem {
+  path: (string | number)[]
+  message: string
+  hint?: string
+  /** the error code when this is the only problem (default config.invalid), e.g. compress.bad_value */
+  code?: string
+}
+
+/** where a config path was set, e.g. `exp.yaml:4:5` or `--set models.1.name=a` (undefined: a default) */
+export type Locate = (path: (string | number)[]) => string | undefined
+
+/**
+ * The catalogue size model and compression checks assume before the data is read, as the compress
+ * stage's own pre-check does (rank limits come from embedding sizes and layer widths; the real
+ * shapes are checked again when the data is known).
+ */
+export const PLACEHOLDER_DIMS: ModelDims = {numUsers: 1024, numItems: 1024}
+
+export function experimentProblems(cfg: RecConfig, locate: Locate): ConfigProblem[] {
+  return [
+    ...duplicateModels(cfg, locate),
+    ...splitProblems(cfg),
+    ...columnProblems(cfg),
+    ...gateProblems(cfg),
+    ...modelProblems(cfg),
+    ...variantProblems(cfg, locate),
+  ]
+}
+
+const at = (where: string | undefined) => (where ? ` (${where})` : '')
+
+/**
+ * Model labels name folders (`models/<label>/`): two models with one label would overwrite each
+ * other, and so would `MF` and `mf` where folder names ignore case.
+ */
+function duplicateModels(cfg: RecConfig, locate: Locate): ConfigProblem[] {
+  const first = new Map<string, number>()
+  const out: ConfigProblem[] = []
+  cfg.models.forEach((m, i) => {
+    const label = modelLabel(m)
+    const j = first.get(label.toLowerCase())
+    if (j === undefined) {
+      first.set(label.toLowerCase(), i)
+      return
+    }
+    const other = modelLabel(cfg.models[j])
+    const where = locate(['models', j])
+    out.push({
+      path: m.name === undefined ? ['models', i] : ['models', i, 'name'],
+      message:
+        other === label
+          ? `model label "${label}" is also the label of models.${j}${at(where)}; each model writes models/<label>/`
+          : `model label "${label}" names the same folder as models.${j} ("${other}"${where ? `, ${where}` : ''}): folder names ignore case on macOS and Windows`,
+      code: 'config.duplicate_model',
+      hint: 'give each model a distinct name, e.g. name: mf-32',
+    })
+  })
+  return out
+}
+
+/** a part the protocol needs must not be empty: random and temporal cut by ratio (leave_one_out always holds one of each) */
+function splitProblems(cfg: RecConfig): ConfigProblem[] {
+  if (cfg.split.method === 'leave_one_out') return []
+  const out: ConfigProblem[] = []
+  if (cfg.split.ratios[2] === 0) out.push({path: ['split', 'ratios', 2], message: 'the test fraction is 0: there would be nothing to evaluate'})
+  if (cfg.split.ratios[1] === 0) {
+    const users = cfg.models.filter((m) => modelTrainConfig(cfg, m).early_stopping).map((m) => `early stopping of model ${modelLabel(m)}`)
+    if (cfg.eval.threshold === 'validation') users.push('eval.threshold: validation')
+    if (users.length > 0) out.push({path: ['split', 'ratios', 1], message: `the validation fraction is 0, but ${users.join(' and ')} validates on it`})
+  }
+  return out
+}
+
+/** a top-K metric is computed only at the cut-offs of eval.k: any other K would be an empty cell */
+function notComputed(cfg: RecConfig, m: ReturnType<typeof parseMetricName>): ConfigProblem | undefined {
+  if (m.k === undefined || cfg.eval.k.includes(m.k)) return undefined
+  return {path: [], message: `${m.key} is not computed: eval.k is [${cfg.eval.k.join(', ')}]`, hint: `add ${m.k} to eval.k, or use ${m.base}@${cfg.eval.k[0]}`}
+}
+
+/** eval.metrics are the table's columns: each must be a metric evaluation computes */
+function columnProblems(cfg: RecConfig): ConfigProblem[] {
+  return (cfg.eval.metrics ?? []).flatMap((name, i) => {
+    const problem = notComputed(cfg, parseMetricName(name)) // the schema has checked the name
+    return problem ? [{...problem, path: ['eval', 'metrics', i]}] : []
+  })
+}
+
+/** the gate compares a metric of the results: it must be one evaluation computes, under the key results use */
+function gateProblems(cfg: RecConfig): ConfigProblem[] {
+  const gate = cfg.compress.gate
+  if (!gate) return []
+  const path = ['compress', 'gate', 'metric']
+  let parsed: ReturnType<typeof parseMetricName>
+  try {
+    parsed = parseMetricName(gate.metric)
+  } catch (err) {
+    if (!isRecError(err)) throw err
+    return [{path, message: `${err.message}${err.hint ? `; ${err.hint}` : ''}`}]
+  }
+  if (parsed.key !== gate.metric) return [{path, message: `write it as ${parsed.key} (the key results use)`}]
+  const problem = notComputed(cfg, parsed)
+  return problem ? [{...problem, path}] : []
+}
+
+/** architecture constraints and memory, before any data is read */
+function modelProblems(cfg: RecConfig): ConfigProblem[] {
+  const out: ConfigProblem[] = []
+  cfg.models.forEach((m, i) => {
+    const problem = problemOf(() => checkModel(m, PLACEHOLDER_DIMS))
+    if (problem) out.push({path: ['models', i], ...problem})
+  })
+  return out
+}
+
+/**
+ * Every compression variant, expanded one config entry at a time (so each problem points at its
+ * entry), checked against every model's shapes: names unique and not `base`, values possible,
+ * methods applicable. The same checks the compress stage makes, without allocating weights.
+ */
+function variantProblems(cfg: RecConfig, locate: Locate): ConfigProblem[] {
+  const out: ConfigProblem[] = []
+  const made = new Map<string, number>()
+  cfg.compress.variants.forEach((v, i) => {
+    const path = ['compress', 'variants', i]
+    const bad = problemOf(() => expandVariants([v]))
+    if (bad) {
+      out.push({path, message: bad.message.replace(/^compress\.variants\[0\][.:]?\s*/, ''), hint: bad.hint, code: bad.code})
+      return
+    }
+    for (const spec of expandVariants([v])) {
+      const j = made.get(spec.name)
+      if (spec.name === 'base') out.push({path, message: 'variant name "base" is reserved for the trained model', code: 'compress.bad_variant'})
+      else if (j !== undefined) {
+        const where = at(j === i ? undefined : locate(['compress', 'variants', j]))
+        out.push({path, message: `variant name "${spec.name}" is also made by compress.variants.${j}${where}; each variant writes models/<model>/<variant>/`, code: 'compress.duplicate_variant', hint: 'give the variants distinct names (name: ...)'})
+      }
+      else made.set(spec.name, i)
+    }
+    const messages = new Set<string>()
+    for (const m of cfg.models) {
+      const spec = getModelSpec(m.model)
+      if (problemOf(() => spec.check?.(m))) continue // reported with the model
+      const problem = problemOf(() => validateVariants([v], m.model, spec.shapes(m, PLACEHOLDER_DIMS)))
+      if (problem && !messages.has(problem.message)) {
+        messages.add(problem.message)
+        out.push({path, message: `model ${modelLabel(m)}: ${problem.message}`, hint: problem.hint, code: problem.code})
+      }
+    }
+  })
+  return out
+}
+
+/** run `fn`; the RecError it throws becomes a problem (message, hint), anything else propagates */
+function problemOf(fn: () => unknown): {message: string; hint?: string; code: string} | undefined {
+  try {
+    fn()
+    return undefined
+  } catch (err) {
+    if (!isRecError(err)) throw err
+    return {message: err.message, hint: err.hint, code: err.code}
+  }
+}

@@ -1,0 +1,34 @@
+import {getModelSpec} from '../models/registry.js'
+import type {RecConfig} from './schema.js'
+
+/**
+ * Options present in a resolved config (set, or filled in by a default) that nothing reads for this
+ * configuration: `loss: bpr` on neumf (always bce), `ratios` under leave-one-out, `mlp_layers` on mf.
+ * `rec config show` marks them, in its YAML and its --json alike, so that a printed value never reads
+ * as if it applied. Config path → why it is ignored.
+ */
+export function ignoredOptions(cfg: RecConfig): Record<string, string> {
+  const out: Record<string, string> = {}
+  cfg.models.forEach((m, i) => {
+    const at = (key: string, why: string) => (out[`models.${i}.${key}`] = why)
+    const spec = getModelSpec(m.model)
+    if (!spec.trainable) {
+      at('factors', `${m.model} has no embeddings`)
+      if (m.train) at('train', `${m.model} is fitted from counts, not trained`)
+    }
+    if (!spec.losses.includes(m.loss)) at('loss', spec.losses.length === 0 ? `${m.model} has no loss` : `${m.model} always trains with ${spec.losses.join(' or ')}`)
+    if (m.model !== 'neumf') at('mlp_layers', 'only neumf uses mlp_layers')
+    if (m.model !== 'two_tower') at('tower_layers', 'only two_tower uses tower_layers')
+  })
+  const split = cfg.split
+  if (split.method === 'leave_one_out') {
+    out['split.ratios'] = 'leave_one_out holds out one event per user for test and one for validation'
+    out['split.scope'] = 'leave_one_out always works per user'
+  } else out['split.order'] = 'only leave_one_out uses order'
+  if (split.method === 'random') out['split.row_order'] = 'random splits do not order events'
+  if (cfg.eval.mode === 'full') out['eval.negatives'] = 'eval.mode full ranks all items (negatives are for mode sampled)'
+  if (cfg.negatives.sampler === 'uniform') out['negatives.exponent'] = 'only the popularity sampler uses exponent'
+  const es = cfg.train.early_stopping
+  if (es && es.mode === 'full') out['train.early_stopping.negatives'] = 'early_stopping.mode full validates against all items'
+  return out
+}
