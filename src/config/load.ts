@@ -5,6 +5,7 @@ import {dirname, isAbsolute, relative, resolve} from 'node:path'
 import {parse as parseYamlValue} from 'yaml'
 
 import {RecError, clip, configError, usageError} from '../errors.js'
+import {ignoredDataOptions} from '../data/format-options.js'
 import {canonicalJson, configHash} from './hash.js'
 import {describeIssue, valueAt} from './issues.js'
 import {
@@ -346,6 +347,7 @@ function resolveLayers(experiment: string, fileLayers: FileLayer[], sets: ParseS
   }
 
   if (options.checkFiles !== false) checkDataFile(merged, origins, problems)
+  checkFormatOptions(merged, origins, problems)
   if (parsed.success) {
     // checks across fields need the schema's shape; they report with the others, all at once
     const locate = (path: (string | number)[]) => problemLocation({path: '', message: '', origin: originAt(origins, path)}, cwd)
@@ -363,6 +365,14 @@ function resolveLayers(experiment: string, fileLayers: FileLayer[], sets: ParseS
   const seen = new Set<string>()
   const files = fileLayers.map((l) => l.file!).filter((f) => !seen.has(f) && seen.add(f))
   return {config, file: experiment, sources: collectSources(config, origins), files}
+}
+
+/** data options the chosen format never reads (data.columns with ml-100k, a path with synth): a problem, not a silent no-op */
+function checkFormatOptions(merged: Record<string, unknown>, origins: Origins, problems: Problem[]): void {
+  const data = isPlainObject(merged.data) ? merged.data : {}
+  for (const p of ignoredDataOptions(data)) {
+    problems.push({path: `data.${p.key}`, message: p.message, origin: originAt(origins, ['data', p.key]), atKey: true, hint: p.hint})
+  }
 }
 
 function checkDataFile(merged: Record<string, unknown>, origins: Origins, problems: Problem[]): void {

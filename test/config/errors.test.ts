@@ -137,9 +137,15 @@ describe('missing files', () => {
   })
 
   it('synth needs no file, and checkFiles: false skips the check', async () => {
-    const dir = fixture({'a.yaml': 'data:\n  format: synth\n  path: nope\n', 'b.yaml': 'data:\n  format: ml-1m\n  path: nope\n'})
+    const dir = fixture({'a.yaml': 'data:\n  format: synth\n', 'b.yaml': 'data:\n  format: ml-1m\n  path: nope\n'})
     await expect(loadConfig(join(dir, 'a.yaml'))).resolves.toBeDefined()
     await expect(loadConfig(join(dir, 'b.yaml'), {checkFiles: false})).resolves.toBeDefined()
+  })
+
+  it('an option the data format ignores is a config error at its key (data.columns with ml-100k)', async () => {
+    const {err} = await problem('data:\n  format: ml-100k\n  path: u.data\n  columns: {user: 1, item: 0}\n', {'u.data': '1\t10\t5\t100\n'})
+    expect(err.exitCode).toBe(2)
+    expect(err.details).toEqual(['exp.yaml:4:3 data.columns: format ml-100k ignores it (its layout is fixed: user, item, rating, timestamp, tab-separated, no header)'])
   })
 
   it('a missing extended file names the resolved path and where it was named', async () => {
