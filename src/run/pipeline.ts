@@ -7,7 +7,7 @@ import type {VariantSpec} from '../compress/registry.js'
 import type {LoadedConfig} from '../config/load.js'
 import {canonicalJson, configHash, sha256Hex} from '../config/hash.js'
 import {parseSetArgs, resolveConfigFromObject} from '../config/load.js'
-import {modelLabel, modelTrainConfig, type ModelConfig, type RecConfig} from '../config/schema.js'
+import {evalSchema, modelLabel, modelTrainConfig, type EvalConfig, type ModelConfig, type RecConfig, type TrainConfig} from '../config/schema.js'
 import {datasetFingerprint, fingerprintedDataConfig} from '../data/fingerprint.js'
 import {preprocess} from '../data/preprocess.js'
 import {inputSha256, readInteractions} from '../data/read.js'
@@ -85,9 +85,9 @@ function dataKey(cfg: RecConfig, sha: string): string {
 /** what decides a trained model: the data, the model, its training config, negatives, seed, backend */
 function trainKey(cfg: RecConfig, m: ModelConfig, dKey: string, backend: string): string {
   const train = modelTrainConfig(cfg, m)
-  // validation for early stopping uses the eval protocol (mode, negatives, batching does not matter)
-  const validation = train.early_stopping ? {mode: cfg.eval.mode, negatives: cfg.eval.negatives} : null
-  return hash('train', dKey, {...m, name: undefined}, train, cfg.negatives, cfg.seed, backend, validation)
+  // early stopping validates with its own protocol (train.early_stopping.mode / negatives, part of
+  // `train`): eval.* is not part of this key, so re-evaluating never retrains
+  return hash('train', dKey, {...m, name: undefined}, train, cfg.negatives, cfg.seed, backend)
 }
 
 function variantKey(cfg: RecConfig, m: ModelConfig, tKey: string, spec: VariantSpec): string {
@@ -97,6 +97,19 @@ function variantKey(cfg: RecConfig, m: ModelConfig, tKey: string, spec: VariantS
 
 function evalKey(cfg: RecConfig, upstream: string, backend: string): string {
   return hash('eval', upstream, cfg.eval, cfg.negatives, cfg.seed, backend)
+}
+
+/**
+ * The protocol early stopping validates with: its own mode and negatives (a training setting) on
+ * the defaults of eval.*, never the run's eval section, so that changing eval.* cannot change
+ * which epoch is kept (and trainKey need not include it). Only batch_users, which does not move a
+ * number, is taken from eval.
+ */
+function validationEvalConfig(cfg: RecConfig, es: NonNullable<TrainConfig['early_stopping']>, k: number | undefined): EvalConfig {
+  const defaults = evalSchema.parse({})
+  // eval.negatives is limited to the published 99 / 999; validation may use any count
+  const negatives = es.negatives as EvalConfig['negatives']
+  return {...defaults, mode: es.mode, negatives, k: k ? [k] : defaults.k, batch_users: cfg.eval.batch_users}
 }
 
 /**
@@ -265,7 +278,7 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
               scorer,
               split,
               part: 'valid',
-              cfg: {...cfg.eval, k: metric.k ? [metric.k] : cfg.eval.k},
+              cfg: validationEvalConfig(cfg, es, metric.k),
               seed: cfg.seed,
               negatives: cfg.negatives,
               pointwise: metric.info.kind === 'pointwise',
