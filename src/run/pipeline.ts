@@ -113,6 +113,16 @@ function validationEvalConfig(cfg: RecConfig, es: NonNullable<TrainConfig['early
 }
 
 /**
+ * What an interrupted stage left: its name, and the checkpoint the same command resumes from —
+ * only when one exists (an interruption in the first epoch has none yet).
+ */
+function interruptedMessage(stage: string, ckptDir: string): string {
+  return existsSync(join(ckptDir, 'state.json'))
+    ? `interrupted in ${stage}: the last completed checkpoint is in ${ckptDir}; run the same command again to resume`
+    : `interrupted in ${stage} before its first checkpoint: run the same command again to start ${stage} over (finished stages are kept)`
+}
+
+/**
  * The run directory of an experiment: <output.dir>/<name>/<id>. The id is derived from what
  * decides training (data, preprocessing, split, models, training, seed, backend request), so re-running
  * the same experiment lands in the same directory and reuses its finished stages, while changing
@@ -294,7 +304,7 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
     const t = clock()
     const r = await trainModel({model: m, train, negatives: cfg.negatives, split, seed: cfg.seed, progress, validate, signal: options.signal, checkpoint: {dir: ckptDir, resume}})
     if (r.interrupted) {
-      progress.warn(`interrupted: the last completed checkpoint is in ${ckptDir}; run the same command again to resume`)
+      progress.warn(interruptedMessage(`train ${label}`, ckptDir))
       timings.trainSeconds = elapsed()
       return finish({variants: [], protocol: protocolOf(cfg), stoppedAfter: 'train', interrupted: true})
     }
@@ -325,14 +335,24 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
     const name = `compress:${label}/${spec.name}`
     const rel = `models/${label}/${spec.name}`
     if (stages.reusable(name, 'compress', key, [`${rel}/${COMPRESS_JSON}`, `${rel}/${ONNX_FILE}`, `${rel}/variant.bin`])) continue
+    // fine-tuning checkpoints as training does: an interrupted variant resumes, a new one starts clean
+    const ckptDir = join(runDir, rel, 'checkpoint')
+    const resume = stages.interrupted(name, key) && existsSync(join(ckptDir, 'state.json'))
+    if (!resume) rmSync(ckptDir, {recursive: true, force: true})
     stages.start(name, key)
     progress.stage(`compress ${label}/${spec.name}`)
     const t = clock()
     const base = baseWeights.get(label) ?? loadModel(join(runDir, 'models', label, 'base')).weights
     baseWeights.set(label, base)
-    const v = await makeVariant({cfg, model: m, base, spec, split, progress, signal: options.signal})
+    const v = await makeVariant({cfg, model: m, base, spec, split, progress, signal: options.signal, checkpoint: {dir: ckptDir, resume}})
+    if (v.interrupted) {
+      progress.warn(interruptedMessage(`compress ${label}/${spec.name}`, ckptDir))
+      timings.compressSeconds = elapsed()
+      return finish({variants: [], protocol: protocolOf(cfg), stoppedAfter: 'train', interrupted: true})
+    }
     const rec = saveVariant(join(runDir, rel), v.model, v.record)
     stages.done(name, key, t())
+    rmSync(ckptDir, {recursive: true, force: true})
     progress.done(`${rec.execution}, ${rec.paramsNonZero}/${rec.paramsTotal} non-zero params, ONNX ${rec.sizeBytesOnnx} bytes (${t().toFixed(1)}s)`)
   }
   timings.compressSeconds = elapsed()
