@@ -258,12 +258,19 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
   timings.dataSeconds = elapsed()
   if (options.until === 'data' || cfg.models.length === 0) return finish({variants: [], protocol: protocolOf(cfg), stoppedAfter: 'data'})
 
+  /** Ctrl-C between two steps: say which step was next, so the message names where the run stopped */
+  const stopped = (next: string, after: Stage) => {
+    progress.warn(`interrupted before ${next}: finished stages are kept; run the same command again to continue`)
+    return finish({variants: [], protocol: protocolOf(cfg), stoppedAfter: after, interrupted: true})
+  }
+
   // train
   const backend: BackendInfo = await initBackend(cfg.backend, progress)
   manifest.backend = backend
   elapsed = clock()
   for (const m of cfg.models) {
     const label = modelLabel(m)
+    if (options.signal?.aborted) return stopped(`train ${label}`, 'data')
     const key = trainKey(cfg, m, dKey, backend.name)
     keys.train[label] = key
     const name = `train:${label}`
@@ -323,13 +330,9 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
   elapsed = clock()
   const grid = shardSlice(variantGrid(cfg), options.shard)
   const variantKeys = new Map<string, string>()
-  const stopped = () => {
-    progress.warn('interrupted: finished stages are kept; run the same command again to continue')
-    return finish({variants: [], protocol: protocolOf(cfg), stoppedAfter: 'train', interrupted: true})
-  }
   const baseWeights = new Map<string, ModelWeights>() // each trained model read once for all its variants
   for (const {model: m, label, spec} of grid) {
-    if (options.signal?.aborted) return stopped()
+    if (options.signal?.aborted) return stopped(`compress ${label}/${spec.name}`, 'train')
     const key = variantKey(cfg, m, keys.train[label], spec)
     variantKeys.set(`${label}/${spec.name}`, key)
     const name = `compress:${label}/${spec.name}`
@@ -368,7 +371,7 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
   const results: VariantResult[] = []
   let protocol: ProtocolInfo = protocolOf(cfg)
   for (const e of entries) {
-    if (options.signal?.aborted) return stopped()
+    if (options.signal?.aborted) return stopped(`eval ${e.label}/${e.variant}`, 'compress')
     const key = evalKey(cfg, e.upstream, backend.name)
     const name = `eval:${e.label}/${e.variant}`
     const rel = `models/${e.label}/${e.variant}`

@@ -5,12 +5,12 @@
  * gets a hint; `rec eval` on a data-only run says what it will do.
  */
 import {createHash} from 'node:crypto'
-import {cpSync, readFileSync, rmSync} from 'node:fs'
+import {cpSync, existsSync, readdirSync, readFileSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {runCli} from '../helpers/cli.js'
+import {runCli, spawnCli} from '../helpers/cli.js'
 import {runJson, tempDir, tinyYaml, writeYaml, type RunJson} from './helpers.js'
 
 let dir: string
@@ -55,5 +55,50 @@ describe('eval.* never retrains', () => {
     expect(sha(weights)).toBe(before)
     expect(manifestOf(run).stages['train:mf'].key).toBe(trainKey)
     expect(r.stdout).toContain('sampled')
+  })
+})
+
+describe('stopping', () => {
+  // epochs of ~250 steps (batch 8): long enough for a signal to land inside training
+  const SLOW = tinyYaml({name: 'stop', epochs: 3}).replace('batch_size: 256', 'batch_size: 8')
+  const runDirIn = (out: string) => join(out, 'stop', readdirSync(join(out, 'stop'))[0])
+
+  /** `rec run` of the slow experiment, sent `signal` when stderr first matches `when` */
+  async function stopRun(out: string, signal: NodeJS.Signals, when: RegExp) {
+    const exp = writeYaml(dir, 'stop.yaml', SLOW)
+    let sent = false
+    const run = spawnCli(['run', exp, '--out', out], {
+      onStderr: (soFar) => {
+        if (!sent && when.test(soFar)) {
+          sent = true
+          run.child.kill(signal)
+        }
+      },
+    })
+    const r = await run.done
+    expect(sent, r.stderr).toBe(true)
+    return r
+  }
+
+  it('SIGTERM stops gracefully like Ctrl-C: exit 143, finished stages kept, the checkpoint named, no lock left', async () => {
+    const out = join(dir, 'sigterm')
+    const r = await stopRun(out, 'SIGTERM', /\[train mf\] epoch 1\/3 loss /)
+    expect(r.signal).toBeNull()
+    expect(r.code, r.stderr).toBe(143)
+    expect(r.stderr).toContain('warning: SIGTERM: stopping after the current batch')
+    const runDir = runDirIn(out)
+    expect(r.stderr).toContain(`interrupted in train mf: the last completed checkpoint is in ${join(runDir, 'models', 'mf', 'checkpoint')}`)
+    expect(JSON.parse(readFileSync(join(runDir, 'manifest.json'), 'utf8')).stages.data.status).toBe('done')
+    expect(existsSync(join(runDir, '.lock'))).toBe(false)
+  })
+
+  it('Ctrl-C in the first epoch: the message names the stage and points at no checkpoint (none exists yet)', async () => {
+    const out = join(dir, 'first-epoch')
+    const r = await stopRun(out, 'SIGINT', /\[train mf\] started/)
+    expect(r.code, r.stderr).toBe(130)
+    const runDir = runDirIn(out)
+    expect(existsSync(join(runDir, 'models', 'mf', 'checkpoint', 'state.json'))).toBe(false)
+    expect(r.stderr).toContain('interrupted in train mf before its first checkpoint: run the same command again to start train mf over')
+    expect(r.stderr).not.toContain('checkpoint is in')
   })
 })
