@@ -410,5 +410,20 @@ export async function continueRun(runDir: string, options: RunOptions & {set?: s
   }
   if (sets.length > 0) cfg = resolveConfigFromObject(cfg, {set: sets, baseDir: runDir}).config
   validateCompressConfig(cfg)
+  announceTraining(cfg, runDir, manifest, options.progress ?? silentProgress)
   return runPipeline(cfg, runDir, manifest.configFile, options)
+}
+
+/**
+ * `rec eval` / `rec compress` on a run that stopped before its models were trained (`--until
+ * data`, or interrupted) finish it as rec run would, with the same stage keys; training may take
+ * long, so say so before it starts rather than surprise a user who asked for an evaluation.
+ */
+function announceTraining(cfg: RecConfig, runDir: string, manifest: Manifest, progress: Progress): void {
+  const untrained = cfg.models.map(modelLabel).filter((label) => manifest.stages[`train:${label}`]?.status !== 'done')
+  if (untrained.length === 0) return
+  const n = untrained.length
+  progress.info(
+    `${runDir} has ${n} model${n === 1 ? ' that is' : 's that are'} not trained yet (${untrained.join(', ')}): training ${n === 1 ? 'it' : 'them'} first, as rec run would (Ctrl-C stops and keeps what finished)`,
+  )
 }

@@ -102,3 +102,17 @@ describe('stopping', () => {
     expect(r.stderr).not.toContain('checkpoint is in')
   })
 })
+
+describe('rec eval on a run that was not trained', () => {
+  it('says it will train the models first, then does so (exit 0)', async () => {
+    const out = join(dir, 'data-only')
+    const d = await runJson(['run', exp, '--out', out, '--until', 'data'])
+    expect(d.code, d.stderr).toBe(0)
+    const r = await runCli(['eval', d.json.runDir])
+    expect(r.code, r.stderr).toBe(0)
+    const said = r.stderr.indexOf(`${d.json.runDir} has 1 model that is not trained yet (mf): training it first, as rec run would (Ctrl-C stops and keeps what finished)`)
+    expect(said, r.stderr).toBeGreaterThanOrEqual(0)
+    expect(said).toBeLessThan(r.stderr.indexOf('[train mf] started'))
+    expect(r.stdout).toContain('int8')
+  })
+})
