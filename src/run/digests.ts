@@ -36,7 +36,7 @@ export class FileDigests {
   verify(stage: string, files: Record<string, string> | undefined): void {
     for (const [rel, expected] of Object.entries(files ?? {})) {
       const file = join(this.runDir, rel)
-      const hint = `it changed after rec wrote it (edited, copied from another model or run, or damaged): \`rec run <experiment> --from ${stage}\` rebuilds it`
+      const hint = rebuildHint(stage)
       if (!existsSync(file)) throw dataError('run.missing_file', `${file} is missing (the ${stage} stage wrote it)`, {hint})
       let found = this.cache.get(file)
       if (found === undefined) {
@@ -46,6 +46,11 @@ export class FileDigests {
       if (found !== expected) throw dataError('run.file_changed', `${file} is not the file the ${stage} stage wrote: sha256 ${found}, expected ${expected}`, {hint})
     }
   }
+}
+
+/** how to get a file back that is not what its stage wrote */
+export function rebuildHint(stage: string): string {
+  return `it changed after rec wrote it (edited, copied from another model or run, or damaged): \`rec run <experiment> --from ${stage}\` rebuilds it`
 }
 
 export function sha256File(file: string): string {

@@ -25,7 +25,7 @@ import {trainModel} from '../train/train.js'
 import {writeJsonAtomic} from './atomic.js'
 import {COMPRESS_JSON, makeVariant, saveBaseOnnx, ONNX_FILE, saveVariant, validateCompressConfig, variantGrid} from './compress-stage.js'
 import {lockRunDir} from './lock.js'
-import {FileDigests} from './digests.js'
+import {FileDigests, rebuildHint} from './digests.js'
 import {newManifest, readManifest, readRunFile, writeManifest, writeText, type Manifest} from './rundir.js'
 import {evaluateVariant, protocolOf, withDeltasAndGate, type ProtocolInfo, type VariantResult} from './evaluate-stage.js'
 import {shardSlice, type Shard} from './shard.js'
@@ -201,10 +201,10 @@ function checkEvaluationInputs(stages: Stages, runDir: string, label: string, va
   if (variant === 'base') {
     stages.verify(`train:${label}`, 'train')
     const train = join(runDir, 'models', label, 'train.json')
-    if (existsSync(train)) readRunFile(train, 'training record')
+    if (existsSync(train)) readRunFile(train, 'training record', rebuildHint('train'))
   } else {
     stages.verify(`compress:${label}/${variant}`, 'compress')
-    readRunFile(join(runDir, 'models', label, variant, COMPRESS_JSON), 'compression record')
+    readRunFile(join(runDir, 'models', label, variant, COMPRESS_JSON), 'compression record', rebuildHint('compress'))
   }
 }
 
@@ -426,8 +426,8 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
     const name = `eval:${e.label}/${e.variant}`
     const rel = `models/${e.label}/${e.variant}`
     if (stages.reusable(name, 'eval', key, [`${rel}/result.json`, `${rel}/eval.json`])) {
-      results.push(readRunFile<VariantResult>(join(runDir, rel, 'result.json'), 'result file'))
-      protocol = readRunFile<{protocol: ProtocolInfo}>(join(runDir, rel, 'eval.json'), 'evaluation record').protocol
+      results.push(readRunFile<VariantResult>(join(runDir, rel, 'result.json'), 'result file', rebuildHint('eval')))
+      protocol = readRunFile<{protocol: ProtocolInfo}>(join(runDir, rel, 'eval.json'), 'evaluation record', rebuildHint('eval')).protocol
       continue
     }
     checkEvaluationInputs(stages, runDir, e.label, e.variant)

@@ -105,7 +105,7 @@ export function writeManifest(dir: string, manifest: Manifest): void {
 }
 
 export function readManifest(dir: string): Manifest {
-  return readRunFile<Manifest>(join(dir, 'manifest.json'), 'manifest')
+  return readRunFile<Manifest>(join(dir, 'manifest.json'), 'manifest', 'it is not what rec wrote; `rec run <experiment> --force` rebuilds the run')
 }
 
 /**

@@ -197,6 +197,7 @@ describe('run files of the wrong shape are data errors naming the file', () => {
     expect(r.code, r.stderr).toBe(3)
     expect(r.stderr).toContain(`Error [run.bad_file]: ${file} is not a valid result file`)
     expect(r.stderr).toContain('metrics.ndcg@10')
+    expect(r.stderr).toContain('rec run <experiment> --from eval')
   })
 
   it('a manifest of the wrong shape: exit 3 naming it', async () => {
