@@ -18,7 +18,10 @@ Given runs/<experiment>, uses its newest run. --set may change eval.* (e.g. eval
 
   async run(): Promise<RunResult> {
     const {args, flags} = await this.parse(Eval)
-    const result = await continueRun(resolveRunDir(args.run), {progress: this.progress, from: 'eval', set: flags.set, command: ['eval', ...this.argv]})
+    // interruptible: on a run whose models are not trained yet, eval trains them first
+    const result = await this.interruptibly((signal) =>
+      continueRun(resolveRunDir(args.run), {progress: this.progress, from: 'eval', set: flags.set, signal, command: ['eval', ...this.argv]}),
+    )
     this.out(renderRunReport(result, flags))
     return result
   }

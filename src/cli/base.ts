@@ -2,7 +2,6 @@ import {Command, Flags, type Interfaces} from '@oclif/core'
 
 import {RecError, isRecError} from '../errors.js'
 import type {Progress} from '../progress.js'
-import {interruptible} from './flags.js'
 import {makeProgress} from './progress.js'
 
 /**
@@ -27,15 +26,19 @@ export abstract class BaseCommand extends Command {
   }
 
   /**
-   * Run long work that Ctrl-C may interrupt: the first Ctrl-C aborts `signal` (the work stops after
-   * its current batch and keeps what finished), a second quits at once. An interrupted result
-   * (`interrupted: true`) leaves with exit code 130, as shells report a SIGINT.
+   * Run long work that Ctrl-C or SIGTERM may interrupt: the first signal aborts `signal` (the work
+   * stops after its current batch and keeps what finished), a second quits at once. SIGTERM (what
+   * CI runners, `timeout` and container stops send) takes the same graceful path as Ctrl-C, so a
+   * cancelled job leaves a run the same command resumes. An interrupted result leaves with
+   * 128 + the signal's number, as shells report it: 130 for SIGINT, 143 for SIGTERM.
    */
   protected async interruptibly<T extends {interrupted?: boolean}>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    const {signal, release} = interruptible(() => this.progress.warn('interrupt: stopping after the current batch (Ctrl-C again to quit now)'))
+    const {signal, received, release} = stopSignals((name) =>
+      this.progress.warn(`${name === 'SIGINT' ? 'interrupt' : name}: stopping after the current batch (${name === 'SIGINT' ? 'Ctrl-C' : name} again to quit now)`),
+    )
     try {
       const result = await work(signal)
-      if (result.interrupted) process.exitCode = 130
+      if (result.interrupted) process.exitCode = exitCodeOf(received() ?? 'SIGINT')
       return result
     } finally {
       release()
@@ -56,6 +59,39 @@ export abstract class BaseCommand extends Command {
       return
     }
     process.stderr.write(formatError(rec))
+  }
+}
+
+type StopSignal = 'SIGINT' | 'SIGTERM'
+
+/** 128 + the signal number, the code a shell reports for a process the signal ended */
+function exitCodeOf(name: StopSignal): number {
+  return name === 'SIGTERM' ? 143 : 130
+}
+
+/**
+ * SIGINT and SIGTERM abort one AbortSignal (the first one calls `onFirst` with its name); a second
+ * signal of either kind exits at once with its code.
+ */
+function stopSignals(onFirst: (name: StopSignal) => void): {signal: AbortSignal; received: () => StopSignal | undefined; release: () => void} {
+  const controller = new AbortController()
+  let first: StopSignal | undefined
+  const handlers = (['SIGINT', 'SIGTERM'] as const).map((name) => {
+    const handler = () => {
+      if (controller.signal.aborted) process.exit(exitCodeOf(name))
+      first = name
+      onFirst(name)
+      controller.abort()
+    }
+    process.on(name, handler)
+    return [name, handler] as const
+  })
+  return {
+    signal: controller.signal,
+    received: () => first,
+    release: () => {
+      for (const [name, handler] of handlers) process.off(name, handler)
+    },
   }
 }
 

@@ -5,7 +5,7 @@ import {canonicalJson} from '../config/hash.js'
 import {dataError, usageError} from '../errors.js'
 import type {ReportRow} from '../report/table.js'
 import type {RunResult} from './pipeline.js'
-import {readJson, resolveRunDir} from './rundir.js'
+import {readRunFile, resolveRunDir} from './rundir.js'
 import {toReportRows} from './rows.js'
 
 /**
@@ -19,7 +19,8 @@ export function loadRunRows(paths: string[]): ReportRow[] {
     if (!existsSync(join(dir, 'results.json'))) {
       throw dataError('run.not_evaluated', `${dir} has no results.json: it was not evaluated yet`, {hint: `run \`rec eval ${p}\` first`})
     }
-    return {...readJson<RunResult>(join(dir, 'results.json')), runDir: dir}
+    const file = join(dir, 'results.json')
+    return {...readRunFile<RunResult>(file, 'results file', `it is not what rec wrote; \`rec eval ${p}\` writes it again`), runDir: dir}
   })
   const shards = results.filter((r) => r.shard)
   if (shards.length > 0) return toReportRows(mergeShards(results))

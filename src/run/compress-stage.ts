@@ -61,6 +61,11 @@ function polynomialPrune(spec: VariantSpec): (Step & {method: 'prune'}) | undefi
   return spec.steps.find((s): s is Step & {method: 'prune'} => s.method === 'prune' && s.params.method === 'magnitude' && s.params.schedule === 'polynomial')
 }
 
+/** a finished variant, or `interrupted` (Ctrl-C during fine-tuning): nothing to save, the checkpoint is kept */
+export type MadeVariant =
+  | {interrupted?: false; model: CompressedModel; record: Omit<VariantRecord, 'sizeBytesTfjs' | 'sizeBytesOnnx'>}
+  | {interrupted: true}
+
 /**
  * Make one variant: the steps before quantization, fine-tuning (pruned weights held at zero;
  * a polynomial schedule raises sparsity epoch by epoch as TF-MOT's PolynomialDecay), then the
@@ -74,7 +79,12 @@ export async function makeVariant(args: {
   split: Split
   progress: Progress
   signal?: AbortSignal
-}): Promise<{model: CompressedModel; record: Omit<VariantRecord, 'sizeBytesTfjs' | 'sizeBytesOnnx'>}> {
+  /**
+   * fine-tuning's checkpoint folder (trainModel's checkpoint option); `resume` continues an
+   * interrupted fine-tuning from it, so the variant equals an uninterrupted one bit for bit
+   */
+  checkpoint?: {dir: string; resume: boolean}
+}): Promise<MadeVariant> {
   const {cfg, spec, base, progress} = args
   const firstQuant = spec.steps.findIndex((s) => s.method === 'quantize')
   const pre = firstQuant === -1 ? spec.steps : spec.steps.slice(0, firstQuant)
@@ -136,7 +146,11 @@ export async function makeVariant(args: {
         init: poly && pre.length === 1 ? base : toFloatWeights(current),
         masks,
         signal: args.signal,
+        progress,
+        ...(args.checkpoint ? {checkpoint: args.checkpoint} : {}),
       })
+      // a half-tuned variant must never be saved as finished: stop, keep the checkpoint
+      if (r.interrupted) return {interrupted: true}
       // keep each tensor's stored form (and pruning mask), with the fine-tuned values
       const tensors = {...current.tensors}
       for (const [name, s] of Object.entries(tensors)) {

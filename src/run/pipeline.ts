@@ -7,14 +7,14 @@ import type {VariantSpec} from '../compress/registry.js'
 import type {LoadedConfig} from '../config/load.js'
 import {canonicalJson, configHash, sha256Hex} from '../config/hash.js'
 import {parseSetArgs, resolveConfigFromObject} from '../config/load.js'
-import {modelLabel, modelTrainConfig, type ModelConfig, type RecConfig} from '../config/schema.js'
+import {evalSchema, modelLabel, modelTrainConfig, type EvalConfig, type ModelConfig, type RecConfig, type TrainConfig} from '../config/schema.js'
 import {datasetFingerprint, fingerprintedDataConfig} from '../data/fingerprint.js'
 import {preprocess} from '../data/preprocess.js'
 import {inputSha256, readInteractions} from '../data/read.js'
 import {splitInteractions} from '../data/split.js'
 import {datasetStats} from '../data/stats.js'
 import type {Split} from '../data/types.js'
-import {dataError, usageError} from '../errors.js'
+import {dataError, RecError, usageError} from '../errors.js'
 import {evaluate} from '../eval/evaluate.js'
 import {parseMetricName} from '../eval/metrics.js'
 import {loadModel, saveModel} from '../models/io.js'
@@ -25,7 +25,8 @@ import {trainModel} from '../train/train.js'
 import {writeJsonAtomic} from './atomic.js'
 import {COMPRESS_JSON, makeVariant, saveBaseOnnx, ONNX_FILE, saveVariant, validateCompressConfig, variantGrid} from './compress-stage.js'
 import {lockRunDir} from './lock.js'
-import {newManifest, readJson, writeManifest, writeText, type Manifest} from './rundir.js'
+import {FileDigests, rebuildHint} from './digests.js'
+import {newManifest, readManifest, readRunFile, writeManifest, writeText, type Manifest} from './rundir.js'
 import {evaluateVariant, protocolOf, withDeltasAndGate, type ProtocolInfo, type VariantResult} from './evaluate-stage.js'
 import {shardSlice, type Shard} from './shard.js'
 import {loadSplit, saveSplit} from './split-io.js'
@@ -85,9 +86,9 @@ function dataKey(cfg: RecConfig, sha: string): string {
 /** what decides a trained model: the data, the model, its training config, negatives, seed, backend */
 function trainKey(cfg: RecConfig, m: ModelConfig, dKey: string, backend: string): string {
   const train = modelTrainConfig(cfg, m)
-  // validation for early stopping uses the eval protocol (mode, negatives, batching does not matter)
-  const validation = train.early_stopping ? {mode: cfg.eval.mode, negatives: cfg.eval.negatives} : null
-  return hash('train', dKey, {...m, name: undefined}, train, cfg.negatives, cfg.seed, backend, validation)
+  // early stopping validates with its own protocol (train.early_stopping.mode / negatives, part of
+  // `train`): eval.* is not part of this key, so re-evaluating never retrains
+  return hash('train', dKey, {...m, name: undefined}, train, cfg.negatives, cfg.seed, backend)
 }
 
 function variantKey(cfg: RecConfig, m: ModelConfig, tKey: string, spec: VariantSpec): string {
@@ -97,6 +98,29 @@ function variantKey(cfg: RecConfig, m: ModelConfig, tKey: string, spec: VariantS
 
 function evalKey(cfg: RecConfig, upstream: string, backend: string): string {
   return hash('eval', upstream, cfg.eval, cfg.negatives, cfg.seed, backend)
+}
+
+/**
+ * The protocol early stopping validates with: its own mode and negatives (a training setting) on
+ * the defaults of eval.*, never the run's eval section, so that changing eval.* cannot change
+ * which epoch is kept (and trainKey need not include it). Only batch_users, which does not move a
+ * number, is taken from eval.
+ */
+function validationEvalConfig(cfg: RecConfig, es: NonNullable<TrainConfig['early_stopping']>, k: number | undefined): EvalConfig {
+  const defaults = evalSchema.parse({})
+  // eval.negatives is limited to the published 99 / 999; validation may use any count
+  const negatives = es.negatives as EvalConfig['negatives']
+  return {...defaults, mode: es.mode, negatives, k: k ? [k] : defaults.k, batch_users: cfg.eval.batch_users}
+}
+
+/**
+ * What an interrupted stage left: its name, and the checkpoint the same command resumes from —
+ * only when one exists (an interruption in the first epoch has none yet).
+ */
+function interruptedMessage(stage: string, ckptDir: string): string {
+  return existsSync(join(ckptDir, 'state.json'))
+    ? `interrupted in ${stage}: the last completed checkpoint is in ${ckptDir}; run the same command again to resume`
+    : `interrupted in ${stage} before its first checkpoint: run the same command again to start ${stage} over (finished stages are kept)`
 }
 
 /**
@@ -110,18 +134,30 @@ export function defaultRunId(cfg: RecConfig, shard?: Shard): string {
   return shard ? `${id}-shard${shard.index}of${shard.count}` : id
 }
 
+/** the files each stage writes (relative to the run directory): their digests are recorded and verified */
+const stageFiles = {
+  data: () => ['data/split/train.bin', 'data/split/valid.bin', 'data/split/test.bin', 'data/split/idmap.json', 'data/stats.json'],
+  train: (label: string) => ['weights.bin', 'model.json', 'idmap.json', ONNX_FILE].map((f) => `models/${label}/base/${f}`).concat(`models/${label}/train.json`),
+  compress: (rel: string) => ['variant.json', 'variant.bin', ONNX_FILE, COMPRESS_JSON].map((f) => `${rel}/${f}`),
+  eval: (rel: string) => ['result.json', 'eval.json', 'per-user.json'].map((f) => `${rel}/${f}`),
+}
+
 /**
- * Finished stages are recorded in the manifest with their key; a stage is reused when its key
- * matches, its outputs exist, and neither --force nor --from says otherwise.
+ * Finished stages are recorded in the manifest with their key and the sha256 of the files they
+ * wrote; a stage is reused when its key matches, its outputs exist, and neither --force nor --from
+ * says otherwise — and then its files must still be the ones it wrote (else a data error, exit 3).
  */
 class Stages {
   readonly cached: string[] = []
+  private readonly digests: FileDigests
   constructor(
     private readonly manifest: Manifest,
     private readonly dir: string,
     private readonly force: boolean,
     private readonly from: Stage | undefined,
-  ) {}
+  ) {
+    this.digests = new FileDigests(dir)
+  }
 
   reusable(name: string, stage: Stage, key: string, outputs: string[]): boolean {
     if (this.force) return false
@@ -129,8 +165,14 @@ class Stages {
     const s = this.manifest.stages[name]
     if (!s || s.status !== 'done' || s.key !== key) return false
     if (!outputs.every((o) => existsSync(join(this.dir, o)))) return false
+    this.digests.verify(stage, s.files)
     this.cached.push(name)
     return true
+  }
+
+  /** before a later stage reads what `name` wrote (base weights, a variant, the files evaluation reads) */
+  verify(name: string, stage: Stage): void {
+    this.digests.verify(stage, this.manifest.stages[name]?.files)
   }
 
   /** an earlier invocation started this stage with the same key and did not finish it (killed) */
@@ -144,9 +186,25 @@ class Stages {
     writeManifest(this.dir, this.manifest)
   }
 
-  done(name: string, key: string, seconds: number, note?: string): void {
-    this.manifest.stages[name] = {status: 'done', key, seconds, ...(note ? {note} : {})}
+  /** the stage finished: its key, and the digests of the files it wrote */
+  done(name: string, key: string, seconds: number, files: string[]): void {
+    this.manifest.stages[name] = {status: 'done', key, seconds, files: this.digests.record(files)}
     writeManifest(this.dir, this.manifest)
+  }
+}
+
+/**
+ * What evaluateVariant (evaluate-stage.ts) will read must be what its stage wrote and of the right
+ * shape: the model files by their digests, train.json / compress.json against their schemas.
+ */
+function checkEvaluationInputs(stages: Stages, runDir: string, label: string, variant: string): void {
+  if (variant === 'base') {
+    stages.verify(`train:${label}`, 'train')
+    const train = join(runDir, 'models', label, 'train.json')
+    if (existsSync(train)) readRunFile(train, 'training record', rebuildHint('train'))
+  } else {
+    stages.verify(`compress:${label}/${variant}`, 'compress')
+    readRunFile(join(runDir, 'models', label, variant, COMPRESS_JSON), 'compression record', rebuildHint('compress'))
   }
 }
 
@@ -154,10 +212,21 @@ class Stages {
 export function readResolvedConfig(runDir: string): RecConfig {
   const file = join(runDir, 'config.resolved.yaml')
   if (!existsSync(file)) throw dataError('run.missing_file', `missing ${file}`, {hint: 'is this a run directory made by rec run / rec train?'})
+  let value: unknown
   try {
-    return parse(readFileSync(file, 'utf8')) as RecConfig
+    value = parse(readFileSync(file, 'utf8'))
   } catch (err) {
     throw dataError('run.corrupt_file', `corrupt ${file}: ${(err as Error).message}`)
+  }
+  // through the config loader, as any config: a file of the wrong shape is named, not a crash later
+  try {
+    return resolveConfigFromObject(value, {baseDir: runDir, file}).config
+  } catch (err) {
+    if (!(err instanceof RecError) || err.kind !== 'config') throw err
+    throw dataError('run.bad_file', `${file} is not a valid resolved config: ${err.message}`, {
+      details: err.details,
+      hint: 'it is not what rec wrote; run the experiment again with rec run (the run directory is rebuilt from the experiment file)',
+    })
   }
 }
 
@@ -187,7 +256,7 @@ export async function runPipeline(cfg: RecConfig, runDir: string, configFile: st
 }
 
 async function runLocked(cfg: RecConfig, runDir: string, configFile: string, options: RunOptions, progress: Progress): Promise<RunResult> {
-  const previous = existsSync(join(runDir, 'manifest.json')) ? readJson<Manifest>(join(runDir, 'manifest.json')) : undefined
+  const previous = existsSync(join(runDir, 'manifest.json')) ? readManifest(runDir) : undefined
   const manifest: Manifest = {
     ...newManifest({experiment: cfg.name, configFile, configHash: configHash(cfg), seed: cfg.seed, command: options.command ?? process.argv.slice(2)}),
     stages: previous?.stages ?? {},
@@ -229,11 +298,17 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
     writeJsonAtomic(join(runDir, 'data', 'stats.json'), {stats, preprocess: pre.report, skippedRows: read.skippedRows, fingerprint: manifest.datasetFingerprint, split: s.stats})
     saveSplit(join(runDir, 'data', 'split'), s)
     split = {train: s.train, valid: s.valid, test: s.test}
-    stages.done('data', dKey, elapsed())
+    stages.done('data', dKey, elapsed(), stageFiles.data())
     progress.done(`${stats.users} users, ${stats.items} items, ${stats.interactions} interactions; split ${s.train.length}/${s.valid.length}/${s.test.length}`)
   }
   timings.dataSeconds = elapsed()
   if (options.until === 'data' || cfg.models.length === 0) return finish({variants: [], protocol: protocolOf(cfg), stoppedAfter: 'data'})
+
+  /** Ctrl-C between two steps: say which step was next, so the message names where the run stopped */
+  const stopped = (next: string, after: Stage) => {
+    progress.warn(`interrupted before ${next}: finished stages are kept; run the same command again to continue`)
+    return finish({variants: [], protocol: protocolOf(cfg), stoppedAfter: after, interrupted: true})
+  }
 
   // train
   const backend: BackendInfo = await initBackend(cfg.backend, progress)
@@ -241,6 +316,7 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
   elapsed = clock()
   for (const m of cfg.models) {
     const label = modelLabel(m)
+    if (options.signal?.aborted) return stopped(`train ${label}`, 'data')
     const key = trainKey(cfg, m, dKey, backend.name)
     keys.train[label] = key
     const name = `train:${label}`
@@ -265,7 +341,7 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
               scorer,
               split,
               part: 'valid',
-              cfg: {...cfg.eval, k: metric.k ? [metric.k] : cfg.eval.k},
+              cfg: validationEvalConfig(cfg, es, metric.k),
               seed: cfg.seed,
               negatives: cfg.negatives,
               pointwise: metric.info.kind === 'pointwise',
@@ -281,7 +357,7 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
     const t = clock()
     const r = await trainModel({model: m, train, negatives: cfg.negatives, split, seed: cfg.seed, progress, validate, signal: options.signal, checkpoint: {dir: ckptDir, resume}})
     if (r.interrupted) {
-      progress.warn(`interrupted: the last completed checkpoint is in ${ckptDir}; run the same command again to resume`)
+      progress.warn(interruptedMessage(`train ${label}`, ckptDir))
       timings.trainSeconds = elapsed()
       return finish({variants: [], protocol: protocolOf(cfg), stoppedAfter: 'train', interrupted: true})
     }
@@ -289,7 +365,7 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
     // exported with the weights, so that a retrained model never sits beside an older ONNX file
     saveBaseOnnx(dir, r.weights)
     writeJsonAtomic(join(runDir, 'models', label, 'train.json'), {model: m, train, epochs: r.epochs, bestEpoch: r.bestEpoch, stoppedEarly: r.stoppedEarly, seconds: t(), history: r.history})
-    stages.done(name, key, t())
+    stages.done(name, key, t(), stageFiles.train(label))
     rmSync(ckptDir, {recursive: true, force: true})
     progress.done(`${r.epochs} epochs in ${r.seconds.toFixed(1)}s, best epoch ${r.bestEpoch}${r.stoppedEarly ? ' (early stop)' : ''}`)
   }
@@ -300,26 +376,36 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
   elapsed = clock()
   const grid = shardSlice(variantGrid(cfg), options.shard)
   const variantKeys = new Map<string, string>()
-  const stopped = () => {
-    progress.warn('interrupted: finished stages are kept; run the same command again to continue')
-    return finish({variants: [], protocol: protocolOf(cfg), stoppedAfter: 'train', interrupted: true})
-  }
   const baseWeights = new Map<string, ModelWeights>() // each trained model read once for all its variants
   for (const {model: m, label, spec} of grid) {
-    if (options.signal?.aborted) return stopped()
+    if (options.signal?.aborted) return stopped(`compress ${label}/${spec.name}`, 'train')
     const key = variantKey(cfg, m, keys.train[label], spec)
     variantKeys.set(`${label}/${spec.name}`, key)
     const name = `compress:${label}/${spec.name}`
     const rel = `models/${label}/${spec.name}`
     if (stages.reusable(name, 'compress', key, [`${rel}/${COMPRESS_JSON}`, `${rel}/${ONNX_FILE}`, `${rel}/variant.bin`])) continue
+    // fine-tuning checkpoints as training does: an interrupted variant resumes, a new one starts clean
+    const ckptDir = join(runDir, rel, 'checkpoint')
+    const resume = stages.interrupted(name, key) && existsSync(join(ckptDir, 'state.json'))
+    if (!resume) rmSync(ckptDir, {recursive: true, force: true})
     stages.start(name, key)
     progress.stage(`compress ${label}/${spec.name}`)
     const t = clock()
-    const base = baseWeights.get(label) ?? loadModel(join(runDir, 'models', label, 'base')).weights
-    baseWeights.set(label, base)
-    const v = await makeVariant({cfg, model: m, base, spec, split, progress, signal: options.signal})
+    let base = baseWeights.get(label)
+    if (!base) {
+      stages.verify(`train:${label}`, 'train')
+      base = loadModel(join(runDir, 'models', label, 'base')).weights
+      baseWeights.set(label, base)
+    }
+    const v = await makeVariant({cfg, model: m, base, spec, split, progress, signal: options.signal, checkpoint: {dir: ckptDir, resume}})
+    if (v.interrupted) {
+      progress.warn(interruptedMessage(`compress ${label}/${spec.name}`, ckptDir))
+      timings.compressSeconds = elapsed()
+      return finish({variants: [], protocol: protocolOf(cfg), stoppedAfter: 'train', interrupted: true})
+    }
     const rec = saveVariant(join(runDir, rel), v.model, v.record)
-    stages.done(name, key, t())
+    stages.done(name, key, t(), stageFiles.compress(rel))
+    rmSync(ckptDir, {recursive: true, force: true})
     progress.done(`${rec.execution}, ${rec.paramsNonZero}/${rec.paramsTotal} non-zero params, ONNX ${rec.sizeBytesOnnx} bytes (${t().toFixed(1)}s)`)
   }
   timings.compressSeconds = elapsed()
@@ -335,21 +421,22 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
   const results: VariantResult[] = []
   let protocol: ProtocolInfo = protocolOf(cfg)
   for (const e of entries) {
-    if (options.signal?.aborted) return stopped()
+    if (options.signal?.aborted) return stopped(`eval ${e.label}/${e.variant}`, 'compress')
     const key = evalKey(cfg, e.upstream, backend.name)
     const name = `eval:${e.label}/${e.variant}`
     const rel = `models/${e.label}/${e.variant}`
     if (stages.reusable(name, 'eval', key, [`${rel}/result.json`, `${rel}/eval.json`])) {
-      results.push(readJson<VariantResult>(join(runDir, rel, 'result.json')))
-      protocol = readJson<{protocol: ProtocolInfo}>(join(runDir, rel, 'eval.json')).protocol
+      results.push(readRunFile<VariantResult>(join(runDir, rel, 'result.json'), 'result file', rebuildHint('eval')))
+      protocol = readRunFile<{protocol: ProtocolInfo}>(join(runDir, rel, 'eval.json'), 'evaluation record', rebuildHint('eval')).protocol
       continue
     }
+    checkEvaluationInputs(stages, runDir, e.label, e.variant)
     stages.start(name, key)
     const t = clock()
     const r = await evaluateVariant(cfg, split, {model: e.label, variant: e.variant, dir: join(runDir, rel)}, backend.name, progress)
     results.push(r.result)
     protocol = r.protocol
-    stages.done(name, key, t())
+    stages.done(name, key, t(), stageFiles.eval(rel))
   }
   const variants = withDeltasAndGate(cfg, results)
   timings.evalSeconds = elapsed()
@@ -364,7 +451,7 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
  */
 export async function continueRun(runDir: string, options: RunOptions & {set?: string[]}): Promise<RunResult> {
   let cfg = readResolvedConfig(runDir)
-  const manifest = readJson<Manifest>(join(runDir, 'manifest.json'))
+  const manifest = readManifest(runDir)
   const sets = options.set ?? []
   const outside = parseSetArgs(sets).filter((s) => s.path[0] !== 'compress' && s.path[0] !== 'eval')
   if (outside.length > 0) {
@@ -374,5 +461,20 @@ export async function continueRun(runDir: string, options: RunOptions & {set?: s
   }
   if (sets.length > 0) cfg = resolveConfigFromObject(cfg, {set: sets, baseDir: runDir}).config
   validateCompressConfig(cfg)
+  announceTraining(cfg, runDir, manifest, options.progress ?? silentProgress)
   return runPipeline(cfg, runDir, manifest.configFile, options)
+}
+
+/**
+ * `rec eval` / `rec compress` on a run that stopped before its models were trained (`--until
+ * data`, or interrupted) finish it as rec run would, with the same stage keys; training may take
+ * long, so say so before it starts rather than surprise a user who asked for an evaluation.
+ */
+function announceTraining(cfg: RecConfig, runDir: string, manifest: Manifest, progress: Progress): void {
+  const untrained = cfg.models.map(modelLabel).filter((label) => manifest.stages[`train:${label}`]?.status !== 'done')
+  if (untrained.length === 0) return
+  const n = untrained.length
+  progress.info(
+    `${runDir} has ${n} model${n === 1 ? ' that is' : 's that are'} not trained yet (${untrained.join(', ')}): training ${n === 1 ? 'it' : 'them'} first, as rec run would (Ctrl-C stops and keeps what finished)`,
+  )
 }

@@ -5,6 +5,7 @@ import {createRequire} from 'node:module'
 
 import {dataError, usageError} from '../errors.js'
 import {writeFileAtomic, writeJsonAtomic} from './atomic.js'
+import {RUN_FILES, type RunFileKind} from './schemas.js'
 
 /**
  * A run directory (<output.dir>/<experiment>/<run id>, see defaultRunId in pipeline.ts) holds
@@ -28,10 +29,19 @@ export interface Manifest {
   startedAt: string
   endedAt?: string
   /** per stage (data, train:<model>, compress:<model>/<variant>, eval:<model>/<variant>): status and cache key */
-  stages: Record<string, {status: 'running' | 'done'; seconds?: number; key?: string; note?: string}>
+  stages: Record<string, StageRecord>
   node: string
   packages: Record<string, string>
   host: {hostname: string; platform: string; arch: string; cores: number; cpuModel: string; memoryBytes: number}
+}
+
+export interface StageRecord {
+  status: 'running' | 'done'
+  seconds?: number
+  key?: string
+  note?: string
+  /** sha256 of every file the stage wrote (path relative to the run directory), checked before they are read */
+  files?: Record<string, string>
 }
 
 const require = createRequire(import.meta.url)
@@ -95,7 +105,21 @@ export function writeManifest(dir: string, manifest: Manifest): void {
 }
 
 export function readManifest(dir: string): Manifest {
-  return readJson<Manifest>(join(dir, 'manifest.json'))
+  return readRunFile<Manifest>(join(dir, 'manifest.json'), 'manifest', 'it is not what rec wrote; `rec run <experiment> --force` rebuilds the run')
+}
+
+/**
+ * read a run file and check it against its schema (src/run/schemas.ts): missing, corrupt or of
+ * the wrong shape, it is a data error (exit 3) naming the file and what is wrong with it
+ */
+export function readRunFile<T>(path: string, kind: RunFileKind, hint = 'it is not what rec wrote; re-run the stage that wrote it (rec run <experiment> --from <stage>, or --force)'): T {
+  const value = readJson<unknown>(path)
+  const r = RUN_FILES[kind].safeParse(value)
+  if (!r.success) {
+    const problems = r.error.issues.slice(0, 10).map((i) => `${i.path.map(String).join('.') || '(top level)'}: ${i.message}`)
+    throw dataError('run.bad_file', `${path} is not a valid ${kind}: ${problems[0]}`, {details: problems, hint})
+  }
+  return value as T
 }
 
 export function writeText(dir: string, name: string, text: string): void {

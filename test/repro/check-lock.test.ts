@@ -8,6 +8,7 @@ import {join} from 'node:path'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
+import {processStart} from '../../src/run/lock.js'
 import {runCli} from '../helpers/cli.js'
 import {runJson, tempDir, tinyYaml, writeYaml, type RunJson} from './helpers.js'
 
@@ -105,8 +106,9 @@ describe('run directory lock', () => {
   it('a live process holding .lock: exit 2, a message naming the holder, nothing written', async () => {
     const lock = join(first.runDir, '.lock')
     expect(existsSync(lock)).toBe(false) // released by the finished runs
-    // this test runner is alive, on this host, and is not the child
-    const holder = JSON.stringify({pid: process.pid, host: hostname(), since: '2026-01-01T00:00:00.000Z'})
+    // this test runner is alive, on this host, and is not the child; with its start time the lock
+    // reads as one a live rec process took (src/run/lock.ts)
+    const holder = JSON.stringify({pid: process.pid, host: hostname(), since: '2026-01-01T00:00:00.000Z', start: processStart(process.pid)})
     writeFileSync(lock, holder)
     const manifestBefore = readFileSync(join(first.runDir, 'manifest.json'))
     try {

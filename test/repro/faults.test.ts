@@ -72,13 +72,14 @@ describe('run directory faults', () => {
 
     const r = await runCli(['eval', run])
     expect(r.code).toBe(3)
-    expect(r.stderr).toContain(`Error [model.corrupt]: ${weights} is corrupt: 100 bytes, the manifest in model.json needs 6400`)
+    // the train stage recorded its digest: the changed file is caught before the loader reads it
+    expect(r.stderr).toContain(`Error [run.file_changed]: ${weights} is not the file the train stage wrote: sha256 `)
     expect(r.stderr).toContain('Hint:')
     for (const f of keep) expect(readFileSync(join(run, f)).equals(before[f]), `${f} was rewritten`).toBe(true)
     // and the same error under --json
     const j = await runCli(['eval', run, '--json'])
     expect(j.code).toBe(3)
-    expect(JSON.parse(j.stdout).error).toMatchObject({code: 'model.corrupt', kind: 'data', exitCode: 3, message: expect.stringContaining(weights)})
+    expect(JSON.parse(j.stdout).error).toMatchObject({code: 'run.file_changed', kind: 'data', exitCode: 3, message: expect.stringContaining(weights)})
   })
 
   it('a write that fails (results.json is a folder, as a full disk would fail it): a clear error, not exit 1', async () => {

@@ -153,6 +153,7 @@ describe('kill -9 and resume', () => {
   })
 
   it('Ctrl-C (SIGINT) during training, then the same command: resumes from the checkpoint and equals an uninterrupted run', {timeout: 60_000}, async () => {
+    // the end-of-epoch line (`epoch 2/5 loss`, not a mid-epoch `epoch 2/5 37%` update on a busy machine);
     // epochs of ~600 steps (batch 8, ~0.3 s each here), long enough for the training loop to yield to
     // the signal handler (it does so every 50 ms within an epoch; see the skipped test below)
     const exp = writeYaml(dir, 'sigint.yaml', YAML.replace('name: killme', 'name: sigint').replace('batch_size: 256, epochs: 40', 'batch_size: 8, epochs: 5'))
@@ -161,7 +162,7 @@ describe('kill -9 and resume', () => {
     let sent = false
     const interrupted = spawnCli(['run', exp, '--out', out], {
       onStderr: (soFar) => {
-        if (!sent && /\[train mf\] epoch 2\/5 /.test(soFar)) {
+        if (!sent && /\[train mf\] epoch 2\/5 loss /.test(soFar)) {
           sent = true
           interrupted.child.kill('SIGINT')
         }
@@ -176,7 +177,7 @@ describe('kill -9 and resume', () => {
     expect(first.signal).toBeNull()
     expect(first.stderr).toContain('warning: interrupt: stopping after the current batch')
     const runDir = runDirOf(out, 'sigint')!
-    expect(first.stderr).toContain(`interrupted: the last completed checkpoint is in ${join(runDir, 'models', 'mf', 'checkpoint')}; run the same command again to resume`)
+    expect(first.stderr).toContain(`interrupted in train mf: the last completed checkpoint is in ${join(runDir, 'models', 'mf', 'checkpoint')}; run the same command again to resume`)
     expect(readManifest(runDir)!.stages['train:mf'].status).toBe('running')
     expect(existsSync(join(runDir, 'results.json'))).toBe(false)
     const epoch = JSON.parse(readFileSync(join(runDir, 'models', 'mf', 'checkpoint', 'state.json'), 'utf8')).epoch as number
@@ -212,8 +213,129 @@ describe('kill -9 and resume', () => {
     })
     const r = await run.done
     expect(sent).toBe(true)
-    expect(r.stderr).toContain('interrupted: the last completed checkpoint is in')
+    expect(r.stderr).toContain('interrupted in train mf: the last completed checkpoint is in')
     expect(r.stderr).not.toContain('[train mf] 40 epochs in')
     expect(readManifest(runDirOf(out, 'sigint-short')!)!.stages['train:mf'].status).toBe('running')
+  })
+})
+
+/**
+ * Compression and fine-tuning (the trust issue): a pruned variant fine-tunes through trainModel
+ * with a checkpoint folder of its own (models/<model>/<variant>/checkpoint), so an interrupted
+ * fine-tuning resumes exactly as training does and never leaves a half-tuned variant marked done.
+ * Cheap on purpose: 2 training epochs, 3 fine-tuning epochs, REC_FINETUNE_KILL_POINTS (default 2)
+ * kill points drawn inside the compress stage (bench/ may ask for more).
+ */
+const FT_POINTS = Math.max(1, Number(process.env.REC_FINETUNE_KILL_POINTS ?? 2) || 2)
+const FT_YAML = tinyYaml({
+  name: 'ftkill',
+  epochs: 2,
+  extra: ['compress:', '  finetune: {epochs: 3}', '  variants:', '    - {name: prune, prune: {method: magnitude, sparsity: 0.5}}'].join('\n'),
+}).replace('batch_size: 256', 'batch_size: 16')
+
+describe('interrupting compression and fine-tuning, then resuming', () => {
+  const STAGES_FT = ['compress:mf/prune', 'data', 'eval:mf/base', 'eval:mf/prune', 'train:mf']
+
+  /** the uninterrupted run both tests compare with (run once): its metrics, and how long its compress stage took */
+  let referenceRun: Promise<{metrics: Record<string, string>; compressMs: number}> | undefined
+  const reference = () => (referenceRun ??= runReference(writeYaml(dir, 'ft.yaml', FT_YAML), join(dir, 'ft-reference')))
+  async function runReference(exp: string, out: string): Promise<{metrics: Record<string, string>; compressMs: number}> {
+    let start: number | undefined
+    let end: number | undefined
+    const run = spawnCli(['run', exp, '--out', out], {
+      onStderr: (soFar) => {
+        if (start === undefined && soFar.includes('[compress mf/prune] started')) start = performance.now()
+        if (start !== undefined && end === undefined && soFar.includes('[eval mf/base')) end = performance.now()
+      },
+    })
+    const r = await run.done
+    expect(r.code, r.stderr).toBe(0)
+    const results = JSON.parse(readFileSync(join(runDirOf(out, 'ftkill')!, 'results.json'), 'utf8')) as RunJson
+    return {metrics: metricsBytes(results), compressMs: (end ?? performance.now()) - (start ?? 0)}
+  }
+
+  it('Ctrl-C during fine-tuning: nothing is saved as finished, and the same command resumes from the fine-tuning checkpoint to the uninterrupted metrics', {timeout: 90_000}, async () => {
+    const exp = writeYaml(dir, 'ft-sigint.yaml', FT_YAML)
+    const out = join(dir, 'ft-sigint')
+    let sent = false
+    const interrupted = spawnCli(['run', exp, '--out', out], {
+      onStderr: (soFar) => {
+        if (!sent && /\[compress mf\/prune\] epoch 1\/3 loss /.test(soFar)) {
+          sent = true
+          interrupted.child.kill('SIGINT')
+        }
+      },
+    })
+    const [first, ref] = await Promise.all([interrupted.done, reference()])
+    expect(sent, first.stderr).toBe(true)
+    expect(first.code, first.stderr).toBe(130)
+    const runDir = runDirOf(out, 'ftkill')!
+    const ckpt = join(runDir, 'models', 'mf', 'prune', 'checkpoint')
+    expect(first.stderr).toContain(`interrupted in compress mf/prune: the last completed checkpoint is in ${ckpt}; run the same command again to resume`)
+    const manifest = readManifest(runDir)!
+    expect(manifest.stages['compress:mf/prune'].status).toBe('running')
+    expect(manifest.stages['train:mf'].status).toBe('done')
+    expect(existsSync(join(runDir, 'models', 'mf', 'prune', 'compress.json'))).toBe(false)
+    const epoch = JSON.parse(readFileSync(join(ckpt, 'state.json'), 'utf8')).epoch as number
+    expect(epoch).toBeGreaterThanOrEqual(1)
+    expect(epoch).toBeLessThan(3)
+    expect(checkRunDirComplete(runDir).problems).toEqual([])
+
+    const resumed = await runCli(['run', exp, '--out', out])
+    expect(resumed.code, resumed.stderr).toBe(0)
+    expect(resumed.stderr).toContain('train mf: reusing the model of an earlier run')
+    expect(resumed.stderr).toContain(`resuming mf from epoch ${epoch} (${ckpt})`)
+    const results = JSON.parse(readFileSync(join(runDir, 'results.json'), 'utf8')) as RunJson
+    expect(metricsBytes(results)).toEqual(ref.metrics)
+    const record = JSON.parse(readFileSync(join(runDir, 'models', 'mf', 'prune', 'compress.json'), 'utf8')) as {finetune: {epochs: number}}
+    expect(record.finetune.epochs).toBe(3)
+    expect(existsSync(ckpt)).toBe(false)
+    expect(Object.keys(readManifest(runDir)!.stages).sort()).toEqual(STAGES_FT)
+  })
+
+  it(`kill -9 at ${FT_POINTS} seeded points inside the compress stage: each resumed run equals the uninterrupted one`, {timeout: 60_000 + FT_POINTS * 25_000}, async () => {
+    const exp = writeYaml(dir, 'ft-kill.yaml', FT_YAML)
+    const ref = await reference()
+    expect(Object.keys(ref.metrics)).toEqual(['mf/base', 'mf/prune'])
+    const rng = mulberry32(SEED + 1)
+    const mismatches: string[] = []
+    const landed: string[] = []
+    for (let p = 0; p < FT_POINTS; p++) {
+      // stratified: point p lands in the p-th slice of the compress stage, so even 2 points cover both halves
+      const delayMs = ((p + rng()) / FT_POINTS) * ref.compressMs
+      const out = join(dir, `ft-k${p}`)
+      const what = `fine-tuning kill point ${p} (${delayMs.toFixed(0)} ms into compress, of ${ref.compressMs.toFixed(0)})`
+      let timer: NodeJS.Timeout | undefined
+      const run = spawnCli(['run', exp, '--out', out], {
+        onStderr: (soFar) => {
+          if (timer === undefined && soFar.includes('[compress mf/prune] started')) timer = setTimeout(() => run.child.kill('SIGKILL'), delayMs)
+        },
+      })
+      const killed = await run.done
+      clearTimeout(timer)
+      if (killed.signal !== 'SIGKILL') expect(killed.code, `${what}: ${killed.stderr}`).toBe(0)
+      const runDir = runDirOf(out, 'ftkill')!
+      const {problems, tempFiles} = checkRunDirComplete(runDir)
+      expect(problems, what).toEqual([])
+      expect(foreignTempFiles(tempFiles, run.child.pid!), what).toEqual([])
+      const state = join(runDir, 'models', 'mf', 'prune', 'checkpoint', 'state.json')
+      const running = readManifest(runDir)?.stages['compress:mf/prune']?.status === 'running'
+      const checkpointEpoch = running && existsSync(state) ? (JSON.parse(readFileSync(state, 'utf8')).epoch as number) : undefined
+      landed.push(killed.signal !== 'SIGKILL' ? 'finished' : running ? `fine-tuning (checkpoint epoch ${checkpointEpoch ?? 'none'})` : 'compress done')
+
+      const resumed = await runCli(['run', exp, '--out', out])
+      expect(resumed.code, `${what}: resume failed\n${resumed.stderr}`).toBe(0)
+      expect(resumed.stderr, what).toContain('train mf: reusing the model of an earlier run')
+      if (checkpointEpoch !== undefined) expect(resumed.stderr, what).toContain(`resuming mf from epoch ${checkpointEpoch}`)
+      const results = JSON.parse(readFileSync(join(runDir, 'results.json'), 'utf8')) as RunJson
+      if (JSON.stringify(metricsBytes(results)) !== JSON.stringify(ref.metrics)) mismatches.push(`${what}, checkpoint epoch ${checkpointEpoch ?? 'none'}`)
+      const stages = readManifest(runDir)!.stages
+      expect(Object.keys(stages).sort(), what).toEqual(STAGES_FT)
+      for (const [name, s] of Object.entries(stages)) expect(s.status, `${what}: ${name}`).toBe('done')
+      expect(checkRunDirComplete(runDir).problems, what).toEqual([])
+      rmSync(out, {recursive: true, force: true})
+    }
+    process.stderr.write(`fine-tuning kill-resume: ${FT_POINTS} points, landed: ${JSON.stringify(landed)}\n`)
+    expect(mismatches, 'resumed runs whose final metrics differ from the uninterrupted run').toEqual([])
   })
 })

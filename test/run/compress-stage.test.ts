@@ -1,3 +1,7 @@
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
 import {beforeAll, describe, expect, it} from 'vitest'
 
 import {initBackend} from '../../src/backend/index.js'
@@ -21,9 +25,40 @@ beforeAll(async () => {
   await initBackend('wasm')
 })
 
-const make = async (c: RecConfig) => makeVariant({cfg: c, model, base, spec: expandVariants(c.compress.variants)[0], split, progress: silentProgress})
+const make = async (c: RecConfig) => {
+  const v = await makeVariant({cfg: c, model, base, spec: expandVariants(c.compress.variants)[0], split, progress: silentProgress})
+  if (v.interrupted) throw new Error('not interrupted: no signal was given')
+  return v
+}
 
 describe('making a variant (compress stage)', () => {
+  it('fine-tuning interrupted (the signal aborted): no variant, only the checkpoint of the completed epochs; resumed from it, the variant equals an uninterrupted one', async () => {
+    const c = cfg([{prune: {method: 'magnitude', sparsity: 0.5, scope: 'layer', target: 'mlp'}}], 3)
+    const spec = expandVariants(c.compress.variants)[0]
+    const ckpt = mkdtempSync(join(tmpdir(), 'rec-ft-ckpt-'))
+    try {
+      // a checkpoint of 2 of the 3 epochs, as an interrupted fine-tuning leaves it
+      const twoEpochs = {...c, compress: {...c.compress, finetune: {...c.compress.finetune, epochs: 2}}}
+      const partial = await makeVariant({cfg: twoEpochs, model, base, spec, split, progress: silentProgress, checkpoint: {dir: ckpt, resume: false}})
+      expect(partial.interrupted).toBeFalsy()
+      const aborted = new AbortController()
+      aborted.abort()
+      const stopped = await makeVariant({cfg: c, model, base, spec, split, progress: silentProgress, signal: aborted.signal, checkpoint: {dir: ckpt, resume: true}})
+      expect(stopped).toEqual({interrupted: true})
+      const resumed = await makeVariant({cfg: c, model, base, spec, split, progress: silentProgress, checkpoint: {dir: ckpt, resume: true}})
+      const whole = await make(c)
+      if (resumed.interrupted) throw new Error('resumed run was interrupted')
+      expect(resumed.record.finetune.epochs).toBe(3)
+      for (const [name, s] of Object.entries(whole.model.tensors)) {
+        const r = resumed.model.tensors[name]
+        if (s.kind !== 'float32' || r.kind !== 'float32') continue
+        expect(Buffer.from(r.tensor.data.buffer).equals(Buffer.from(s.tensor.data.buffer)), name).toBe(true)
+      }
+    } finally {
+      rmSync(ckpt, {recursive: true, force: true})
+    }
+  })
+
   it('magnitude pruning with a polynomial schedule ends at the target sparsity, pruned weights exactly zero, kept ones fine-tuned', async () => {
     const c = cfg([{prune: {method: 'magnitude', sparsity: 0.8, scope: 'layer', target: 'mlp', schedule: 'polynomial'}}], 3)
     const {model: v, record} = await make(c)

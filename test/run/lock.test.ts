@@ -4,7 +4,7 @@ import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 
 import {RecError} from '../../src/errors.js'
-import {lockRunDir} from '../../src/run/lock.js'
+import {lockRunDir, processStart} from '../../src/run/lock.js'
 
 describe('run directory lock', () => {
   it('refuses a second writer while the first holds the lock (exit 2), and frees on release', () => {
@@ -30,5 +30,59 @@ describe('run directory lock', () => {
     expect(JSON.parse(readFileSync(join(dir, '.lock'), 'utf8')).pid).toBe(process.pid)
     lock.release()
     expect(existsSync(join(dir, '.lock'))).toBe(false)
+  })
+})
+
+describe('a lock whose pid is alive but is not the rec process that took it', () => {
+  it('a live process that is not rec (no start time recorded): exit 2, says so and how to remove the lock', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rec-lock-'))
+    const file = join(dir, '.lock')
+    // our parent is alive, on this host, and is the test runner, not rec
+    writeFileSync(file, JSON.stringify({pid: process.ppid, host: hostname(), since: 'then'}))
+    try {
+      lockRunDir(dir)
+      expect.unreachable()
+    } catch (err) {
+      const e = err as RecError
+      expect(e.code).toBe('run.locked')
+      expect(e.exitCode).toBe(2)
+      expect(e.message).toContain(`process ${process.ppid}, which holds ${file}, is alive but is not rec`)
+      expect(e.hint).toContain(`delete ${file}`)
+      expect(e.hint).toContain('reused')
+    }
+    expect(JSON.parse(readFileSync(file, 'utf8')).pid).toBe(process.ppid) // left in place
+  })
+
+  it('a live pid whose start time differs from the one the lock recorded (pid reuse after a reboot): exit 2 with the hint', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rec-lock-'))
+    const file = join(dir, '.lock')
+    writeFileSync(file, JSON.stringify({pid: process.ppid, host: hostname(), since: 'then', start: 1}))
+    try {
+      lockRunDir(dir)
+      expect.unreachable()
+    } catch (err) {
+      const e = err as RecError
+      expect(e.code).toBe('run.locked')
+      expect(e.message).toContain(`process ${process.ppid}, which holds ${file}, is alive but is not rec`)
+      expect(e.hint).toContain(`delete ${file}`)
+    }
+  })
+
+  it('the lock records its process start time, so a live holder that is the same process keeps the plain message', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rec-lock-'))
+    const file = join(dir, '.lock')
+    const lock = lockRunDir(dir)
+    const held = JSON.parse(readFileSync(file, 'utf8')) as {start?: number}
+    expect(held.start).toBe(processStart(process.pid))
+    // the same record under our parent's pid and start time: a live rec holder
+    writeFileSync(file, JSON.stringify({pid: process.ppid, host: hostname(), since: 'then', start: processStart(process.ppid)}))
+    try {
+      lockRunDir(dir)
+      expect.unreachable()
+    } catch (err) {
+      expect((err as RecError).message).toContain(`is in use by process ${process.ppid}`)
+      expect((err as RecError).hint).toContain('wait for it to finish')
+    }
+    lock.release()
   })
 })
