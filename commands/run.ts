@@ -3,7 +3,7 @@ import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../src/cli/base.js'
 import {experimentFlags, formatFlags, outFlag} from '../src/cli/flags.js'
 import {applyCheck, renderRunReport} from '../src/cli/report.js'
-import {checkFlags, shardFlag, stageFlags} from '../src/cli/run-flags.js'
+import {checkFlags, checkRunFlags, shardFlag, stageFlags} from '../src/cli/run-flags.js'
 import {loadConfig} from '../src/config/load.js'
 import {parseTolerance, readReference, type CheckResult} from '../src/run/check.js'
 import {runExperiment, type RunResult, type Stage} from '../src/run/pipeline.js'
@@ -37,6 +37,7 @@ Progress goes to stderr; with --json only the result object is written to stdout
 
   async run(): Promise<RunResult & {check?: CheckResult}> {
     const {args, flags} = await this.parse(Run)
+    checkRunFlags(flags) // --run-id is a plain folder name; --from not after --until
     const shard = parseShard(flags.shard)
     // bad --tolerance or an unreadable reference fail before any work
     parseTolerance(flags.tolerance)

@@ -21,18 +21,3 @@ export const formatFlags = {
   baseline: Flags.string({description: 'row to compute deltas against: variant, model/variant or run:model/variant'}),
   width: Flags.integer({description: 'maximum table width in columns', default: 120}),
 }
-
-/**
- * Ctrl-C once: stop after the current batch and keep the last checkpoint. Twice: leave now.
- * Returns the signal to pass to long-running library calls and a function to remove the handler.
- */
-export function interruptible(onFirst: () => void): {signal: AbortSignal; release: () => void} {
-  const controller = new AbortController()
-  const handler = () => {
-    if (controller.signal.aborted) process.exit(130)
-    onFirst()
-    controller.abort()
-  }
-  process.on('SIGINT', handler)
-  return {signal: controller.signal, release: () => process.off('SIGINT', handler)}
-}

@@ -23,7 +23,8 @@ import type {Progress} from '../progress.js'
 import {formatMetric, formatMs} from '../report/format.js'
 import {writeFileAtomic, writeJsonAtomic} from './atomic.js'
 import {COMPRESS_JSON, ONNX_FILE, type VariantRecord} from './compress-stage.js'
-import {readJson} from './rundir.js'
+import {rebuildHint} from './digests.js'
+import {readRunFile} from './rundir.js'
 
 /** One row of results: a model variant as measured (the `--json` contract of run / eval). */
 export interface VariantResult {
@@ -156,7 +157,7 @@ export async function evaluateVariant(
     record = {...baseReport(weights), sizeBytesTfjs: modelBytes(v.dir), sizeBytesOnnx: statSync(join(v.dir, ONNX_FILE)).size}
   } else {
     weights = toFloatWeights(loadCompressed(v.dir))
-    record = readJson<VariantRecord>(join(v.dir, COMPRESS_JSON))
+    record = readRunFile<VariantRecord>(join(v.dir, COMPRESS_JSON), 'compression record', rebuildHint('compress'))
   }
   const runtime = cfg.eval.runtime
   const tfjsScorer: Scorer = createTfjsScorer(weights)
@@ -221,7 +222,7 @@ export async function evaluateVariant(
       pointwisePairChunk: PAIR_CHUNK,
       drawFiles: Object.keys(files).sort(),
     }
-    const train = isBase && existsSync(join(v.dir, '..', 'train.json')) ? readJson<{seconds?: number; epochs?: number; bestEpoch?: number}>(join(v.dir, '..', 'train.json')) : undefined
+    const train = isBase && existsSync(join(v.dir, '..', 'train.json')) ? readRunFile<{seconds?: number; epochs?: number; bestEpoch?: number}>(join(v.dir, '..', 'train.json'), 'training record', rebuildHint('train')) : undefined
     const onOnnx = onnxScorer !== undefined
     const result: VariantResult = {
       name: v.variant,

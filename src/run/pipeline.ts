@@ -11,7 +11,7 @@ import {evalSchema, modelLabel, modelTrainConfig, type EvalConfig, type ModelCon
 import {datasetFingerprint, fingerprintedDataConfig} from '../data/fingerprint.js'
 import {preprocess} from '../data/preprocess.js'
 import {inputSha256, readInteractions} from '../data/read.js'
-import {splitInteractions} from '../data/split.js'
+import {splitInteractions, type SplitOrder} from '../data/split.js'
 import {datasetStats} from '../data/stats.js'
 import type {Split} from '../data/types.js'
 import {dataError, RecError, usageError} from '../errors.js'
@@ -26,8 +26,11 @@ import {writeJsonAtomic} from './atomic.js'
 import {COMPRESS_JSON, makeVariant, saveBaseOnnx, ONNX_FILE, saveVariant, validateCompressConfig, variantGrid} from './compress-stage.js'
 import {lockRunDir} from './lock.js'
 import {FileDigests, rebuildHint} from './digests.js'
+import {assertInside} from '../config/paths.js'
+import {checkSampledProtocol} from '../eval/sampled.js'
+import {OPTIMIZED_ONNX_FILE} from '../onnx/execution.js'
 import {newManifest, readManifest, readRunFile, writeManifest, writeText, type Manifest} from './rundir.js'
-import {evaluateVariant, protocolOf, withDeltasAndGate, type ProtocolInfo, type VariantResult} from './evaluate-stage.js'
+import {DRAWS_DIR, evaluateVariant, protocolOf, withDeltasAndGate, type ProtocolInfo, type VariantResult} from './evaluate-stage.js'
 import {shardSlice, type Shard} from './shard.js'
 import {loadSplit, saveSplit} from './split-io.js'
 
@@ -139,7 +142,8 @@ const stageFiles = {
   data: () => ['data/split/train.bin', 'data/split/valid.bin', 'data/split/test.bin', 'data/split/idmap.json', 'data/stats.json'],
   train: (label: string) => ['weights.bin', 'model.json', 'idmap.json', ONNX_FILE].map((f) => `models/${label}/base/${f}`).concat(`models/${label}/train.json`),
   compress: (rel: string) => ['variant.json', 'variant.bin', ONNX_FILE, COMPRESS_JSON].map((f) => `${rel}/${f}`),
-  eval: (rel: string) => ['result.json', 'eval.json', 'per-user.json'].map((f) => `${rel}/${f}`),
+  eval: (rel: string, r: VariantResult) =>
+    ['result.json', 'eval.json', 'per-user.json', ...(r.runtime === 'onnxruntime-cpu' ? [OPTIMIZED_ONNX_FILE] : []), ...r.measurement.drawFiles.map((f) => `${DRAWS_DIR}/${f}`)].map((f) => `${rel}/${f}`),
 }
 
 /**
@@ -236,6 +240,7 @@ export async function runExperiment(loaded: LoadedConfig, options: RunOptions = 
   validateCompressConfig(cfg) // config errors before any work starts
   const outRoot = options.outDir ? resolve(options.outDir) : resolve(cfg.output.dir)
   const runDir = join(outRoot, cfg.name, options.runId ?? defaultRunId(cfg, options.shard))
+  assertInside(outRoot, runDir)
   return runPipeline(cfg, runDir, loaded.file, options)
 }
 
@@ -284,8 +289,11 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
   const dKey = dataKey(cfg, await inputSha256(cfg.data))
   keys.data = dKey
   let split: Split
+  /** what ordered events for the split (null: not ordered by time); older runs did not record it */
+  let splitOrder: SplitOrder | undefined
   if (stages.reusable('data', 'data', dKey, ['data/split/train.bin', 'data/split/idmap.json', 'data/stats.json'])) {
     split = loadSplit(join(runDir, 'data', 'split'))
+    splitOrder = readRunFile<{split?: {order?: SplitOrder}}>(join(runDir, 'data', 'stats.json'), 'dataset statistics', rebuildHint('data')).split?.order
     progress.info(`data: reusing the split of an earlier run (key ${dKey})`)
   } else {
     stages.start('data', dKey)
@@ -298,11 +306,15 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
     writeJsonAtomic(join(runDir, 'data', 'stats.json'), {stats, preprocess: pre.report, skippedRows: read.skippedRows, fingerprint: manifest.datasetFingerprint, split: s.stats})
     saveSplit(join(runDir, 'data', 'split'), s)
     split = {train: s.train, valid: s.valid, test: s.test}
+    splitOrder = s.stats.order
     stages.done('data', dKey, elapsed(), stageFiles.data())
     progress.done(`${stats.users} users, ${stats.items} items, ${stats.interactions} interactions; split ${s.train.length}/${s.valid.length}/${s.test.length}`)
   }
   timings.dataSeconds = elapsed()
+  // the protocol states the order the split really used (row order only for data without timestamps)
+  cfg = {...cfg, split: {...cfg.split, row_order: splitOrder === 'row'}}
   if (options.until === 'data' || cfg.models.length === 0) return finish({variants: [], protocol: protocolOf(cfg), stoppedAfter: 'data'})
+  checkSampledProtocols(cfg, split)
 
   /** Ctrl-C between two steps: say which step was next, so the message names where the run stopped */
   const stopped = (next: string, after: Stage) => {
@@ -345,6 +357,7 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
               seed: cfg.seed,
               negatives: cfg.negatives,
               pointwise: metric.info.kind === 'pointwise',
+              negativesSetting: 'train.early_stopping.negatives',
             })
             const v = r.metrics[metric.key]
             if (v === undefined) throw usageError('config.bad_metric', `early_stopping.metric ${es.metric} is not computed by evaluation (known: ${Object.keys(r.metrics).join(', ')})`)
@@ -425,7 +438,7 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
     const key = evalKey(cfg, e.upstream, backend.name)
     const name = `eval:${e.label}/${e.variant}`
     const rel = `models/${e.label}/${e.variant}`
-    if (stages.reusable(name, 'eval', key, [`${rel}/result.json`, `${rel}/eval.json`])) {
+    if (stages.reusable(name, 'eval', key, [`${rel}/result.json`, `${rel}/eval.json`, `${rel}/${DRAWS_DIR}/latency.bin`])) {
       results.push(readRunFile<VariantResult>(join(runDir, rel, 'result.json'), 'result file', rebuildHint('eval')))
       protocol = readRunFile<{protocol: ProtocolInfo}>(join(runDir, rel, 'eval.json'), 'evaluation record', rebuildHint('eval')).protocol
       continue
@@ -436,13 +449,28 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
     const r = await evaluateVariant(cfg, split, {model: e.label, variant: e.variant, dir: join(runDir, rel)}, backend.name, progress)
     results.push(r.result)
     protocol = r.protocol
-    stages.done(name, key, t(), stageFiles.eval(rel))
+    stages.done(name, key, t(), stageFiles.eval(rel, r.result))
   }
   const variants = withDeltasAndGate(cfg, results)
   timings.evalSeconds = elapsed()
   const result = finish({variants, protocol})
   writeJsonAtomic(join(runDir, 'results.json'), {...result, timings: undefined})
   return result
+}
+
+/**
+ * Sampled protocols the catalogue cannot honour (more distinct negatives than some user has left)
+ * are data errors before any training: the test protocol (eval.*) and each model's early-stopping
+ * validation (its own mode and negatives).
+ */
+function checkSampledProtocols(cfg: RecConfig, split: Split): void {
+  if (cfg.eval.mode === 'sampled') checkSampledProtocol(split, cfg.negatives, cfg.eval.negatives, {part: 'test', setting: 'eval.negatives'})
+  cfg.models.forEach((m, i) => {
+    const es = modelTrainConfig(cfg, m).early_stopping
+    if (es?.mode !== 'sampled') return
+    const setting = m.train?.early_stopping ? `models[${i}].train.early_stopping.negatives` : 'train.early_stopping.negatives'
+    checkSampledProtocol(split, cfg.negatives, es.negatives, {part: 'valid', setting})
+  })
 }
 
 /**

@@ -101,9 +101,16 @@ export const resultsJsonSchema = z.looseObject({
   columns: z.array(z.string()).optional(),
 })
 
+/** data/stats.json: only what later stages read back (the split's order, for the protocol line) */
+const statsJsonSchema = z.looseObject({
+  stats: z.looseObject({}),
+  split: z.looseObject({order: z.enum(['timestamp', 'row']).nullable().optional()}).optional(),
+})
+
 /** what each schema's file is called in messages ("<file> is not a valid <name>") */
 export const RUN_FILES = {
   manifest: manifestSchema,
+  'dataset statistics': statsJsonSchema,
   'training record': trainJsonSchema,
   'compression record': compressJsonSchema,
   'evaluation record': evalJsonSchema,
