@@ -370,7 +370,10 @@ function resolveLayers(experiment: string, fileLayers: FileLayer[], sets: ParseS
 /** data options the chosen format never reads (data.columns with ml-100k, a path with synth): a problem, not a silent no-op */
 function checkFormatOptions(merged: Record<string, unknown>, origins: Origins, problems: Problem[]): void {
   const data = isPlainObject(merged.data) ? merged.data : {}
-  for (const p of ignoredDataOptions(data)) {
+  // a value equal to its default changes nothing (a run's config.resolved.yaml spells every default out)
+  const defaults = dataSchema.parse({}) as Record<string, unknown>
+  const set = Object.fromEntries(Object.entries(data).filter(([k, v]) => k === 'format' || canonicalJson(v) !== canonicalJson(defaults[k])))
+  for (const p of ignoredDataOptions(set)) {
     problems.push({path: `data.${p.key}`, message: p.message, origin: originAt(origins, ['data', p.key]), atKey: true, hint: p.hint})
   }
 }

@@ -376,9 +376,16 @@ describe.concurrent('commands on the finished run', () => {
     })
   })
 
+  it('rec eval --set eval.k=[5] with a gate at @10: exit 2 naming the gate metric, before any work', async ({expect}) => {
+    const r = await runCli(['eval', copies['eval-k5'], '--set', 'eval.k=[5]'])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain('ndcg@10')
+  })
+
   it('rec eval --set eval.k=[5]: top-K metrics at 5 instead of 10', async ({expect}) => {
     const dir = copies['eval-k5']
-    const r = await runCli(['eval', dir, '--set', 'eval.k=[5]', '--json'])
+    // the gate metric must be one that eval.k computes (else every gate cell would be empty: a config error)
+    const r = await runCli(['eval', dir, '--set', 'eval.k=[5]', '--set', 'compress.gate.metric=ndcg@5', '--json'])
     expect(r.code).toBe(0)
     const e = parseJson(r.stdout) as RunResult
     expect(checkSchema(e, runSchema)).toEqual([])

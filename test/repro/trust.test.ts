@@ -20,8 +20,9 @@ let base: RunJson
 const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex')
 const manifestOf = (runDir: string) => JSON.parse(readFileSync(join(runDir, 'manifest.json'), 'utf8')) as {stages: Record<string, {key?: string; files?: Record<string, string>}>}
 
-// early stopping (so that validation runs), 3 epochs, one int8 variant
-const YAML = tinyYaml({name: 'trust', epochs: 3, extra: ['compress:', '  variants:', '    - {name: int8, quantize: {dtype: int8}}'].join('\n')}).replace(
+// early stopping (so that validation runs), 3 epochs, one int8 variant; 200 items, so that the
+// sampled protocol's 99 distinct negatives exist for every user
+const YAML = tinyYaml({name: 'trust', epochs: 3, items: 200, extra: ['compress:', '  variants:', '    - {name: int8, quantize: {dtype: int8}}'].join('\n')}).replace(
   'early_stopping: null',
   'early_stopping: {metric: ndcg@10, patience: 2}',
 )
@@ -124,7 +125,8 @@ describe('run files are verified against the digests their stage recorded', () =
     expect(files('data')).toEqual(['data/split/idmap.json', 'data/split/test.bin', 'data/split/train.bin', 'data/split/valid.bin', 'data/stats.json'])
     expect(files('train:mf')).toEqual(['models/mf/base/idmap.json', 'models/mf/base/model.json', 'models/mf/base/model.onnx', 'models/mf/base/weights.bin', 'models/mf/train.json'])
     expect(files('compress:mf/int8')).toEqual(['models/mf/int8/compress.json', 'models/mf/int8/model.onnx', 'models/mf/int8/variant.bin', 'models/mf/int8/variant.json'])
-    expect(files('eval:mf/int8')).toEqual(['models/mf/int8/eval.json', 'models/mf/int8/per-user.json', 'models/mf/int8/result.json'])
+    // evaluation: its records, per-user values and the draws behind them (README, "Auditing a run")
+    expect(files('eval:mf/int8')).toEqual(['models/mf/int8/draws/latency.bin', 'models/mf/int8/draws/pointwise.bin', 'models/mf/int8/draws/topk.bin', 'models/mf/int8/eval.json', 'models/mf/int8/per-user.json', 'models/mf/int8/result.json'])
     for (const s of Object.values(stages)) for (const [rel, digest] of Object.entries(s.files ?? {})) expect(sha(join(base.runDir, rel)), rel).toBe(digest)
   })
 
