@@ -372,7 +372,7 @@ function checkFormatOptions(merged: Record<string, unknown>, origins: Origins, p
   const data = isPlainObject(merged.data) ? merged.data : {}
   // a value equal to its default changes nothing (a run's config.resolved.yaml spells every default out)
   const defaults = dataSchema.parse({}) as Record<string, unknown>
-  const set = Object.fromEntries(Object.entries(data).filter(([k, v]) => k === 'format' || canonicalJson(v) !== canonicalJson(defaults[k])))
+  const set = Object.fromEntries(Object.entries(data).filter(([k, v]) => k === 'format' || !Object.hasOwn(defaults, k) || canonicalJson(v) !== canonicalJson(defaults[k])))
   for (const p of ignoredDataOptions(set)) {
     problems.push({path: `data.${p.key}`, message: p.message, origin: originAt(origins, ['data', p.key]), atKey: true, hint: p.hint})
   }
