@@ -213,7 +213,7 @@ function checkEvaluationInputs(stages: Stages, runDir: string, label: string, va
 }
 
 /** the resolved config a run used */
-export function readResolvedConfig(runDir: string): RecConfig {
+export function readResolvedConfig(runDir: string, expectedHash?: string): RecConfig {
   const file = join(runDir, 'config.resolved.yaml')
   if (!existsSync(file)) throw dataError('run.missing_file', `missing ${file}`, {hint: 'is this a run directory made by rec run / rec train?'})
   let value: unknown
@@ -223,8 +223,9 @@ export function readResolvedConfig(runDir: string): RecConfig {
     throw dataError('run.corrupt_file', `corrupt ${file}: ${(err as Error).message}`)
   }
   // through the config loader, as any config: a file of the wrong shape is named, not a crash later
+  let cfg: RecConfig
   try {
-    return resolveConfigFromObject(value, {baseDir: runDir, file}).config
+    cfg = resolveConfigFromObject(value, {baseDir: runDir, file}).config
   } catch (err) {
     if (!(err instanceof RecError) || err.kind !== 'config') throw err
     throw dataError('run.bad_file', `${file} is not a valid resolved config: ${err.message}`, {
@@ -232,6 +233,14 @@ export function readResolvedConfig(runDir: string): RecConfig {
       hint: 'it is not what rec wrote; run the experiment again with rec run (the run directory is rebuilt from the experiment file)',
     })
   }
+  // the manifest records the hash of the config it was written with: an edited or damaged copy
+  // (even one that still parses: an emptied file is the default config) is not what the run used
+  if (expectedHash !== undefined && (value === null || typeof value !== 'object' || configHash(value) !== expectedHash)) {
+    throw dataError('run.file_changed', `${file} is not the config this run was made with (its hash differs from the manifest's configHash)`, {
+      hint: 'it changed after rec wrote it; change the experiment file and use rec run instead (the run directory is rebuilt from it)',
+    })
+  }
+  return cfg
 }
 
 /** config → data → split → train → compress → eval, reusing what an earlier invocation finished */
@@ -478,8 +487,8 @@ function checkSampledProtocols(cfg: RecConfig, split: Split): void {
  * the compress and eval sections (anything else would change what the run's models are).
  */
 export async function continueRun(runDir: string, options: RunOptions & {set?: string[]}): Promise<RunResult> {
-  let cfg = readResolvedConfig(runDir)
   const manifest = readManifest(runDir)
+  let cfg = readResolvedConfig(runDir, manifest.configHash)
   const sets = options.set ?? []
   const outside = parseSetArgs(sets).filter((s) => s.path[0] !== 'compress' && s.path[0] !== 'eval')
   if (outside.length > 0) {

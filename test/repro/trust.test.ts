@@ -210,6 +210,20 @@ describe('run files of the wrong shape are data errors naming the file', () => {
     expect(r.stderr).toContain(`Error [run.bad_file]: ${join(run, 'manifest.json')} is not a valid manifest`)
   })
 
+  it('an emptied or edited config.resolved.yaml (still a valid config) is exit 3: it is not the config the run used', async () => {
+    for (const [label, edit] of [['config-empty', () => ''], ['config-edited', (t: string) => t.replace(/lr: 0\.01/, 'lr: 0.02')]] as const) {
+      const run = copyRun(label)
+      const file = join(run, 'config.resolved.yaml')
+      const text = readFileSync(file, 'utf8')
+      const edited = edit(text)
+      expect(edited).not.toBe(text)
+      writeFileSync(file, edited)
+      const r = await runCli(['eval', run])
+      expect(r.code, r.stderr).toBe(3)
+      expect(r.stderr).toContain(`Error [run.file_changed]: ${file} is not the config this run was made with`)
+    }
+  })
+
   it('a garbage config.resolved.yaml: exit 3 naming the file, never exit 1', async () => {
     const run = copyRun('config-garbage')
     writeFileSync(join(run, 'config.resolved.yaml'), 'models: 7\nmodles: [1, 2]\n')
