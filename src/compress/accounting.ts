@@ -117,7 +117,7 @@ export function flopsPerPair(c: CompressedModel): number {
   }
 }
 
-/** which int8 tensors run in an integer kernel (MatMulInteger) in the ONNX graph */
+/** which int8 tensors run in an integer kernel (MatMulIntegerToFloat) in the ONNX graph */
 export function int8KernelTensors(c: CompressedModel): string[] {
   const out: string[] = []
   const isInt8 = (n: string) => c.tensors[n]?.kind === 'int8'
@@ -157,7 +157,7 @@ export function executionOf(c: CompressedModel): {execution: Execution; notes: s
     }
     if (s.kind === 'int8' && kernels.has(name)) {
       seen.add('int8-kernel')
-      notes.push(`${name}: int8 weights in an integer matmul with uint8 activations quantized per row (per user: independent of the batch)`)
+      notes.push(`${name}: int8 weights in an integer matmul with uint8 activations quantized by a constant scale calibrated at export (independent of the batch; inputs beyond the calibrated range saturate)`)
     } else if (s.kind === 'int8' || s.kind === 'int4') {
       seen.add('dequantized-at-load')
       notes.push(`${name}: ${s.kind} in the file, dequantized to float32 ${isUserTable(name) ? 'after the gather (the requested rows only)' : 'at session load'}`)

@@ -26,8 +26,8 @@ export interface GraphExecution {
 
 /** ops that multiply integer tensors with integer accumulation (ORT core and com.microsoft) */
 const INTEGER_MATMULS = new Set(['MatMulInteger', 'DynamicQuantizeMatMul', 'MatMulIntegerToFloat', 'QLinearMatMul', 'QGemm'])
-/** ops that quantize activations once per call (one scale for every row of the batch) */
-const PER_CALL_QUANTIZERS = new Set(['DynamicQuantizeLinear', 'DynamicQuantizeMatMul', 'MatMulIntegerToFloat'])
+/** ops that quantize activations once per call (one scale for every row of the batch, computed from the batch) */
+const PER_CALL_QUANTIZERS = new Set(['DynamicQuantizeLinear', 'DynamicQuantizeMatMul'])
 
 type Form = 'int8' | 'int4' | 'float16' | 'lowrank'
 
@@ -137,11 +137,14 @@ export function graphExecution(optimized: ModelProto, exported: ModelProto): Gra
     notes.push('magnitude-pruned zeros are stored and multiplied densely (no sparse kernel)')
   }
   if (integerMatMuls.length > 0) {
-    const perCall = Object.keys(ops).filter((o) => PER_CALL_QUANTIZERS.has(o))
+    // MatMulIntegerToFloat takes one activation scale: a constant (calibrated at export) or one computed from the call
+    const constants = new Set((optimized.graph?.initializer ?? []).map((t) => t.name ?? ''))
+    const mmitf = nodes.filter((n) => n.opType === 'MatMulIntegerToFloat')
+    const perCall = [...Object.keys(ops).filter((o) => PER_CALL_QUANTIZERS.has(o)), ...(mmitf.some((n) => !constants.has(n.input?.[2] ?? '')) ? ['MatMulIntegerToFloat'] : [])]
     notes.push(
-      perCall.length > 0
-        ? `activations are quantized once per call (${perCall.join(', ')}): scores depend on the users sharing the call`
-        : 'activations are quantized per row (one scale per user): scores do not depend on the batch',
+      perCall.length > 0 ? `activations are quantized once per call (${perCall.join(', ')}): scores depend on the users sharing the call`
+      : mmitf.length > 0 && !ops.MatMulInteger ? 'activations are quantized with constant scales calibrated at export (one per tensor): scores do not depend on the batch; inputs beyond the calibrated range saturate'
+      : 'activations are quantized per row (one scale per user): scores do not depend on the batch',
     )
   }
   const order: Execution[] = ['int8-kernel', 'factorized', 'shrunk', 'dequantized-at-load', 'fp16-storage', 'sparse-zeros']

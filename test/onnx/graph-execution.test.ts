@@ -39,9 +39,10 @@ describe('execution measured from the graph ORT runs', () => {
     expect(g.execution).toBe('int8-kernel')
     expect(g.integerMatMuls).toEqual(['item_emb'])
     expect(g.foldedToFloat).toEqual([])
-    expect(g.ops.MatMulInteger).toBe(1)
+    expect(g.ops.MatMulIntegerToFloat).toBe(1)
     expect(g.ops.MatMul).toBeUndefined()
     expect(g.notes).toContain('user_emb: int8 in the file, dequantized to float32 after the gather (the requested rows only)')
+    expect(g.notes).toContain('activations are quantized with constant scales calibrated at export (one per tensor): scores do not depend on the batch; inputs beyond the calibrated range saturate')
   })
 
   it('neumf int8: three integer matmuls; the item half of the first MLP layer, mlp_item and out.kernel are folded back to float at load', async () => {
@@ -49,7 +50,7 @@ describe('execution measured from the graph ORT runs', () => {
     expect(g.execution).toBe('int8-kernel')
     expect(g.integerMatMuls).toEqual(['gmf_item', 'mlp_0.kernel.user', 'mlp_1.kernel'])
     expect(g.foldedToFloat).toEqual(['mlp_0.kernel.item', 'mlp_item', 'out.kernel'])
-    expect(g.ops.MatMulInteger).toBe(3)
+    expect(g.ops.MatMulIntegerToFloat).toBe(3)
     expect(g.notes).toContain('mlp_0.kernel.item: int8 in the file, folded to float32 at session load (float32 compute)')
   })
 
