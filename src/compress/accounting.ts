@@ -130,6 +130,26 @@ export function int8KernelTensors(c: CompressedModel): string[] {
   return out
 }
 
+/**
+ * User tables whose gathered rows are the input of an int8 kernel (table → kernel): the exporter
+ * quantizes the whole table (neumf gmf_user: times the GMF output weights) with that kernel's static
+ * activation scale once, at session load, and gathers uint8 rows per request. Low-rank tables keep
+ * their per-request A[u]·B.
+ */
+export function activationTables(c: CompressedModel): Record<string, string> {
+  const kernels = new Set(int8KernelTensors(c))
+  const pairs: [string, string][] =
+    c.kind === 'mf' ? [['user_emb', 'item_emb']]
+    : c.kind === 'neumf' ? [['gmf_user', 'gmf_item'], ['mlp_user', `${layerNames(c.tensors, 'mlp_')[0]}.kernel`]]
+    : c.kind === 'two_tower' ? [['user_emb', `${layerNames(c.tensors, 'user_tower_')[0]}.kernel`]]
+    : []
+  return Object.fromEntries(pairs.filter(([t, k]) => kernels.has(k) && c.tensors[t] && c.tensors[t].kind !== 'lowrank'))
+}
+
+/** the note of a user table turned into the uint8 activations of an int8 kernel at session load */
+export const activationTableNote = (name: string, form: string) =>
+  `${name}: ${form} in the file, quantized at session load to the uint8 activations of an integer matmul (calibrated static scale); the requested rows are gathered`
+
 /** embedding tables gathered per request (user side) */
 export const isUserTable = (name: string) => name === 'user_emb' || name === 'gmf_user' || name === 'mlp_user'
 
@@ -149,13 +169,17 @@ export function executionOf(c: CompressedModel): {execution: Execution; notes: s
   const notes: string[] = []
   const kernels = new Set(int8KernelTensors(c))
   const atLoad = new Set(itemOnlyTensors(c))
+  const tables = activationTables(c)
   const seen = new Set<Execution>()
   for (const [name, s] of Object.entries(c.tensors)) {
     if (s.kind === 'float32') {
       if (s.pruned) seen.add('sparse-zeros')
       continue
     }
-    if (s.kind === 'int8' && kernels.has(name)) {
+    if (tables[name]) {
+      // part of the int8-kernel path (no float compute of its own)
+      notes.push(activationTableNote(name, s.kind))
+    } else if (s.kind === 'int8' && kernels.has(name)) {
       seen.add('int8-kernel')
       notes.push(`${name}: int8 weights in an integer matmul with uint8 activations quantized by a constant scale calibrated at export (independent of the batch; inputs beyond the calibrated range saturate)`)
     } else if (s.kind === 'int8' || s.kind === 'int4') {

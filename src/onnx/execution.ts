@@ -1,3 +1,4 @@
+import {activationTableNote} from '../compress/accounting.js'
 import type {Execution} from '../compress/types.js'
 import {DataType, onnx} from './graph.js'
 
@@ -69,11 +70,14 @@ function opCounts(nodes: NodeProto[]): Record<string, number> {
 }
 
 /** what the optimized graph does with one stored weight */
-type Fate = 'integer-matmul' | 'folded' | 'after-gather' | 'per-request' | 'factorized'
+type Fate = 'integer-matmul' | 'folded' | 'activation-table' | 'after-gather' | 'per-request' | 'factorized'
 
-function fateOf(w: Weight, consumers: Map<string, NodeProto[]>): Fate {
+/** a user table the exporter quantizes to the uint8 input of an int8 kernel (`<table>.act_q`, export.ts userInput) */
+const activationTable = (w: Weight, initializers: Map<string, TensorProto>) => initializers.get(`${w.name}.act_q`)?.dataType === DataType.UINT8
+
+function fateOf(w: Weight, consumers: Map<string, NodeProto[]>, initializers: Map<string, TensorProto>): Fate {
   const uses = w.initializers.flatMap((t) => consumers.get(t.name ?? '') ?? [])
-  if (uses.length === 0) return 'folded'
+  if (uses.length === 0) return activationTable(w, initializers) ? 'activation-table' : 'folded'
   if (w.form === 'lowrank') return 'factorized'
   if (w.form === 'int8' && uses.some((n) => INTEGER_MATMULS.has(n.opType ?? '') && w.initializers.some((t) => n.input?.[1] === t.name))) return 'integer-matmul'
   if (uses.every((n) => n.opType === 'Gather')) return 'after-gather'
@@ -86,6 +90,7 @@ function noteOf(w: Weight, fate: Fate): string {
     return fate === 'folded' ? `${w.name}: rank ${r} factors in the file, A·B rebuilt at session load` : `${w.name}: rank ${r} factors, executed as two MatMuls`
   }
   if (fate === 'integer-matmul') return `${w.name}: int8 weights in an integer matmul (int32 accumulation)`
+  if (fate === 'activation-table') return activationTableNote(w.name, w.form)
   const to = w.form === 'float16' ? 'cast to float32' : 'dequantized to float32'
   const when = fate === 'folded' ? 'at session load' : fate === 'after-gather' ? 'after the gather' : 'on every request'
   if (w.form === 'float16') return `${w.name}: float16 in the file, ${to} ${when}; float32 compute`
@@ -119,14 +124,16 @@ export function graphExecution(optimized: ModelProto, exported: ModelProto): Gra
   const notes: string[] = []
   const integerMatMuls: string[] = []
   const foldedToFloat: string[] = []
+  const initializers = new Map((optimized.graph?.initializer ?? []).map((t) => [t.name ?? '', t]))
   for (const w of storedWeights(exported)) {
-    const fate = fateOf(w, consumers)
+    const fate = fateOf(w, consumers, initializers)
     notes.push(noteOf(w, fate))
     if (fate === 'integer-matmul') integerMatMuls.push(w.name)
     if (fate === 'folded') foldedToFloat.push(w.name)
     if (w.form === 'lowrank') {
       if (fate === 'factorized') seen.add('factorized')
     } else if (fate === 'integer-matmul') seen.add('int8-kernel')
+    else if (fate === 'activation-table') continue // the input side of an int8 kernel, no float compute of its own
     else seen.add(w.form === 'float16' ? 'fp16-storage' : 'dequantized-at-load')
   }
   const ops = opCounts(nodes)
@@ -138,9 +145,8 @@ export function graphExecution(optimized: ModelProto, exported: ModelProto): Gra
   }
   if (integerMatMuls.length > 0) {
     // MatMulIntegerToFloat takes one activation scale: a constant (calibrated at export) or one computed from the call
-    const constants = new Set((optimized.graph?.initializer ?? []).map((t) => t.name ?? ''))
     const mmitf = nodes.filter((n) => n.opType === 'MatMulIntegerToFloat')
-    const perCall = [...Object.keys(ops).filter((o) => PER_CALL_QUANTIZERS.has(o)), ...(mmitf.some((n) => !constants.has(n.input?.[2] ?? '')) ? ['MatMulIntegerToFloat'] : [])]
+    const perCall = [...Object.keys(ops).filter((o) => PER_CALL_QUANTIZERS.has(o)), ...(mmitf.some((n) => !initializers.has(n.input?.[2] ?? '')) ? ['MatMulIntegerToFloat'] : [])]
     notes.push(
       perCall.length > 0 ? `activations are quantized once per call (${perCall.join(', ')}): scores depend on the users sharing the call`
       : mmitf.length > 0 && !ops.MatMulInteger ? 'activations are quantized with constant scales calibrated at export (one per tensor): scores do not depend on the batch; inputs beyond the calibrated range saturate'

@@ -1,4 +1,4 @@
-import {int8KernelTensors} from '../compress/accounting.js'
+import {activationTables, int8KernelTensors} from '../compress/accounting.js'
 import {calibrateActivations, type ActivationQuant} from '../compress/reference.js'
 import {layerNames, storedShape, toFloatWeights, transpose} from '../compress/tensors.js'
 import type {CompressedModel, StoredTensor} from '../compress/types.js'
@@ -9,6 +9,14 @@ import {modelRegistry} from '../models/registry.js'
 export const ONNX_OPSET = 17
 
 type Int8Stored = Extract<StoredTensor, {kind: 'int8'}>
+
+/** an activation: a float tensor, or (`uint8`) one already quantized with the consuming int8 kernel's activation constants */
+type Input = string | {uint8: string}
+
+function floatInput(x: Input, consumer: string): string {
+  if (typeof x !== 'string') throw new Error(`ONNX export: ${consumer} is not an int8 kernel but was given quantized activations`)
+  return x
+}
 
 /** rows [from, to) of a 2-D stored tensor, in the same stored form (per-column scales are shared) */
 function sliceRows(s: StoredTensor, from: number, to: number): StoredTensor {
@@ -54,7 +62,10 @@ class Exporter {
   readonly g = new GraphBuilder()
   /** static activation quantization of each int8 kernel's input, calibrated from the weights */
   readonly act: Record<string, ActivationQuant>
+  /** user tables quantized at load as the input of an int8 kernel (table → kernel) */
+  readonly tables: Record<string, string>
   constructor(readonly c: CompressedModel) {
+    this.tables = activationTables(c)
     const kernels = int8KernelTensors(c)
     this.act = kernels.length > 0 ? calibrateActivations(toFloatWeights(c), kernels) : {}
   }
@@ -151,34 +162,62 @@ class Exporter {
    * Weight scale / zero point: scalar or per column [n]. A ReLU before the QuantizeLinear (zero point 0)
    * is dropped by ORT: saturation at 0 does the same.
    */
-  int8MatMul(x: string, name: string, q: {data: Int8Array; rows: number; cols: number}, scale: Float32Array, zeroPoint: Int8Array | undefined, act: ActivationQuant, bias?: string): string {
+  int8MatMul(x: Input, name: string, q: {data: Int8Array; rows: number; cols: number}, scale: Float32Array, zeroPoint: Int8Array | undefined, kernel: string, bias?: string): string {
     const g = this.g
     const w = g.init(`${name}.q`, [q.rows, q.cols], q.data)
     const perColumn = scale.length > 1
-    const aScale = g.init(`${name}.a_scale`, [], Float32Array.of(act.scale))
-    const aZero = g.init(`${name}.a_zp`, [], Uint8Array.of(act.zeroPoint))
-    const inputs = [g.op('QuantizeLinear', [x, aScale, aZero]), w, aScale, g.init(`${name}.scale`, perColumn ? [q.cols] : [], scale), aZero]
+    const [aScale, aZero] = this.actConsts(kernel)
+    const xq = typeof x === 'string' ? g.op('QuantizeLinear', [x, aScale, aZero]) : x.uint8
+    const inputs = [xq, w, aScale, g.init(`${name}.scale`, perColumn ? [q.cols] : [], scale), aZero]
     inputs.push(zeroPoint ? g.init(`${name}.zp`, perColumn ? [q.cols] : [], zeroPoint) : '', bias ?? '')
     while (inputs.at(-1) === '') inputs.pop()
     return g.opN('MatMulIntegerToFloat', inputs, {}, 1, MS_DOMAIN)[0]
   }
 
-  /** the calibrated activation quantization of int8 kernel `kernel` */
-  private actOf(kernel: string): ActivationQuant {
-    const a = this.act[kernel]
-    if (!a) throw new Error(`ONNX export: no calibrated activation range for int8 kernel ${kernel}`)
-    return a
+  private readonly actNames = new Map<string, [string, string]>()
+  /** the initializers of int8 kernel `kernel`'s calibrated activation scale and zero point (shared by all its parts) */
+  private actConsts(kernel: string): [string, string] {
+    let names = this.actNames.get(kernel)
+    if (!names) {
+      const a = this.act[kernel]
+      if (!a) throw new Error(`ONNX export: no calibrated activation range for int8 kernel ${kernel}`)
+      names = [this.g.init(`${kernel}.a_scale`, [], Float32Array.of(a.scale)), this.g.init(`${kernel}.a_zp`, [], Uint8Array.of(a.zeroPoint))]
+      this.actNames.set(kernel, names)
+    }
+    return names
+  }
+
+  /**
+   * Rows of user table `table` (times `mul` [d], if given) as the input of `kernel`. When that is an int8
+   * kernel (`activationTables`), the whole table is quantized with the kernel's activation constants in
+   * ops of constants, which ORT folds at session load into a uint8 table named `<table>.act_q`: a request
+   * gathers uint8 rows, with no dequantize / quantize pass. The same values as quantizing the gathered
+   * rows (QuantizeLinear is elementwise). Otherwise the float rows.
+   */
+  userInput(table: string, ids: string, kernel: string, mul?: string): Input {
+    const g = this.g
+    if (this.tables[table] !== kernel) {
+      const rows = this.gatherRows(table, ids)
+      return mul ? g.op('Mul', [rows, mul]) : rows
+    }
+    let full = this.constValue(table)
+    if (mul) full = g.op('Mul', [full, mul])
+    const q = g.op('QuantizeLinear', [full, ...this.actConsts(kernel)])
+    g.renameOutput(q, `${table}.act_q`)
+    return {uint8: g.op('Gather', [`${table}.act_q`, ids], {axis: 0})}
   }
 
   /** x [N, in] · W (+ bias) (+ ReLU) on activations computed per request; `kernel`: the stored tensor W is (part of), for int8 */
-  dense(x: string, name: string, s: StoredTensor, bias: string | undefined, relu: boolean, kernel = name): string {
+  dense(input: Input, name: string, s: StoredTensor, bias: string | undefined, relu: boolean, kernel = name): string {
     const g = this.g
     let y: string
     if (s.kind === 'int8') {
       if (s.axis === 0) throw new Error(`${name}: dense kernels are quantized per tensor or per output column`)
-      y = this.int8MatMul(x, name, {data: s.data, rows: s.shape[0], cols: s.shape[1]}, s.scale, s.zeroPoint, this.actOf(kernel), bias && this.constValue(bias))
+      y = this.int8MatMul(input, name, {data: s.data, rows: s.shape[0], cols: s.shape[1]}, s.scale, s.zeroPoint, kernel, bias && this.constValue(bias))
       return relu ? g.op('Relu', [y]) : y
-    } else if (s.kind === 'lowrank') {
+    }
+    const x = floatInput(input, name)
+    if (s.kind === 'lowrank') {
       y = g.op('MatMul', [g.op('MatMul', [x, this.f32(`${name}.A`, s.a)]), this.f32(`${name}.B`, s.b)])
     } else {
       y = g.op('MatMul', [x, this.constValue(name, s)])
@@ -188,9 +227,11 @@ class Exporter {
   }
 
   /** q [B, d] · Tᵀ for an item table T [I, d] → [B, I] */
-  scoreAgainst(q: string, name: string): string {
+  scoreAgainst(input: Input, name: string): string {
     const g = this.g
     const s = this.tensor(name)
+    if (s.kind === 'int8') return this.int8MatMul(input, `${name}.T`, transposeInt8(s), s.scale, s.zeroPoint, name) // row-wise scales of T are per-column scales of Tᵀ
+    const q = floatInput(input, name)
     switch (s.kind) {
       case 'float32':
         return g.op('MatMul', [q, this.f32(`${name}.T`, transpose(s.tensor))])
@@ -200,9 +241,6 @@ class Exporter {
         for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) t[j * m + i] = s.data[i * n + j]
         return g.op('MatMul', [q, g.op('Cast', [g.init(`${name}.T.f16`, [n, m], t)], {to: DataType.FLOAT})])
       }
-      case 'int8':
-        // row-wise scales of T are per-column scales of Tᵀ
-        return this.int8MatMul(q, `${name}.T`, transposeInt8(s), s.scale, s.zeroPoint, this.actOf(name))
       case 'int4':
         return g.op('MatMul', [q, g.op('Transpose', [this.constValue(name, s)], {perm: [1, 0]})])
       case 'lowrank':
@@ -224,10 +262,10 @@ class Exporter {
         break
       }
       case 'mf':
-        scores = this.scoreAgainst(this.gatherRows('user_emb', users), 'item_emb')
+        scores = this.scoreAgainst(this.userInput('user_emb', users, 'item_emb'), 'item_emb')
         break
       case 'two_tower': {
-        let u = this.gatherRows('user_emb', users)
+        let u: Input = this.userInput('user_emb', users, `${layerNames(c.tensors, 'user_tower_')[0]}.kernel`)
         const ul = layerNames(c.tensors, 'user_tower_')
         for (const [k, l] of ul.entries()) u = this.dense(u, `${l}.kernel`, this.tensor(`${l}.kernel`), `${l}.bias`, k < ul.length - 1)
         // item side from constants only: folded once at session load
@@ -237,7 +275,7 @@ class Exporter {
           it = g.op('Add', [g.op('MatMul', [it, this.constValue(`${l}.kernel`)]), this.constValue(`${l}.bias`)])
           if (k < il.length - 1) it = g.op('Relu', [it])
         }
-        scores = g.op('MatMul', [u, g.op('Transpose', [it], {perm: [1, 0]})])
+        scores = g.op('MatMul', [floatInput(u, 'two_tower scores'), g.op('Transpose', [it], {perm: [1, 0]})])
         break
       }
       case 'neumf': {
@@ -251,9 +289,9 @@ class Exporter {
         const wg = g.op('Reshape', [g.op('Slice', [outK, g.int64([0]), g.int64([f]), g.int64([0])]), g.int64([f])])
         const wm = g.op('Slice', [outK, g.int64([f]), g.int64([f + last]), g.int64([0])])
         // GMF: Σ_j gu_j·gi_j·w_j = (gu ⊙ w_g)·giᵀ
-        const gmf = this.scoreAgainst(g.op('Mul', [this.gatherRows('gmf_user', users), wg]), 'gmf_item')
+        const gmf = this.scoreAgainst(this.userInput('gmf_user', users, 'gmf_item', wg), 'gmf_item')
         // MLP first layer: [mu, mi]·W0 + b0 = mu·W0[:e] + (mi·W0[e:] + b0), the item half from constants
-        const userHalf = this.dense(this.gatherRows('mlp_user', users), `${layers[0]}.kernel.user`, sliceRows(w0, 0, e), undefined, false, `${layers[0]}.kernel`)
+        const userHalf = this.dense(this.userInput('mlp_user', users, `${layers[0]}.kernel`), `${layers[0]}.kernel.user`, sliceRows(w0, 0, e), undefined, false, `${layers[0]}.kernel`)
         const w0Item = sliceRows(w0, e, storedShape(w0)[0])
         const itemHalf = g.op('Add', [g.op('MatMul', [this.constValue('mlp_item'), this.constValue(`${layers[0]}.kernel.item`, w0Item)]), this.constValue(`${layers[0]}.bias`)])
         let h = g.op('Relu', [g.op('Add', [g.op('Unsqueeze', [userHalf, g.int64([1])]), itemHalf])]) // [B, I, h1]

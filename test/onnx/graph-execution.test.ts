@@ -3,7 +3,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import * as ort from 'onnxruntime-node'
 import {afterAll, describe, expect, it} from 'vitest'
-import {executionOf} from '../../src/compress/accounting.js'
+import {activationTableNote, executionOf} from '../../src/compress/accounting.js'
 import {compressVariant, expandVariants} from '../../src/compress/registry.js'
 import {fromWeights} from '../../src/compress/tensors.js'
 import type {CompressedModel} from '../../src/compress/types.js'
@@ -34,14 +34,16 @@ async function measured(c: CompressedModel) {
 }
 
 describe('execution measured from the graph ORT runs', () => {
-  it('mf int8: the item table runs in an integer matmul, the user table is dequantized after the gather', async () => {
+  it('mf int8: the item table runs in an integer matmul, the user table is quantized at load to its uint8 input', async () => {
     const g = await measured(compressed('mf', {quantize: {dtype: 'int8'}}))
     expect(g.execution).toBe('int8-kernel')
     expect(g.integerMatMuls).toEqual(['item_emb'])
     expect(g.foldedToFloat).toEqual([])
     expect(g.ops.MatMulIntegerToFloat).toBe(1)
     expect(g.ops.MatMul).toBeUndefined()
-    expect(g.notes).toContain('user_emb: int8 in the file, dequantized to float32 after the gather (the requested rows only)')
+    expect(g.notes).toContain(activationTableNote('user_emb', 'int8'))
+    expect(g.ops.DequantizeLinear).toBeUndefined() // no per-request dequantize / quantize of the gathered rows
+    expect(g.ops.QuantizeLinear).toBeUndefined()
     expect(g.notes).toContain('activations are quantized with constant scales calibrated at export (one per tensor): scores do not depend on the batch; inputs beyond the calibrated range saturate')
   })
 
@@ -52,6 +54,17 @@ describe('execution measured from the graph ORT runs', () => {
     expect(g.foldedToFloat).toEqual(['mlp_0.kernel.item', 'mlp_item', 'out.kernel'])
     expect(g.ops.MatMulIntegerToFloat).toBe(3)
     expect(g.notes).toContain('mlp_0.kernel.item: int8 in the file, folded to float32 at session load (float32 compute)')
+    expect(g.notes).toContain(activationTableNote('gmf_user', 'int8'))
+    expect(g.notes).toContain(activationTableNote('mlp_user', 'int8'))
+    expect(g.ops.QuantizeLinear).toBe(1) // the first MLP layer's output, per (user, item) pair; the user tables' at load
+  })
+
+  it('int8 kernels on float32 user tables (quantize target dense): the tables are quantized at load too, and the claim agrees', async () => {
+    const c = compressed('neumf', {quantize: {dtype: 'int8', target: 'dense'}})
+    const g = await measured(c)
+    expect(g.execution).toBe('int8-kernel')
+    expect(g.ops.QuantizeLinear).toBe(1)
+    expect(executionOf(c).execution).toBe('int8-kernel')
   })
 
   it('two_tower int8 embeddings only: no integer matmul, so dequantized-at-load', async () => {
