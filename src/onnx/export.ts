@@ -226,11 +226,12 @@ class Exporter {
     return relu ? g.op('Relu', [y]) : y
   }
 
-  /** q [B, d] · Tᵀ for an item table T [I, d] → [B, I] */
-  scoreAgainst(input: Input, name: string): string {
+  /** q [B, d] · Tᵀ for an item table T [I, d] → [B, I] (+ `int8Bias` [I], fused, for an int8 table only) */
+  scoreAgainst(input: Input, name: string, int8Bias?: string): string {
     const g = this.g
     const s = this.tensor(name)
-    if (s.kind === 'int8') return this.int8MatMul(input, `${name}.T`, transposeInt8(s), s.scale, s.zeroPoint, name) // row-wise scales of T are per-column scales of Tᵀ
+    if (s.kind === 'int8') return this.int8MatMul(input, `${name}.T`, transposeInt8(s), s.scale, s.zeroPoint, name, int8Bias) // row-wise scales of T are per-column scales of Tᵀ
+    if (int8Bias) throw new Error(`ONNX export: ${name} is not an int8 kernel, it takes no bias`)
     const q = floatInput(input, name)
     switch (s.kind) {
       case 'float32':
@@ -289,16 +290,19 @@ class Exporter {
         const wg = g.op('Reshape', [g.op('Slice', [outK, g.int64([0]), g.int64([f]), g.int64([0])]), g.int64([f])])
         const wm = g.op('Slice', [outK, g.int64([f]), g.int64([f + last]), g.int64([0])])
         // GMF: Σ_j gu_j·gi_j·w_j = (gu ⊙ w_g)·giᵀ
-        const gmf = this.scoreAgainst(this.userInput('gmf_user', users, 'gmf_item', wg), 'gmf_item')
+        // the output bias rides on the GMF integer matmul when there is one (its bias input, one value per item: no Add pass)
+        const outBias = this.tensor('gmf_item').kind === 'int8' ? g.op('Expand', [this.constValue('out.bias'), g.int64([c.numItems])]) : undefined
+        const gmf = this.scoreAgainst(this.userInput('gmf_user', users, 'gmf_item', wg), 'gmf_item', outBias)
         // MLP first layer: [mu, mi]·W0 + b0 = mu·W0[:e] + (mi·W0[e:] + b0), the item half from constants
         const userHalf = this.dense(this.userInput('mlp_user', users, `${layers[0]}.kernel`), `${layers[0]}.kernel.user`, sliceRows(w0, 0, e), undefined, false, `${layers[0]}.kernel`)
         const w0Item = sliceRows(w0, e, storedShape(w0)[0])
         const itemHalf = g.op('Add', [g.op('MatMul', [this.constValue('mlp_item'), this.constValue(`${layers[0]}.kernel.item`, w0Item)]), this.constValue(`${layers[0]}.bias`)])
         let h = g.op('Relu', [g.op('Add', [g.op('Unsqueeze', [userHalf, g.int64([1])]), itemHalf])]) // [B, I, h1]
-        h = g.op('Reshape', [h, g.int64([-1, h1])]) // [B·I, h1]
+        h = g.op('Reshape', [h, g.int64([-1, h1])]) // [B·I, h1]: 2-D, so that ORT fuses a float MatMul + bias into one Gemm
         for (const l of layers.slice(1)) h = this.dense(h, `${l}.kernel`, this.tensor(`${l}.kernel`), `${l}.bias`, true)
         const mlp = g.op('Reshape', [g.op('MatMul', [h, wm]), g.int64([-1, c.numItems])])
-        scores = g.op('Sigmoid', [g.op('Add', [g.op('Add', [gmf, mlp]), this.constValue('out.bias')])])
+        const z = g.op('Add', [gmf, mlp])
+        scores = g.op('Sigmoid', [outBias ? z : g.op('Add', [z, this.constValue('out.bias')])])
         break
       }
     }
