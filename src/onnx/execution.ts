@@ -98,6 +98,17 @@ function noteOf(w: Weight, fate: Fate): string {
   return `${w.name}: ${w.form} in the file, ${to} ${when}${fate === 'after-gather' ? ' (the requested rows only)' : ''}`
 }
 
+/** the static activation quantization the exporter calibrated per int8 kernel (`rec.int8_activations` metadata) */
+function activationsOf(exported: ModelProto): Record<string, {lo: number; hi: number; coverage: string}> {
+  const raw = (exported.metadataProps ?? []).find((p) => p.key === 'rec.int8_activations')?.value
+  if (!raw) return {}
+  try {
+    return JSON.parse(raw)
+  } catch {
+    return {}
+  }
+}
+
 /** the compression steps the exporter recorded (`rec.steps` metadata) */
 function stepsOf(exported: ModelProto): string[] {
   const raw = (exported.metadataProps ?? []).find((p) => p.key === 'rec.steps')?.value
@@ -152,6 +163,8 @@ export function graphExecution(optimized: ModelProto, exported: ModelProto): Gra
       : mmitf.length > 0 && !ops.MatMulInteger ? 'activations are quantized with constant scales calibrated at export (one per tensor): scores do not depend on the batch; inputs beyond the calibrated range saturate'
       : 'activations are quantized per row (one scale per user): scores do not depend on the batch',
     )
+    for (const [kernel, a] of Object.entries(activationsOf(exported)))
+      if (a.coverage === 'sample') notes.push(`${kernel}: activation range calibrated on a sample of users × every item; inputs of other pairs beyond [${a.lo}, ${a.hi}] saturate`)
   }
   const order: Execution[] = ['int8-kernel', 'factorized', 'shrunk', 'dequantized-at-load', 'fp16-storage', 'sparse-zeros']
   return {execution: order.find((e) => seen.has(e)) ?? 'float32', notes, integerMatMuls, foldedToFloat, ops}

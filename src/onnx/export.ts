@@ -318,6 +318,8 @@ class Exporter {
         'rec.probabilities': String(modelRegistry[c.kind].probabilities),
         'rec.steps': JSON.stringify(c.steps),
         'rec.int8_kernels': int8KernelTensors(c).join(','),
+        // the static activation quantization of each int8 kernel's input: scale, zero point, calibrated range and its coverage
+        ...(Object.keys(this.act).length > 0 ? {'rec.int8_activations': JSON.stringify(this.act)} : {}),
       },
       doc: 'rec scoring graph: users int64 [B] → scores float32 [B, numItems]',
     })

@@ -59,6 +59,17 @@ describe('execution measured from the graph ORT runs', () => {
     expect(g.ops.QuantizeLinear).toBe(1) // the first MLP layer's output, per (user, item) pair; the user tables' at load
   })
 
+  it('a deep neumf layer calibrated on a sample of users says so (metadata and a note); the others are exact', async () => {
+    const c = compressVariant(tinyModel('neumf', {users: 400, items: 300, mlp: [64, 32, 16]}), variant({quantize: {dtype: 'int8'}})).model
+    const bytes = exportOnnx(c)
+    const meta = onnx.ModelProto.decode(bytes).metadataProps.find((p) => p.key === 'rec.int8_activations')!.value
+    const act = JSON.parse(meta) as Record<string, {coverage: string}>
+    expect(Object.fromEntries(Object.entries(act).map(([k, a]) => [k, a.coverage]))).toEqual({gmf_item: 'all', 'mlp_0.kernel': 'all', 'mlp_1.kernel': 'all', 'mlp_2.kernel': 'sample'})
+    const g = await measured(c)
+    expect(g.notes.filter((n) => n.includes('calibrated on a sample'))).toHaveLength(1)
+    expect(g.notes.find((n) => n.includes('calibrated on a sample'))).toMatch(/^mlp_2\.kernel: /)
+  })
+
   it('int8 kernels on float32 user tables (quantize target dense): the tables are quantized at load too, and the claim agrees', async () => {
     const c = compressed('neumf', {quantize: {dtype: 'int8', target: 'dense'}})
     const g = await measured(c)
