@@ -57,6 +57,34 @@ export function fakeQuantStatic(x: ArrayLike<number>, a: ActivationQuant): Float
   return out
 }
 
+/**
+ * NeuMF's first MLP layer output relu(userHalf[b] + itemHalf[i]) for every pair, [B·I, h1]: in float, or,
+ * when mlp_1 is an int8 kernel (`<mlp_0>.user_half` / `<mlp_0>.item_half` calibrated), as the exporter's
+ * QLinearAdd computes it: both halves quantized with their own static scales, their dequantized sum
+ * quantized with mlp_1's input quantization (zero point 0: the saturation at 0 is the ReLU), dequantized.
+ */
+export function firstLayerPairs(userHalf: Float64Array, itemHalf: Float64Array, h1: number, act: Record<string, ActivationQuant>, l0: string, l1: string): Float64Array {
+  const B = userHalf.length / h1
+  const I = itemHalf.length / h1
+  const h = new Float64Array(B * I * h1)
+  const [au, ai, ac] = [act[`${l0}.user_half`], act[`${l0}.item_half`], act[`${l1}.kernel`]]
+  if (!au || !ai || !ac) {
+    for (let b = 0; b < B; b++)
+      for (let i = 0; i < I; i++)
+        for (let j = 0; j < h1; j++) h[(b * I + i) * h1 + j] = Math.max(0, userHalf[b * h1 + j] + itemHalf[i * h1 + j])
+    return h
+  }
+  const uq = fakeQuantStatic(userHalf, au)
+  const iq = fakeQuantStatic(itemHalf, ai)
+  for (let b = 0; b < B; b++)
+    for (let i = 0; i < I; i++)
+      for (let j = 0; j < h1; j++) {
+        const q = Math.max(0, Math.min(255, roundHalfEven(Math.fround((uq[b * h1 + j] + iq[i * h1 + j]) / ac.scale)) + ac.zeroPoint))
+        h[(b * I + i) * h1 + j] = (q - ac.zeroPoint) * ac.scale
+      }
+  return h
+}
+
 /** rows · W (+ bias): rows [n, in] flattened, W [in, out] */
 function dense(rows: ArrayLike<number>, n: number, w: Tensor32, bias?: Tensor32, relu = false): Float64Array {
   const [inDim, out] = w.shape
@@ -139,11 +167,8 @@ export function referenceScores(w: ModelWeights, users: ArrayLike<number>, optio
       // MLP first layer split: [mu, mi]·W0 = mu·W0[:e] + mi·W0[e:]
       const userHalf = dense(maybeQ(`${layers[0]}.kernel`, gather(t.mlp_user, users)), B, rowsOf(w0, 0, e))
       const itemHalf = dense(t.mlp_item.data, I, rowsOf(w0, e, w0.shape[0]), t[`${layers[0]}.bias`])
-      let h: Float64Array = new Float64Array(B * I * h1)
-      for (let b = 0; b < B; b++)
-        for (let i = 0; i < I; i++)
-          for (let j = 0; j < h1; j++) h[(b * I + i) * h1 + j] = Math.max(0, userHalf[b * h1 + j] + itemHalf[i * h1 + j])
-      for (const l of layers.slice(1)) h = dense(maybeQ(`${l}.kernel`, h), B * I, t[`${l}.kernel`], t[`${l}.bias`], true)
+      let h = layers.length > 1 ? firstLayerPairs(userHalf, itemHalf, h1, act, layers[0], layers[1]) : firstLayerPairs(userHalf, itemHalf, h1, {}, '', '')
+      for (const [k, l] of layers.slice(1).entries()) h = dense(k === 0 && act[`${layers[0]}.user_half`] ? h : maybeQ(`${l}.kernel`, h), B * I, t[`${l}.kernel`], t[`${l}.bias`], true)
       const last = h.length / (B * I)
       const bias = t['out.bias'].data[0]
       for (let b = 0; b < B; b++)
@@ -167,7 +192,9 @@ export const CALIBRATION_BUDGET = 5e7
  * - inputs drawn from the user tables (mf item_emb, neumf gmf_item and the user half of mlp_0, every
  *   two_tower user-tower layer): over every user, exact
  * - neumf mlp_1 input relu(userHalf[u] + itemHalf[i]): exact over all users × all items, since a column's
- *   largest value is max_u userHalf[u, j] + max_i itemHalf[i, j]
+ *   largest value is max_u userHalf[u, j] + max_i itemHalf[i, j]; and the two halves, which the graph
+ *   quantizes before adding them (QLinearAdd), as `<mlp_0>.user_half` (every user) and `<mlp_0>.item_half`
+ *   (every item)
  * - deeper neumf layers: over every item × a deterministic sample of users (those with the largest
  *   first-layer activation per column, then evenly spaced ones) within `budget` multiply-adds; other
  *   pairs can exceed the range and saturate
@@ -230,9 +257,18 @@ export function calibrateActivations(w: ModelWeights, kernels: Iterable<string>,
             }
         return {m, arg}
       }
-      const mu = colMax(userHalf, U)
-      const mi = colMax(itemHalf, I)
-      put(`${layers[1]}.kernel`, Float64Array.from(mu.m, (v, j) => Math.max(0, v + mi.m[j])), 'all')
+      // mlp_1 int8: the halves are quantized (each over all its rows: exact) and added by QLinearAdd; the
+      // sum's range from the dequantized halves, the values the graph adds
+      const l1 = `${layers[1]}.kernel`
+      const quantizedAdd = want.has(l1)
+      if (quantizedAdd) {
+        want.add(`${layers[0]}.user_half`).add(`${layers[0]}.item_half`)
+        put(`${layers[0]}.user_half`, userHalf, 'all')
+        put(`${layers[0]}.item_half`, itemHalf, 'all')
+      }
+      const mu = colMax(quantizedAdd ? Float64Array.from(fakeQuantStatic(userHalf, out[`${layers[0]}.user_half`])) : userHalf, U)
+      const mi = colMax(quantizedAdd ? Float64Array.from(fakeQuantStatic(itemHalf, out[`${layers[0]}.item_half`])) : itemHalf, I)
+      put(l1, Float64Array.from(mu.m, (v, j) => Math.max(0, v + mi.m[j])), 'all')
       const deep = layers.slice(2)
       if (!deep.some((l) => want.has(`${l}.kernel`))) return out
       // every item × a sample of users: first those holding a column's largest first-layer value, then evenly spaced
@@ -243,13 +279,12 @@ export function calibrateActivations(w: ModelWeights, kernels: Iterable<string>,
       for (const u of mu.arg) if (sample.size < S) sample.add(u)
       for (let k = 0; sample.size < S; k++) sample.add(Math.floor((k * U) / S) % U)
       const users = [...sample]
-      let h: Float64Array = new Float64Array(users.length * I * h1)
-      for (const [b, u] of users.entries())
-        for (let i = 0; i < I; i++)
-          for (let j = 0; j < h1; j++) h[(b * I + i) * h1 + j] = Math.max(0, userHalf[u * h1 + j] + itemHalf[i * h1 + j])
+      const sampled = new Float64Array(users.length * h1)
+      for (const [b, u] of users.entries()) sampled.set(userHalf.subarray(u * h1, (u + 1) * h1), b * h1)
+      let h = firstLayerPairs(sampled, itemHalf, h1, out, layers[0], layers[1]) // already quantized for mlp_1
       const coverage = users.length === U ? 'all' : 'sample'
       for (const [k, l] of layers.slice(1, -1).entries()) {
-        h = dense(q(`${l}.kernel`, h), users.length * I, t[`${l}.kernel`], t[`${l}.bias`], true)
+        h = dense(k === 0 ? h : q(`${l}.kernel`, h), users.length * I, t[`${l}.kernel`], t[`${l}.bias`], true)
         put(`${layers[k + 2]}.kernel`, h, coverage)
       }
       return out

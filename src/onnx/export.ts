@@ -175,7 +175,7 @@ class Exporter {
   }
 
   private readonly actNames = new Map<string, [string, string]>()
-  /** the initializers of int8 kernel `kernel`'s calibrated activation scale and zero point (shared by all its parts) */
+  /** the initializers of the calibrated activation scale and zero point of `kernel`'s input (shared by all its parts), or of another calibrated activation */
   private actConsts(kernel: string): [string, string] {
     let names = this.actNames.get(kernel)
     if (!names) {
@@ -297,10 +297,20 @@ class Exporter {
         const userHalf = this.dense(this.userInput('mlp_user', users, `${layers[0]}.kernel`), `${layers[0]}.kernel.user`, sliceRows(w0, 0, e), undefined, false, `${layers[0]}.kernel`)
         const w0Item = sliceRows(w0, e, storedShape(w0)[0])
         const itemHalf = g.op('Add', [g.op('MatMul', [this.constValue('mlp_item'), this.constValue(`${layers[0]}.kernel.item`, w0Item)]), this.constValue(`${layers[0]}.bias`)])
-        let h = g.op('Relu', [g.op('Add', [g.op('Unsqueeze', [userHalf, g.int64([1])]), itemHalf])]) // [B, I, h1]
-        h = g.op('Reshape', [h, g.int64([-1, h1])]) // [B·I, h1]: 2-D, so that ORT fuses a float MatMul + bias into one Gemm
+        let h: Input
+        if (this.act[`${layers[0]}.user_half`]) {
+          // mlp_1 is an int8 kernel: add the halves quantized (QLinearAdd, com.microsoft) straight into mlp_1's uint8
+          // input (zero point 0: saturation is the ReLU), with no float [B, I, h1] tensor; the item half is quantized at load
+          const uq = g.op('QuantizeLinear', [userHalf, ...this.actConsts(`${layers[0]}.user_half`)])
+          const iq = g.op('QuantizeLinear', [itemHalf, ...this.actConsts(`${layers[0]}.item_half`)])
+          const sum = g.opN('QLinearAdd', [g.op('Unsqueeze', [uq, g.int64([1])]), ...this.actConsts(`${layers[0]}.user_half`), iq, ...this.actConsts(`${layers[0]}.item_half`), ...this.actConsts(`${layers[1]}.kernel`)], {}, 1, MS_DOMAIN)[0]
+          h = {uint8: g.op('Reshape', [sum, g.int64([-1, h1])])} // [B·I, h1]
+        } else {
+          h = g.op('Relu', [g.op('Add', [g.op('Unsqueeze', [userHalf, g.int64([1])]), itemHalf])]) // [B, I, h1]
+          h = g.op('Reshape', [h, g.int64([-1, h1])]) // [B·I, h1]: 2-D, so that ORT fuses a float MatMul + bias into one Gemm
+        }
         for (const l of layers.slice(1)) h = this.dense(h, `${l}.kernel`, this.tensor(`${l}.kernel`), `${l}.bias`, true)
-        const mlp = g.op('Reshape', [g.op('MatMul', [h, wm]), g.int64([-1, c.numItems])])
+        const mlp = g.op('Reshape', [g.op('MatMul', [floatInput(h, 'out.kernel'), wm]), g.int64([-1, c.numItems])])
         const z = g.op('Add', [gmf, mlp])
         scores = g.op('Sigmoid', [outBias ? z : g.op('Add', [z, this.constValue('out.bias')])])
         break

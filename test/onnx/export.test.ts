@@ -100,7 +100,9 @@ describe('ONNX export, compressed variants', () => {
         const fw = toFloatWeights(model)
         const got = await (await scorer(exportOnnx(model), w.numItems)).scoreUsers(users)
         const act = calibrateActivations(fw, int8KernelTensors(model))
-        expect(Object.keys(act).sort()).toEqual([...int8KernelTensors(model)].sort())
+        // every int8 kernel's input; and neumf's first-layer halves when mlp_1 is int8 (added quantized, by QLinearAdd)
+        const halves = kind === 'neumf' && act['mlp_1.kernel'] ? ['mlp_0.item_half', 'mlp_0.user_half'] : []
+        expect(Object.keys(act).sort()).toEqual([...int8KernelTensors(model), ...halves].sort())
         const simulated = referenceScores(fw, users, {staticInt8: act})
         expect(maxAbsDiff(got, simulated), `${kind} ${spec.name} vs simulated`).toBeLessThan(FLOAT_TOL)
         const plain = referenceScores(fw, users)
@@ -154,7 +156,7 @@ describe('static activation ranges, calibrated from the weights', () => {
     const e = t.mlp_user.shape[1]
     const w0 = t['mlp_0.kernel']
     const h1 = w0.shape[1]
-    const q = (name: string, x: Float64Array) => (act[name] ? fakeQuantStatic(x, act[name]) : x)
+    const q = (name: string, x: Float64Array) => (act[name] ? Float64Array.from(fakeQuantStatic(x, act[name])) : x)
     const dense = (x: ArrayLike<number>, n: number, W: Float32Array, inD: number, outD: number, off: number, bias?: Float32Array) => {
       const y = new Float64Array(n * outD)
       for (let r = 0; r < n; r++)
@@ -165,8 +167,8 @@ describe('static activation ranges, calibrated from the weights', () => {
         }
       return y
     }
-    const uh = dense(q('mlp_0.kernel', Float64Array.from(t.mlp_user.data)), U, w0.data, e, h1, 0)
-    const ih = dense(t.mlp_item.data, I, w0.data, e, h1, e, t['mlp_0.bias'].data)
+    const uh = q('mlp_0.user_half', dense(q('mlp_0.kernel', Float64Array.from(t.mlp_user.data)), U, w0.data, e, h1, 0))
+    const ih = q('mlp_0.item_half', dense(t.mlp_item.data, I, w0.data, e, h1, e, t['mlp_0.bias'].data))
     let h = new Float64Array(U * I * h1)
     for (let u = 0; u < U; u++) for (let i = 0; i < I; i++) for (let j = 0; j < h1; j++) h[(u * I + i) * h1 + j] = Math.max(0, uh[u * h1 + j] + ih[i * h1 + j])
     const inputs: Record<string, Float64Array> = {'mlp_1.kernel': h}
@@ -198,7 +200,9 @@ describe('static activation ranges, calibrated from the weights', () => {
     const kernels = ['gmf_item', 'mlp_0.kernel', 'mlp_1.kernel', 'mlp_2.kernel']
     const act = calibrateActivations(w, kernels)
     const brute = neumfLayerInputs(w, act)
-    expect(act['mlp_1.kernel'].lo).toBe(0) // out of a ReLU: zero point 0
+    // the halves over every user / item; mlp_1's input their (quantized) sum, out of a ReLU: zero point 0
+    expect([act['mlp_0.user_half'].coverage, act['mlp_0.item_half'].coverage]).toEqual(['all', 'all'])
+    expect(act['mlp_1.kernel'].lo).toBe(0)
     expect(act['mlp_1.kernel'].hi).toBeCloseTo(maxOf(brute['mlp_1.kernel']), 5)
     expect(act['mlp_1.kernel'].coverage).toBe('all')
     expect(act['mlp_2.kernel'].hi).toBeCloseTo(maxOf(brute['mlp_2.kernel']), 5)

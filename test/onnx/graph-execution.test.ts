@@ -64,7 +64,7 @@ describe('execution measured from the graph ORT runs', () => {
     const bytes = exportOnnx(c)
     const meta = onnx.ModelProto.decode(bytes).metadataProps.find((p) => p.key === 'rec.int8_activations')!.value
     const act = JSON.parse(meta) as Record<string, {coverage: string}>
-    expect(Object.fromEntries(Object.entries(act).map(([k, a]) => [k, a.coverage]))).toEqual({gmf_item: 'all', 'mlp_0.kernel': 'all', 'mlp_1.kernel': 'all', 'mlp_2.kernel': 'sample'})
+    expect(Object.fromEntries(Object.entries(act).map(([k, a]) => [k, a.coverage]))).toEqual({gmf_item: 'all', 'mlp_0.kernel': 'all', 'mlp_0.user_half': 'all', 'mlp_0.item_half': 'all', 'mlp_1.kernel': 'all', 'mlp_2.kernel': 'sample'})
     const g = await measured(c)
     expect(g.notes.filter((n) => n.includes('calibrated on a sample'))).toHaveLength(1)
     expect(g.notes.find((n) => n.includes('calibrated on a sample'))).toMatch(/^mlp_2\.kernel: /)

@@ -32,10 +32,12 @@ describe('the execution claims hold in the graph ORT runs', () => {
     const neumf = await optimizedGraph(compressVariant(tinyModel('neumf'), variant({quantize: {dtype: 'int8'}})).model)
     expect(count(neumf.ops, 'MatMulIntegerToFloat')).toBe(3) // gmf_item, mlp_0 user half, mlp_1
     // per request: no dequantize / quantize of gathered user rows (quantized at load); the only QuantizeLinear is the
-    // first MLP layer's output; out.bias rides on the GMF matmul (Adds left: first layer, GMF + MLP)
+    // first MLP layer's user half ([B, h1]), added to the item half (quantized at load) by one QLinearAdd straight
+    // into mlp_1's uint8 input; out.bias rides on the GMF matmul (the one Add left: GMF + MLP)
     expect(count(neumf.ops, 'QuantizeLinear')).toBe(1)
+    expect(count(neumf.ops, 'QLinearAdd')).toBe(1)
     expect(neumf.ops).not.toContain('DequantizeLinear')
-    expect(count(neumf.ops, 'Add')).toBe(2)
+    expect(count(neumf.ops, 'Add')).toBe(1)
     // one activation scale per tensor is all MatMulIntegerToFloat takes: it must be a constant (calibrated), never computed from the call
     for (const g of [mf, neumf]) {
       for (const n of g.nodes.filter((n) => n.opType === 'MatMulIntegerToFloat')) {
