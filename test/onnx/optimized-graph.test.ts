@@ -36,6 +36,7 @@ describe('the execution claims hold in the graph ORT runs', () => {
     // into mlp_1's uint8 input; out.bias rides on the GMF matmul (the one Add left: GMF + MLP)
     expect(count(neumf.ops, 'QuantizeLinear')).toBe(1)
     expect(count(neumf.ops, 'QLinearAdd')).toBe(1)
+    expect(count(neumf.ops, 'Expand')).toBe(1) // the uint8 user half, to [B, I, h1]: QLinearAdd broadcasts in long spans
     expect(neumf.ops).not.toContain('DequantizeLinear')
     expect(count(neumf.ops, 'Add')).toBe(1)
     // one activation scale per tensor is all MatMulIntegerToFloat takes: it must be a constant (calibrated), never computed from the call
