@@ -4,8 +4,9 @@
  *
  *   npx tsx bench/onnx-latency.ts [--mlp 64,32,16] [--factors 64] [--requests 200] [--runs 5] [--threads 1]
  *
- * Prints, per variant: execution, ONNX file size, params, FLOPs per pair, and p50 / p95 latency in ms
- * (the median over `runs` runs of `requests` timed requests each, after warm-up).
+ * Prints, per variant: execution, ONNX file size, params, FLOPs per pair, p50 / p95 latency in ms (the
+ * median over `runs` runs of `requests` timed requests each, after warm-up; the variants' requests
+ * interleaved one by one) and p50 relative to float32 (median over runs of the per-run ratio).
  */
 import {mkdtempSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -75,7 +76,7 @@ for (const spec of specs) {
 }
 
 console.log(`NeuMF ${U} users × ${I} items, factors ${f}, mlp ${mlp.join(',')}; ORT ${threads} intra-op thread(s); ${runs} runs × ${requests} requests (1 user vs all items)`)
-console.log(['variant', 'execution', 'onnx KB', 'params', 'FLOPs/pair', 'p50 ms', 'p95 ms'].join('\t'))
+console.log(['variant', 'execution', 'onnx KB', 'params', 'FLOPs/pair', 'p50 ms', 'p95 ms', 'p50 / float32'].join('\t'))
 const rng = new Rng(9)
 // all sessions open at once; runs interleave the variants so that drift (CPU clock, JIT) hits them alike
 const sessions = []
@@ -92,18 +93,23 @@ for (const s of sessions)
     one[0] = rng.int(U)
     await s.scorer.scoreUsers(one)
   }
+// requests interleave the variants one by one (the same user for each, the order rotating), so that the
+// load of other processes and CPU clock changes hit every variant alike within a run
 for (let r = 0; r < runs; r++) {
-  for (const s of sessions) {
-    const times: number[] = []
-    for (let i = 0; i < requests; i++) {
-      one[0] = rng.int(U)
+  const times: number[][] = sessions.map(() => [])
+  for (let i = 0; i < requests; i++) {
+    one[0] = rng.int(U)
+    for (let j = 0; j < sessions.length; j++) {
+      const k = (i + j) % sessions.length
       const t0 = performance.now()
-      await s.scorer.scoreUsers(one)
-      times.push(performance.now() - t0)
+      await sessions[k].scorer.scoreUsers(one)
+      times[k].push(performance.now() - t0)
     }
-    times.sort((a, b) => a - b)
-    s.p50s.push(percentileNearestRank(times, 50))
-    s.p95s.push(percentileNearestRank(times, 95))
+  }
+  for (const [k, s] of sessions.entries()) {
+    times[k].sort((a, b) => a - b)
+    s.p50s.push(percentileNearestRank(times[k], 50))
+    s.p95s.push(percentileNearestRank(times[k], 95))
   }
 }
 const baseBytes = sessions[0].bytes
@@ -119,6 +125,8 @@ for (const s of sessions) {
       flopsPerPair(s.model).toFixed(0),
       median(s.p50s).toFixed(3),
       median(s.p95s).toFixed(3),
+      // paired: the median over runs of this run's p50 ratio to float32's
+      median(s.p50s.map((p, r) => p / sessions[0].p50s[r])).toFixed(2),
     ].join('\t'),
   )
 }

@@ -117,7 +117,7 @@ export function flopsPerPair(c: CompressedModel): number {
   }
 }
 
-/** which int8 tensors run in an integer kernel (MatMulInteger) in the ONNX graph */
+/** which int8 tensors run in an integer kernel (MatMulIntegerToFloat) in the ONNX graph */
 export function int8KernelTensors(c: CompressedModel): string[] {
   const out: string[] = []
   const isInt8 = (n: string) => c.tensors[n]?.kind === 'int8'
@@ -129,6 +129,26 @@ export function int8KernelTensors(c: CompressedModel): string[] {
   if (c.kind === 'two_tower') for (const l of layerNames(c.tensors, 'user_tower_')) if (isInt8(`${l}.kernel`)) out.push(`${l}.kernel`)
   return out
 }
+
+/**
+ * User tables whose gathered rows are the input of an int8 kernel (table → kernel): the exporter
+ * quantizes the whole table (neumf gmf_user: times the GMF output weights) with that kernel's static
+ * activation scale once, at session load, and gathers uint8 rows per request. Low-rank tables keep
+ * their per-request A[u]·B.
+ */
+export function activationTables(c: CompressedModel): Record<string, string> {
+  const kernels = new Set(int8KernelTensors(c))
+  const pairs: [string, string][] =
+    c.kind === 'mf' ? [['user_emb', 'item_emb']]
+    : c.kind === 'neumf' ? [['gmf_user', 'gmf_item'], ['mlp_user', `${layerNames(c.tensors, 'mlp_')[0]}.kernel`]]
+    : c.kind === 'two_tower' ? [['user_emb', `${layerNames(c.tensors, 'user_tower_')[0]}.kernel`]]
+    : []
+  return Object.fromEntries(pairs.filter(([t, k]) => kernels.has(k) && c.tensors[t] && c.tensors[t].kind !== 'lowrank'))
+}
+
+/** the note of a user table turned into the uint8 activations of an int8 kernel at session load */
+export const activationTableNote = (name: string, form: string) =>
+  `${name}: ${form} in the file, quantized at session load to the uint8 activations of an integer matmul (calibrated static scale); the requested rows are gathered`
 
 /** embedding tables gathered per request (user side) */
 export const isUserTable = (name: string) => name === 'user_emb' || name === 'gmf_user' || name === 'mlp_user'
@@ -149,15 +169,19 @@ export function executionOf(c: CompressedModel): {execution: Execution; notes: s
   const notes: string[] = []
   const kernels = new Set(int8KernelTensors(c))
   const atLoad = new Set(itemOnlyTensors(c))
+  const tables = activationTables(c)
   const seen = new Set<Execution>()
   for (const [name, s] of Object.entries(c.tensors)) {
     if (s.kind === 'float32') {
       if (s.pruned) seen.add('sparse-zeros')
       continue
     }
-    if (s.kind === 'int8' && kernels.has(name)) {
+    if (tables[name]) {
+      // part of the int8-kernel path (no float compute of its own)
+      notes.push(activationTableNote(name, s.kind))
+    } else if (s.kind === 'int8' && kernels.has(name)) {
       seen.add('int8-kernel')
-      notes.push(`${name}: int8 weights in an integer matmul with uint8 activations quantized per row (per user: independent of the batch)`)
+      notes.push(`${name}: int8 weights in an integer matmul with uint8 activations quantized by a constant scale calibrated at export (independent of the batch; inputs beyond the calibrated range saturate)`)
     } else if (s.kind === 'int8' || s.kind === 'int4') {
       seen.add('dequantized-at-load')
       notes.push(`${name}: ${s.kind} in the file, dequantized to float32 ${isUserTable(name) ? 'after the gather (the requested rows only)' : 'at session load'}`)

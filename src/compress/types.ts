@@ -64,8 +64,8 @@ export interface CompressedModel {
 /**
  * How a variant's ONNX graph really executes (the dominant path; per-tensor details go in `notes`):
  * - float32: plain float32 MatMuls
- * - int8-kernel: int8 weights multiplied by uint8 activations quantized row by row at run time
- *   (MatMulInteger), integer accumulation, float rescale
+ * - int8-kernel: int8 weights multiplied by uint8 activations quantized with a constant scale calibrated
+ *   at export (MatMulIntegerToFloat), integer accumulation, float rescale
  * - fp16-storage: weights stored as float16 in the file, cast to float32 once at session load; float32 compute
  * - dequantized-at-load: int8/int4 storage, dequantized to float32 at session load (or after a gather); float32 compute
  * - factorized: W = A·B executed as two MatMuls (fewer FLOPs)

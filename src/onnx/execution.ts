@@ -1,3 +1,4 @@
+import {activationTableNote} from '../compress/accounting.js'
 import type {Execution} from '../compress/types.js'
 import {DataType, onnx} from './graph.js'
 
@@ -26,8 +27,8 @@ export interface GraphExecution {
 
 /** ops that multiply integer tensors with integer accumulation (ORT core and com.microsoft) */
 const INTEGER_MATMULS = new Set(['MatMulInteger', 'DynamicQuantizeMatMul', 'MatMulIntegerToFloat', 'QLinearMatMul', 'QGemm'])
-/** ops that quantize activations once per call (one scale for every row of the batch) */
-const PER_CALL_QUANTIZERS = new Set(['DynamicQuantizeLinear', 'DynamicQuantizeMatMul', 'MatMulIntegerToFloat'])
+/** ops that quantize activations once per call (one scale for every row of the batch, computed from the batch) */
+const PER_CALL_QUANTIZERS = new Set(['DynamicQuantizeLinear', 'DynamicQuantizeMatMul'])
 
 type Form = 'int8' | 'int4' | 'float16' | 'lowrank'
 
@@ -69,11 +70,14 @@ function opCounts(nodes: NodeProto[]): Record<string, number> {
 }
 
 /** what the optimized graph does with one stored weight */
-type Fate = 'integer-matmul' | 'folded' | 'after-gather' | 'per-request' | 'factorized'
+type Fate = 'integer-matmul' | 'folded' | 'activation-table' | 'after-gather' | 'per-request' | 'factorized'
 
-function fateOf(w: Weight, consumers: Map<string, NodeProto[]>): Fate {
+/** a user table the exporter quantizes to the uint8 input of an int8 kernel (`<table>.act_q`, export.ts userInput) */
+const activationTable = (w: Weight, initializers: Map<string, TensorProto>) => initializers.get(`${w.name}.act_q`)?.dataType === DataType.UINT8
+
+function fateOf(w: Weight, consumers: Map<string, NodeProto[]>, initializers: Map<string, TensorProto>): Fate {
   const uses = w.initializers.flatMap((t) => consumers.get(t.name ?? '') ?? [])
-  if (uses.length === 0) return 'folded'
+  if (uses.length === 0) return activationTable(w, initializers) ? 'activation-table' : 'folded'
   if (w.form === 'lowrank') return 'factorized'
   if (w.form === 'int8' && uses.some((n) => INTEGER_MATMULS.has(n.opType ?? '') && w.initializers.some((t) => n.input?.[1] === t.name))) return 'integer-matmul'
   if (uses.every((n) => n.opType === 'Gather')) return 'after-gather'
@@ -86,11 +90,23 @@ function noteOf(w: Weight, fate: Fate): string {
     return fate === 'folded' ? `${w.name}: rank ${r} factors in the file, A·B rebuilt at session load` : `${w.name}: rank ${r} factors, executed as two MatMuls`
   }
   if (fate === 'integer-matmul') return `${w.name}: int8 weights in an integer matmul (int32 accumulation)`
+  if (fate === 'activation-table') return activationTableNote(w.name, w.form)
   const to = w.form === 'float16' ? 'cast to float32' : 'dequantized to float32'
   const when = fate === 'folded' ? 'at session load' : fate === 'after-gather' ? 'after the gather' : 'on every request'
   if (w.form === 'float16') return `${w.name}: float16 in the file, ${to} ${when}; float32 compute`
   if (fate === 'folded') return `${w.name}: ${w.form} in the file, folded to float32 at session load (float32 compute)`
   return `${w.name}: ${w.form} in the file, ${to} ${when}${fate === 'after-gather' ? ' (the requested rows only)' : ''}`
+}
+
+/** the static activation quantization the exporter calibrated per int8 kernel (`rec.int8_activations` metadata) */
+function activationsOf(exported: ModelProto): Record<string, {lo: number; hi: number; coverage: string}> {
+  const raw = (exported.metadataProps ?? []).find((p) => p.key === 'rec.int8_activations')?.value
+  if (!raw) return {}
+  try {
+    return JSON.parse(raw)
+  } catch {
+    return {}
+  }
 }
 
 /** the compression steps the exporter recorded (`rec.steps` metadata) */
@@ -119,14 +135,16 @@ export function graphExecution(optimized: ModelProto, exported: ModelProto): Gra
   const notes: string[] = []
   const integerMatMuls: string[] = []
   const foldedToFloat: string[] = []
+  const initializers = new Map((optimized.graph?.initializer ?? []).map((t) => [t.name ?? '', t]))
   for (const w of storedWeights(exported)) {
-    const fate = fateOf(w, consumers)
+    const fate = fateOf(w, consumers, initializers)
     notes.push(noteOf(w, fate))
     if (fate === 'integer-matmul') integerMatMuls.push(w.name)
     if (fate === 'folded') foldedToFloat.push(w.name)
     if (w.form === 'lowrank') {
       if (fate === 'factorized') seen.add('factorized')
     } else if (fate === 'integer-matmul') seen.add('int8-kernel')
+    else if (fate === 'activation-table') continue // the input side of an int8 kernel, no float compute of its own
     else seen.add(w.form === 'float16' ? 'fp16-storage' : 'dequantized-at-load')
   }
   const ops = opCounts(nodes)
@@ -137,12 +155,16 @@ export function graphExecution(optimized: ModelProto, exported: ModelProto): Gra
     notes.push('magnitude-pruned zeros are stored and multiplied densely (no sparse kernel)')
   }
   if (integerMatMuls.length > 0) {
-    const perCall = Object.keys(ops).filter((o) => PER_CALL_QUANTIZERS.has(o))
+    // MatMulIntegerToFloat takes one activation scale: a constant (calibrated at export) or one computed from the call
+    const mmitf = nodes.filter((n) => n.opType === 'MatMulIntegerToFloat')
+    const perCall = [...Object.keys(ops).filter((o) => PER_CALL_QUANTIZERS.has(o)), ...(mmitf.some((n) => !initializers.has(n.input?.[2] ?? '')) ? ['MatMulIntegerToFloat'] : [])]
     notes.push(
-      perCall.length > 0
-        ? `activations are quantized once per call (${perCall.join(', ')}): scores depend on the users sharing the call`
-        : 'activations are quantized per row (one scale per user): scores do not depend on the batch',
+      perCall.length > 0 ? `activations are quantized once per call (${perCall.join(', ')}): scores depend on the users sharing the call`
+      : mmitf.length > 0 && !ops.MatMulInteger ? 'activations are quantized with constant scales calibrated at export (one per tensor): scores do not depend on the batch; inputs beyond the calibrated range saturate'
+      : 'activations are quantized per row (one scale per user): scores do not depend on the batch',
     )
+    for (const [kernel, a] of Object.entries(activationsOf(exported)))
+      if (a.coverage === 'sample') notes.push(`${kernel}: activation range calibrated on a sample of users × every item; inputs of other pairs beyond [${a.lo}, ${a.hi}] saturate`)
   }
   const order: Execution[] = ['int8-kernel', 'factorized', 'shrunk', 'dequantized-at-load', 'fp16-storage', 'sparse-zeros']
   return {execution: order.find((e) => seen.has(e)) ?? 'float32', notes, integerMatMuls, foldedToFloat, ops}

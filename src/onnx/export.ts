@@ -1,17 +1,22 @@
-import {int8KernelTensors} from '../compress/accounting.js'
-import {layerNames, storedShape, transpose} from '../compress/tensors.js'
+import {activationTables, int8KernelTensors} from '../compress/accounting.js'
+import {calibrateActivations, type ActivationQuant} from '../compress/reference.js'
+import {layerNames, storedShape, toFloatWeights, transpose} from '../compress/tensors.js'
 import type {CompressedModel, StoredTensor} from '../compress/types.js'
 import type {Tensor32} from '../models/types.js'
-import {DataType, GraphBuilder, valueInfo} from './graph.js'
+import {DataType, GraphBuilder, MS_DOMAIN, valueInfo} from './graph.js'
 import {modelRegistry} from '../models/registry.js'
 
 export const ONNX_OPSET = 17
 
 type Int8Stored = Extract<StoredTensor, {kind: 'int8'}>
 
-/** the fixed uint8 zero point of row-quantized activations, and the smallest normal float32 (the scale of an all-zero row) */
-export const ACT_ZERO_POINT = 128
-export const FLT_MIN = 2 ** -126
+/** an activation: a float tensor, or (`uint8`) one already quantized with the consuming int8 kernel's activation constants */
+type Input = string | {uint8: string}
+
+function floatInput(x: Input, consumer: string): string {
+  if (typeof x !== 'string') throw new Error(`ONNX export: ${consumer} is not an int8 kernel but was given quantized activations`)
+  return x
+}
 
 /** rows [from, to) of a 2-D stored tensor, in the same stored form (per-column scales are shared) */
 function sliceRows(s: StoredTensor, from: number, to: number): StoredTensor {
@@ -47,7 +52,7 @@ function transposeInt8(s: Int8Stored): {data: Int8Array; rows: number; cols: num
  * - user tables: Gather, then Cast (float16), DequantizeLinear on the gathered rows (int8), in-graph
  *   nibble unpack (int4), or A[u]·B (low-rank)
  * - item tables scored against a query (mf item_emb, neumf gmf_item): q·Tᵀ with Tᵀ stored transposed;
- *   int8 as per-row activation quantization + MatMulInteger + rescale (`int8MatMul`);
+ *   int8 as static activation quantization (calibrated constant scale) + MatMulIntegerToFloat (`int8MatMul`);
  *   low-rank as (q·Bᵀ)·Aᵀ
  * - dense layers on activations: MatMul; int8 as the same integer pattern; low-rank as two MatMuls
  * - item-only subgraphs (two_tower item tower, neumf item half of the first MLP layer) are built from
@@ -55,7 +60,15 @@ function transposeInt8(s: Int8Stored): {data: Int8Array; rows: number; cols: num
  */
 class Exporter {
   readonly g = new GraphBuilder()
-  constructor(readonly c: CompressedModel) {}
+  /** static activation quantization of each int8 kernel's input, calibrated from the weights */
+  readonly act: Record<string, ActivationQuant>
+  /** user tables quantized at load as the input of an int8 kernel (table → kernel) */
+  readonly tables: Record<string, string>
+  constructor(readonly c: CompressedModel) {
+    this.tables = activationTables(c)
+    const kernels = int8KernelTensors(c)
+    this.act = kernels.length > 0 ? calibrateActivations(toFloatWeights(c), kernels) : {}
+  }
 
   private tensor(name: string): StoredTensor {
     const s = this.c.tensors[name]
@@ -139,54 +152,72 @@ class Exporter {
   }
 
   /**
-   * Activations x [N, k] quantized row by row, so that a user's scores never depend on which users share
-   * the ONNX call (one scale per call, as DynamicQuantizeLinear takes, made int8 metrics depend on
-   * eval.batch_users and differ from a single serving request). One QuantizeLinear along axis 0 (a
-   * scale per row, half to even, saturating):
-   * - signed x: symmetric around the fixed zero point 128 (MatMulInteger takes one activation zero
-   *   point per tensor, so a per-row range cannot have its own), s = max(max|row| / 127, FLT_MIN)
-   * - x >= 0 (after a ReLU): zero point 0, s = max(max(row) / 255, FLT_MIN): all 8 bits, and no Abs pass
-   * Returns q uint8 [N, k], s float [N] and the zero point to give MatMulInteger (none for 0).
+   * x [N, k] · Wq [k, n] (+ bias) with int8 weights: x quantized to uint8 by QuantizeLinear with the
+   * constant scale and zero point calibrated at export (`calibrateActivations`: a row's quantization
+   * depends on that row only, so a user's scores never depend on the users sharing the call), then
+   * ONNX Runtime's MatMulIntegerToFloat (com.microsoft): uint8 × int8 with int32 accumulation, scaled by
+   * a_scale · b_scale and the bias added in the same pass. Written as that op directly: the standard
+   * MatMulInteger → Cast → Mul(a_scale · b_scale) is not fused by ORT once constant folding has
+   * multiplied the two constant scales, and the unfused passes cost more than the integer matmul saves.
+   * Weight scale / zero point: scalar or per column [n]. A ReLU before the QuantizeLinear (zero point 0)
+   * is dropped by ORT: saturation at 0 does the same.
    */
-  quantizeRows(x: string, nonNegative: boolean): {q: string; scale: string; zeroPoint?: string} {
+  int8MatMul(x: Input, name: string, q: {data: Int8Array; rows: number; cols: number}, scale: Float32Array, zeroPoint: Int8Array | undefined, kernel: string, bias?: string): string {
     const g = this.g
-    // scales as a 1-D [N] tensor: elementwise ops on [N, 1] broadcast one element at a time in ORT
-    const amax = g.op('ReduceMax', [nonNegative ? x : g.op('Abs', [x])], {axes: [1], keepdims: 0})
-    const scale = g.op('Max', [g.op('Div', [amax, g.float(nonNegative ? 255 : 127)]), g.float(FLT_MIN)])
-    if (nonNegative) return {q: g.op('QuantizeLinear', [x, scale], {axis: 0}), scale}
-    const zp = g.op('Expand', [g.init(g.fresh('act_zp_row'), [1], Uint8Array.of(ACT_ZERO_POINT)), g.op('Shape', [scale])])
-    const q = g.op('QuantizeLinear', [x, scale, zp], {axis: 0})
-    return {q, scale, zeroPoint: g.init(g.fresh('act_zp'), [], Uint8Array.of(ACT_ZERO_POINT))}
+    const w = g.init(`${name}.q`, [q.rows, q.cols], q.data)
+    const perColumn = scale.length > 1
+    const [aScale, aZero] = this.actConsts(kernel)
+    const xq = typeof x === 'string' ? g.op('QuantizeLinear', [x, aScale, aZero]) : x.uint8
+    const inputs = [xq, w, aScale, g.init(`${name}.scale`, perColumn ? [q.cols] : [], scale), aZero]
+    inputs.push(zeroPoint ? g.init(`${name}.zp`, perColumn ? [q.cols] : [], zeroPoint) : '', bias ?? '')
+    while (inputs.at(-1) === '') inputs.pop()
+    return g.opN('MatMulIntegerToFloat', inputs, {}, 1, MS_DOMAIN)[0]
+  }
+
+  private readonly actNames = new Map<string, [string, string]>()
+  /** the initializers of the calibrated activation scale and zero point of `kernel`'s input (shared by all its parts), or of another calibrated activation */
+  private actConsts(kernel: string): [string, string] {
+    let names = this.actNames.get(kernel)
+    if (!names) {
+      const a = this.act[kernel]
+      if (!a) throw new Error(`ONNX export: no calibrated activation range for int8 kernel ${kernel}`)
+      names = [this.g.init(`${kernel}.a_scale`, [], Float32Array.of(a.scale)), this.g.init(`${kernel}.a_zp`, [], Uint8Array.of(a.zeroPoint))]
+      this.actNames.set(kernel, names)
+    }
+    return names
   }
 
   /**
-   * x [N, k] · Wq [k, n] with int8 weights: activations quantized per row (`quantizeRows`), MatMulInteger
-   * (uint8 × int8, int32 accumulation: exact, whatever the batch), Cast, Mul by scale_w, Mul by s_row.
-   * Weight scale / zero point: scalar or per column [n].
+   * Rows of user table `table` (times `mul` [d], if given) as the input of `kernel`. When that is an int8
+   * kernel (`activationTables`), the whole table is quantized with the kernel's activation constants in
+   * ops of constants, which ORT folds at session load into a uint8 table named `<table>.act_q`: a request
+   * gathers uint8 rows, with no dequantize / quantize pass. The same values as quantizing the gathered
+   * rows (QuantizeLinear is elementwise). Otherwise the float rows.
    */
-  int8MatMul(x: string, name: string, q: {data: Int8Array; rows: number; cols: number}, scale: Float32Array, zeroPoint: Int8Array | undefined, nonNegative = false): string {
+  userInput(table: string, ids: string, kernel: string, mul?: string): Input {
     const g = this.g
-    const a = this.quantizeRows(x, nonNegative)
-    const w = g.init(`${name}.q`, [q.rows, q.cols], q.data)
-    const perColumn = scale.length > 1
-    const inputs = [a.q, w, a.zeroPoint ?? '']
-    if (zeroPoint) inputs.push(g.init(`${name}.zp`, perColumn ? [q.cols] : [], zeroPoint))
-    while (inputs.at(-1) === '') inputs.pop()
-    const acc = g.op('Cast', [g.op('MatMulInteger', inputs)], {to: DataType.FLOAT})
-    // weight scale first, row scale second: ORT fuses MatMulInteger → Cast → Mul(a_scale · b_scale) into
-    // MatMulIntegerToFloat, whose a_scale is one number per tensor, and would silently misapply per-row scales
-    const scaled = g.op('Mul', [acc, g.init(`${name}.scale`, perColumn ? [q.cols] : [], scale)])
-    return g.op('Mul', [scaled, g.op('Unsqueeze', [a.scale, g.int64([1])])])
+    if (this.tables[table] !== kernel) {
+      const rows = this.gatherRows(table, ids)
+      return mul ? g.op('Mul', [rows, mul]) : rows
+    }
+    let full = this.constValue(table)
+    if (mul) full = g.op('Mul', [full, mul])
+    const q = g.op('QuantizeLinear', [full, ...this.actConsts(kernel)])
+    g.renameOutput(q, `${table}.act_q`)
+    return {uint8: g.op('Gather', [`${table}.act_q`, ids], {axis: 0})}
   }
 
-  /** x [N, in] · W (+ bias) (+ ReLU) on activations computed per request; `nonNegative`: x comes out of a ReLU */
-  dense(x: string, name: string, s: StoredTensor, bias: string | undefined, relu: boolean, nonNegative = false): string {
+  /** x [N, in] · W (+ bias) (+ ReLU) on activations computed per request; `kernel`: the stored tensor W is (part of), for int8 */
+  dense(input: Input, name: string, s: StoredTensor, bias: string | undefined, relu: boolean, kernel = name): string {
     const g = this.g
     let y: string
     if (s.kind === 'int8') {
       if (s.axis === 0) throw new Error(`${name}: dense kernels are quantized per tensor or per output column`)
-      y = this.int8MatMul(x, name, {data: s.data, rows: s.shape[0], cols: s.shape[1]}, s.scale, s.zeroPoint, nonNegative)
-    } else if (s.kind === 'lowrank') {
+      y = this.int8MatMul(input, name, {data: s.data, rows: s.shape[0], cols: s.shape[1]}, s.scale, s.zeroPoint, kernel, bias && this.constValue(bias))
+      return relu ? g.op('Relu', [y]) : y
+    }
+    const x = floatInput(input, name)
+    if (s.kind === 'lowrank') {
       y = g.op('MatMul', [g.op('MatMul', [x, this.f32(`${name}.A`, s.a)]), this.f32(`${name}.B`, s.b)])
     } else {
       y = g.op('MatMul', [x, this.constValue(name, s)])
@@ -195,10 +226,13 @@ class Exporter {
     return relu ? g.op('Relu', [y]) : y
   }
 
-  /** q [B, d] · Tᵀ for an item table T [I, d] → [B, I] */
-  scoreAgainst(q: string, name: string): string {
+  /** q [B, d] · Tᵀ for an item table T [I, d] → [B, I] (+ `int8Bias` [I], fused, for an int8 table only) */
+  scoreAgainst(input: Input, name: string, int8Bias?: string): string {
     const g = this.g
     const s = this.tensor(name)
+    if (s.kind === 'int8') return this.int8MatMul(input, `${name}.T`, transposeInt8(s), s.scale, s.zeroPoint, name, int8Bias) // row-wise scales of T are per-column scales of Tᵀ
+    if (int8Bias) throw new Error(`ONNX export: ${name} is not an int8 kernel, it takes no bias`)
+    const q = floatInput(input, name)
     switch (s.kind) {
       case 'float32':
         return g.op('MatMul', [q, this.f32(`${name}.T`, transpose(s.tensor))])
@@ -208,9 +242,6 @@ class Exporter {
         for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) t[j * m + i] = s.data[i * n + j]
         return g.op('MatMul', [q, g.op('Cast', [g.init(`${name}.T.f16`, [n, m], t)], {to: DataType.FLOAT})])
       }
-      case 'int8':
-        // row-wise scales of T are per-column scales of Tᵀ
-        return this.int8MatMul(q, `${name}.T`, transposeInt8(s), s.scale, s.zeroPoint)
       case 'int4':
         return g.op('MatMul', [q, g.op('Transpose', [this.constValue(name, s)], {perm: [1, 0]})])
       case 'lowrank':
@@ -232,12 +263,12 @@ class Exporter {
         break
       }
       case 'mf':
-        scores = this.scoreAgainst(this.gatherRows('user_emb', users), 'item_emb')
+        scores = this.scoreAgainst(this.userInput('user_emb', users, 'item_emb'), 'item_emb')
         break
       case 'two_tower': {
-        let u = this.gatherRows('user_emb', users)
+        let u: Input = this.userInput('user_emb', users, `${layerNames(c.tensors, 'user_tower_')[0]}.kernel`)
         const ul = layerNames(c.tensors, 'user_tower_')
-        for (const [k, l] of ul.entries()) u = this.dense(u, `${l}.kernel`, this.tensor(`${l}.kernel`), `${l}.bias`, k < ul.length - 1, k > 0)
+        for (const [k, l] of ul.entries()) u = this.dense(u, `${l}.kernel`, this.tensor(`${l}.kernel`), `${l}.bias`, k < ul.length - 1)
         // item side from constants only: folded once at session load
         let it = this.constValue('item_emb')
         const il = layerNames(c.tensors, 'item_tower_')
@@ -245,7 +276,7 @@ class Exporter {
           it = g.op('Add', [g.op('MatMul', [it, this.constValue(`${l}.kernel`)]), this.constValue(`${l}.bias`)])
           if (k < il.length - 1) it = g.op('Relu', [it])
         }
-        scores = g.op('MatMul', [u, g.op('Transpose', [it], {perm: [1, 0]})])
+        scores = g.op('MatMul', [floatInput(u, 'two_tower scores'), g.op('Transpose', [it], {perm: [1, 0]})])
         break
       }
       case 'neumf': {
@@ -259,16 +290,32 @@ class Exporter {
         const wg = g.op('Reshape', [g.op('Slice', [outK, g.int64([0]), g.int64([f]), g.int64([0])]), g.int64([f])])
         const wm = g.op('Slice', [outK, g.int64([f]), g.int64([f + last]), g.int64([0])])
         // GMF: Σ_j gu_j·gi_j·w_j = (gu ⊙ w_g)·giᵀ
-        const gmf = this.scoreAgainst(g.op('Mul', [this.gatherRows('gmf_user', users), wg]), 'gmf_item')
+        // the output bias rides on the GMF integer matmul when there is one (its bias input, one value per item: no Add pass)
+        const outBias = this.tensor('gmf_item').kind === 'int8' ? g.op('Expand', [this.constValue('out.bias'), g.int64([c.numItems])]) : undefined
+        const gmf = this.scoreAgainst(this.userInput('gmf_user', users, 'gmf_item', wg), 'gmf_item', outBias)
         // MLP first layer: [mu, mi]·W0 + b0 = mu·W0[:e] + (mi·W0[e:] + b0), the item half from constants
-        const userHalf = this.dense(this.gatherRows('mlp_user', users), `${layers[0]}.kernel.user`, sliceRows(w0, 0, e), undefined, false)
+        const userHalf = this.dense(this.userInput('mlp_user', users, `${layers[0]}.kernel`), `${layers[0]}.kernel.user`, sliceRows(w0, 0, e), undefined, false, `${layers[0]}.kernel`)
         const w0Item = sliceRows(w0, e, storedShape(w0)[0])
         const itemHalf = g.op('Add', [g.op('MatMul', [this.constValue('mlp_item'), this.constValue(`${layers[0]}.kernel.item`, w0Item)]), this.constValue(`${layers[0]}.bias`)])
-        let h = g.op('Relu', [g.op('Add', [g.op('Unsqueeze', [userHalf, g.int64([1])]), itemHalf])]) // [B, I, h1]
-        h = g.op('Reshape', [h, g.int64([-1, h1])]) // [B·I, h1]
-        for (const l of layers.slice(1)) h = this.dense(h, `${l}.kernel`, this.tensor(`${l}.kernel`), `${l}.bias`, true, true)
-        const mlp = g.op('Reshape', [g.op('MatMul', [h, wm]), g.int64([-1, c.numItems])])
-        scores = g.op('Sigmoid', [g.op('Add', [g.op('Add', [gmf, mlp]), this.constValue('out.bias')])])
+        let h: Input
+        if (this.act[`${layers[0]}.user_half`]) {
+          // mlp_1 is an int8 kernel: add the halves quantized (QLinearAdd, com.microsoft) straight into mlp_1's uint8
+          // input (zero point 0: saturation is the ReLU), with no float [B, I, h1] tensor; the item half is quantized at load
+          const uq = g.op('QuantizeLinear', [userHalf, ...this.actConsts(`${layers[0]}.user_half`)])
+          const iq = g.op('QuantizeLinear', [itemHalf, ...this.actConsts(`${layers[0]}.item_half`)])
+          // the user half expanded to [B, I, h1] first (uint8: a quarter of the float bytes): QLinearAdd then broadcasts
+          // only over B, in spans of I·h1 values, instead of one call per (user, item) row of h1 values (2-3× faster)
+          const uqx = g.op('Expand', [g.op('Unsqueeze', [uq, g.int64([1])]), g.int64([1, c.numItems, h1])])
+          const sum = g.opN('QLinearAdd', [uqx, ...this.actConsts(`${layers[0]}.user_half`), iq, ...this.actConsts(`${layers[0]}.item_half`), ...this.actConsts(`${layers[1]}.kernel`)], {}, 1, MS_DOMAIN)[0]
+          h = {uint8: g.op('Reshape', [sum, g.int64([-1, h1])])} // [B·I, h1]
+        } else {
+          h = g.op('Relu', [g.op('Add', [g.op('Unsqueeze', [userHalf, g.int64([1])]), itemHalf])]) // [B, I, h1]
+          h = g.op('Reshape', [h, g.int64([-1, h1])]) // [B·I, h1]: 2-D, so that ORT fuses a float MatMul + bias into one Gemm
+        }
+        for (const l of layers.slice(1)) h = this.dense(h, `${l}.kernel`, this.tensor(`${l}.kernel`), `${l}.bias`, true)
+        const mlp = g.op('Reshape', [g.op('MatMul', [floatInput(h, 'out.kernel'), wm]), g.int64([-1, c.numItems])])
+        const z = g.op('Add', [gmf, mlp])
+        scores = g.op('Sigmoid', [outBias ? z : g.op('Add', [z, this.constValue('out.bias')])])
         break
       }
     }
@@ -284,6 +331,8 @@ class Exporter {
         'rec.probabilities': String(modelRegistry[c.kind].probabilities),
         'rec.steps': JSON.stringify(c.steps),
         'rec.int8_kernels': int8KernelTensors(c).join(','),
+        // the static activation quantization of each int8 kernel's input: scale, zero point, calibrated range and its coverage
+        ...(Object.keys(this.act).length > 0 ? {'rec.int8_activations': JSON.stringify(this.act)} : {}),
       },
       doc: 'rec scoring graph: users int64 [B] → scores float32 [B, numItems]',
     })

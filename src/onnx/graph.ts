@@ -3,6 +3,9 @@ import onnxProto from 'onnx-proto'
 export const {onnx} = onnxProto
 export const DataType = onnx.TensorProto.DataType
 
+/** ONNX Runtime's contrib operator domain */
+export const MS_DOMAIN = 'com.microsoft'
+
 export type Attr = number | number[] | string | {float: number}
 
 const bytesOf = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength)
@@ -90,7 +93,8 @@ export class GraphBuilder {
       producerName: 'rec',
       producerVersion: '0.1.0',
       docString: opts.doc ?? '',
-      opsetImport: [onnx.OperatorSetIdProto.create({domain: '', version: opts.opset})],
+      // contrib ops (com.microsoft, version 1: ONNX Runtime) when the graph uses any
+      opsetImport: [onnx.OperatorSetIdProto.create({domain: '', version: opts.opset}), ...(this.nodes.some((n) => n.domain === MS_DOMAIN) ? [onnx.OperatorSetIdProto.create({domain: MS_DOMAIN, version: 1})] : [])],
       graph,
       metadataProps: Object.entries(opts.metadata).map(([key, value]) => onnx.StringStringEntryProto.create({key, value})),
     })

@@ -3,7 +3,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import * as ort from 'onnxruntime-node'
 import {afterAll, describe, expect, it} from 'vitest'
-import {executionOf} from '../../src/compress/accounting.js'
+import {activationTableNote, executionOf} from '../../src/compress/accounting.js'
 import {compressVariant, expandVariants} from '../../src/compress/registry.js'
 import {fromWeights} from '../../src/compress/tensors.js'
 import type {CompressedModel} from '../../src/compress/types.js'
@@ -34,14 +34,17 @@ async function measured(c: CompressedModel) {
 }
 
 describe('execution measured from the graph ORT runs', () => {
-  it('mf int8: the item table runs in an integer matmul, the user table is dequantized after the gather', async () => {
+  it('mf int8: the item table runs in an integer matmul, the user table is quantized at load to its uint8 input', async () => {
     const g = await measured(compressed('mf', {quantize: {dtype: 'int8'}}))
     expect(g.execution).toBe('int8-kernel')
     expect(g.integerMatMuls).toEqual(['item_emb'])
     expect(g.foldedToFloat).toEqual([])
-    expect(g.ops.MatMulInteger).toBe(1)
+    expect(g.ops.MatMulIntegerToFloat).toBe(1)
     expect(g.ops.MatMul).toBeUndefined()
-    expect(g.notes).toContain('user_emb: int8 in the file, dequantized to float32 after the gather (the requested rows only)')
+    expect(g.notes).toContain(activationTableNote('user_emb', 'int8'))
+    expect(g.ops.DequantizeLinear).toBeUndefined() // no per-request dequantize / quantize of the gathered rows
+    expect(g.ops.QuantizeLinear).toBeUndefined()
+    expect(g.notes).toContain('activations are quantized with constant scales calibrated at export (one per tensor): scores do not depend on the batch; inputs beyond the calibrated range saturate')
   })
 
   it('neumf int8: three integer matmuls; the item half of the first MLP layer, mlp_item and out.kernel are folded back to float at load', async () => {
@@ -49,8 +52,30 @@ describe('execution measured from the graph ORT runs', () => {
     expect(g.execution).toBe('int8-kernel')
     expect(g.integerMatMuls).toEqual(['gmf_item', 'mlp_0.kernel.user', 'mlp_1.kernel'])
     expect(g.foldedToFloat).toEqual(['mlp_0.kernel.item', 'mlp_item', 'out.kernel'])
-    expect(g.ops.MatMulInteger).toBe(3)
+    expect(g.ops.MatMulIntegerToFloat).toBe(3)
     expect(g.notes).toContain('mlp_0.kernel.item: int8 in the file, folded to float32 at session load (float32 compute)')
+    expect(g.notes).toContain(activationTableNote('gmf_user', 'int8'))
+    expect(g.notes).toContain(activationTableNote('mlp_user', 'int8'))
+    expect(g.ops.QuantizeLinear).toBe(1) // the first MLP layer's output, per (user, item) pair; the user tables' at load
+  })
+
+  it('a deep neumf layer calibrated on a sample of users says so (metadata and a note); the others are exact', async () => {
+    const c = compressVariant(tinyModel('neumf', {users: 400, items: 300, mlp: [64, 32, 16]}), variant({quantize: {dtype: 'int8'}})).model
+    const bytes = exportOnnx(c)
+    const meta = onnx.ModelProto.decode(bytes).metadataProps.find((p) => p.key === 'rec.int8_activations')!.value
+    const act = JSON.parse(meta) as Record<string, {coverage: string}>
+    expect(Object.fromEntries(Object.entries(act).map(([k, a]) => [k, a.coverage]))).toEqual({gmf_item: 'all', 'mlp_0.kernel': 'all', 'mlp_0.user_half': 'all', 'mlp_0.item_half': 'all', 'mlp_1.kernel': 'all', 'mlp_2.kernel': 'sample'})
+    const g = await measured(c)
+    expect(g.notes.filter((n) => n.includes('calibrated on a sample'))).toHaveLength(1)
+    expect(g.notes.find((n) => n.includes('calibrated on a sample'))).toMatch(/^mlp_2\.kernel: /)
+  })
+
+  it('int8 kernels on float32 user tables (quantize target dense): the tables are quantized at load too, and the claim agrees', async () => {
+    const c = compressed('neumf', {quantize: {dtype: 'int8', target: 'dense'}})
+    const g = await measured(c)
+    expect(g.execution).toBe('int8-kernel')
+    expect(g.ops.QuantizeLinear).toBe(1)
+    expect(executionOf(c).execution).toBe('int8-kernel')
   })
 
   it('two_tower int8 embeddings only: no integer matmul, so dequantized-at-load', async () => {
