@@ -3,7 +3,7 @@
  * its final metrics equal an uninterrupted run's bit for bit, it reuses what the killed run
  * finished, and no file in the run dir is ever half-written.
  *
- * The number of kill points is REC_KILL_POINTS (default 20). The delays are drawn from a fixed
+ * The number of kill points is REC_KILL_POINTS (default 12; `npm run bench:kill` runs 50). The delays are drawn from a fixed
  * seed, uniformly over the wall time of an uninterrupted run measured in this same test, so the
  * test is reproducible up to the machine's speed (which only moves where each kill lands; every
  * assertion holds wherever it lands).
@@ -17,18 +17,19 @@ import {runCli} from '../helpers/cli.js'
 import {checkRunDirComplete, metricsBytes, mulberry32, tempDir, TEMP_FILE, tinyYaml, writeYaml, type RunJson} from './helpers.js'
 import {spawnCli} from '../helpers/cli.js'
 
-const POINTS = Math.max(1, Number(process.env.REC_KILL_POINTS ?? 20) || 20)
+const POINTS = Math.max(1, Number(process.env.REC_KILL_POINTS ?? 12) || 12)
 const SEED = 0x5eed5
 
-// long enough to be killable in training (40 epochs of ~19 batches), with a compress stage (int8)
-// and ONNX evaluation, so kills can land in every stage
+// long enough to be killable in training (25 epochs of ~19 batches), with a compress stage (int8,
+// and a pruned variant fine-tuned for 8 epochs) and ONNX evaluation, so kills land in every stage,
+// fine-tuning included
 const YAML = tinyYaml({
   name: 'killme',
   items: 300, // 6000 interactions over 80 items would leave users with no negative to sample
   interactions: 6000,
-  epochs: 40,
+  epochs: 25,
   runtime: 'onnx',
-  extra: ['compress:', '  finetune: {epochs: 1}', '  variants:', '    - {name: int8, quantize: {dtype: int8}}'].join('\n'),
+  extra: ['compress:', '  finetune: {epochs: 8}', '  variants:', '    - {name: int8, quantize: {dtype: int8}}', '    - {name: pruned, prune: {method: magnitude, sparsity: 0.5}}'].join('\n'),
 })
 
 const dir = tempDir('kill')
@@ -67,7 +68,7 @@ describe('kill -9 and resume', () => {
     expect(refResult.code, refResult.stderr).toBe(0)
     const reference = JSON.parse(refResult.stdout) as RunJson
     const refMetrics = metricsBytes(reference)
-    expect(Object.keys(refMetrics)).toEqual(['mf/base', 'mf/int8'])
+    expect(Object.keys(refMetrics)).toEqual(['mf/base', 'mf/int8', 'mf/pruned'])
     expect(reference.cached).toEqual([])
 
     const rng = mulberry32(SEED)
@@ -134,7 +135,7 @@ describe('kill -9 and resume', () => {
       expect(foreignTempFiles(after.tempFiles, pid), what).toEqual([])
       expect(existsSync(join(finalDir, '.lock')), what).toBe(false)
       const stages = readManifest(finalDir)!.stages
-      expect(Object.keys(stages).sort()).toEqual(['compress:mf/int8', 'data', 'eval:mf/base', 'eval:mf/int8', 'train:mf'])
+      expect(Object.keys(stages).sort()).toEqual(['compress:mf/int8', 'compress:mf/pruned', 'data', 'eval:mf/base', 'eval:mf/int8', 'eval:mf/pruned', 'train:mf'])
       for (const [name, s] of Object.entries(stages)) expect(s.status, `${what}: ${name}`).toBe('done')
 
       rmSync(out, {recursive: true, force: true})
