@@ -86,6 +86,13 @@ export function firstLayerPairs(userHalf: Float64Array, itemHalf: Float64Array, 
 }
 
 /** rows · W (+ bias): rows [n, in] flattened, W [in, out] */
+/** NeuMF's sizes: GMF factors f, MLP embedding e, the MLP layers, the first kernel and its width */
+function neumfShape(t: ModelWeights['tensors']): {f: number; e: number; layers: string[]; w0: Tensor32; h1: number} {
+  const layers = layerNames(t, 'mlp_')
+  const w0 = t[`${layers[0]}.kernel`]
+  return {f: t.gmf_user.shape[1], e: t.mlp_user.shape[1], layers, w0, h1: w0.shape[1]}
+}
+
 function dense(rows: ArrayLike<number>, n: number, w: Tensor32, bias?: Tensor32, relu = false): Float64Array {
   const [inDim, out] = w.shape
   const y = new Float64Array(n * out)
@@ -154,11 +161,7 @@ export function referenceScores(w: ModelWeights, users: ArrayLike<number>, optio
       return out
     }
     case 'neumf': {
-      const f = t.gmf_user.shape[1]
-      const e = t.mlp_user.shape[1]
-      const layers = layerNames(t, 'mlp_')
-      const w0 = t[`${layers[0]}.kernel`]
-      const h1 = w0.shape[1]
+      const {f, e, layers, w0, h1} = neumfShape(t)
       const outK = t['out.kernel'].data
       // GMF: (gu ⊙ w_g) · gi
       const gu = gather(t.gmf_user, users)
@@ -234,11 +237,7 @@ export function calibrateActivations(w: ModelWeights, kernels: Iterable<string>,
       return out
     }
     case 'neumf': {
-      const f = t.gmf_user.shape[1]
-      const e = t.mlp_user.shape[1]
-      const layers = layerNames(t, 'mlp_')
-      const w0 = t[`${layers[0]}.kernel`]
-      const h1 = w0.shape[1]
+      const {f, e, layers, w0, h1} = neumfShape(t)
       const gu = gather(t.gmf_user, allUsers)
       for (let j = 0; j < gu.length; j++) gu[j] *= t['out.kernel'].data[j % f]
       put('gmf_item', gu, 'all')

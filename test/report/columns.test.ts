@@ -9,19 +9,9 @@ import {renderTable} from '../../src/cli/table.js'
 import type {Protocol} from '../../src/eval/protocol.js'
 import {renderCsv, renderMarkdown, tableToJson} from '../../src/report/render.js'
 import {buildTable, type ReportRow} from '../../src/report/table.js'
+import {fullProtocol} from './fixtures.js'
 
-const protocol: Protocol = {
-  mode: 'full',
-  part: 'test',
-  candidates: 'all items',
-  excluded: 'train + validation items',
-  users: 'test users with at least one test item',
-  k: [10],
-  threshold: 0.5,
-  thresholdSource: 'config',
-  negatives: {sampler: 'uniform', exponent: 0.75, perPositive: null},
-  seed: 42,
-}
+const protocol: Protocol = fullProtocol()
 const METRICS = {'ndcg@10': 0.2812, 'precision@10': 0.1234, 'recall@10': 0.2, 'hr@10': 0.61, 'mrr@10': 0.4, auc: 0.9, accuracy: 0.7, precision: 0.75, recall: 0.65, f1: 0.7, logloss: 0.5}
 const rows = (over: Partial<Protocol> = {}): ReportRow[] => [
   {run: 'runs/a', model: 'mf', variant: 'base', backend: 'wasm', metrics: METRICS, protocol: {...protocol, ...over}},

@@ -9,20 +9,9 @@ import {renderTable} from '../../src/cli/table.js'
 import {describeProtocol, type Protocol} from '../../src/eval/protocol.js'
 import {renderCsv} from '../../src/report/render.js'
 import {buildTable, type ReportRow} from '../../src/report/table.js'
+import {fullProtocol} from './fixtures.js'
 
-const full: Protocol = {
-  mode: 'full',
-  part: 'test',
-  candidates: 'all items',
-  excluded: 'train + validation items',
-  users: 'test users with at least one test item',
-  k: [10],
-  threshold: 0.5,
-  thresholdSource: 'config',
-  negatives: {sampler: 'uniform', exponent: 0.75, perPositive: null},
-  seed: 42,
-  split: {method: 'random', ratios: [0.8, 0.1, 0.1], scope: 'per_user', order: 'latest', row_order: false},
-}
+const full: Protocol = {...fullProtocol(), split: {method: 'random', ratios: [0.8, 0.1, 0.1], scope: 'per_user', order: 'latest', row_order: false}}
 const loo: Protocol = {...full, split: {...full.split, method: 'leave_one_out'}}
 const sampled: Protocol = {...full, mode: 'sampled', candidates: '1 positive + 99 sampled negatives', excluded: 'items the user interacted with (never sampled as negatives)', negatives: {...full.negatives, perPositive: 99}}
 

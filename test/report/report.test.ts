@@ -7,24 +7,14 @@ import {isRecError} from '../../src/errors.js'
 import {formatBytes, formatCount, formatMetric, formatMs} from '../../src/report/format.js'
 import {renderCsv, renderJson, renderMarkdown, tableToJson} from '../../src/report/render.js'
 import {buildTable, type ReportRow} from '../../src/report/table.js'
+import {fullProtocol} from './fixtures.js'
 
 /** one tolerance for every numeric comparison: float32 has ~7 significant digits */
 const TOL = 1e-6
 
 const latency = (p50: number): Latency => ({p50Ms: p50, p95Ms: p50 * 2, p99Ms: p50 * 3, meanMs: p50 * 1.2, requests: 200, throughputUsersPerS: 5000, batch: 256, runtime: 'wasm'})
 
-const protocol: Protocol = {
-  mode: 'full',
-  part: 'test',
-  candidates: 'all items',
-  excluded: 'train + validation items',
-  users: 'test users with at least one test item',
-  k: [10, 20],
-  threshold: 0.5,
-  thresholdSource: 'config',
-  negatives: {sampler: 'uniform', exponent: 0.75, perPositive: null},
-  seed: 42,
-}
+const protocol: Protocol = fullProtocol([10, 20])
 
 function rows(): ReportRow[] {
   return [
