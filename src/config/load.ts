@@ -5,7 +5,7 @@ import {dirname, isAbsolute, relative, resolve} from 'node:path'
 import {parse as parseYamlValue} from 'yaml'
 
 import {RecError, clip, configError, usageError} from '../errors.js'
-import {ignoredDataOptions} from '../data/format-options.js'
+import {ignoredDataOptions} from './format-options.js'
 import {canonicalJson, configHash} from './hash.js'
 import {describeIssue, valueAt} from './issues.js'
 import {

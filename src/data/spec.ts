@@ -3,7 +3,7 @@ import {basename, join, resolve} from 'node:path'
 
 import {dataSchema, preprocessSchema, synthSchema, type DataConfig, type PreprocessConfig} from '../config/schema.js'
 import {usageError} from '../errors.js'
-import {ignoredDataOptions} from './format-options.js'
+import {ignoredDataOptions} from '../config/format-options.js'
 
 /**
  * Dataset specs for `rec data inspect --dataset <spec>` (no experiment file needed):

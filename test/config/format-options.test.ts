@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {ignoredDataOptions} from '../../src/data/format-options.js'
+import {ignoredDataOptions} from '../../src/config/format-options.js'
 import {dataConfigFromSpec} from '../../src/data/spec.js'
 
 describe('ignoredDataOptions: options a format would silently ignore', () => {

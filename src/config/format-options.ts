@@ -1,4 +1,4 @@
-import type {DataConfig} from '../config/schema.js'
+import type {DataConfig} from './schema.js'
 
 /** one `data.<key>` the chosen format never reads */
 export interface IgnoredOption {
