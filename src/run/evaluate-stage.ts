@@ -121,7 +121,7 @@ export const ONNX_FLOAT32_TOLERANCE = 1e-4
  * Executions that compute in float32 in ONNX Runtime (dense, low-rank, shrunk, zeros stored
  * densely): their export must agree with the weights within ONNX_FLOAT32_TOLERANCE. Quantized
  * executions (int8-kernel, fp16-storage, dequantized-at-load) have no tolerance: for int8-kernel
- * ONNX Runtime quantizes the activations at run time, so |ONNX − tfjs| *is* the method's error,
+ * ONNX Runtime also quantizes the activations (with scales fixed at export), so |ONNX − tfjs| *is* the method's error,
  * which the accuracy metrics, their deltas and the gate measure; the figure is reported, not gated.
  */
 const FLOAT32_EXECUTIONS = new Set(['float32', 'factorized', 'shrunk', 'sparse-zeros'])
