@@ -4,9 +4,9 @@
  * finished, and no file in the run dir is ever half-written.
  *
  * The number of kill points is REC_KILL_POINTS (default 12; `npm run bench:kill` runs 50). The delays are drawn from a fixed
- * seed, uniformly over the wall time of an uninterrupted run measured in this same test, so the
- * test is reproducible up to the machine's speed (which only moves where each kill lands; every
- * assertion holds wherever it lands).
+ * seed, stratified over the timeline of an uninterrupted run measured in this same test (start-up,
+ * then each stage), so the test is reproducible up to the machine's speed (which only moves where
+ * each kill lands; every assertion holds wherever it lands).
  */
 import {existsSync, readdirSync, readFileSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
@@ -78,11 +78,23 @@ describe('kill -9 and resume', () => {
     expect(Object.keys(refMetrics)).toEqual(['mf/base', 'mf/int8', 'mf/pruned'])
     expect(reference.cached).toEqual([])
 
+    // kill points stratified over the reference run's timeline (start-up, then each stage by the
+    // seconds its manifest records), so that every stage gets points however the machine's speed
+    // splits the wall time (uniform delays on a busy machine left fine-tuning without any)
+    const refStages = readManifest(reference.runDir)!.stages as Record<string, {seconds?: number}>
+    const order = ['data', 'train:mf', 'compress:mf/int8', 'compress:mf/pruned', 'eval:mf/base', 'eval:mf/int8', 'eval:mf/pruned']
+    const stageMs = order.map((name) => 1000 * (refStages[name]?.seconds ?? 0))
+    const startupMs = Math.max(0, wallMs - stageMs.reduce((a, b) => a + b, 0))
+    const windows: [number, number][] = [[0, startupMs]]
+    let at = startupMs
+    for (const ms of stageMs.slice(0, 4)) windows.push([at, (at += ms)])
+    windows.push([at, wallMs]) // the three evaluations and the end
     const rng = mulberry32(SEED)
     const landed: string[] = []
     const mismatches: string[] = []
     for (let p = 0; p < POINTS; p++) {
-      const delayMs = rng() * wallMs
+      const [from, to] = windows[p % windows.length]
+      const delayMs = from + rng() * (to - from)
       const out = join(dir, `k${p}`)
       const args = ['run', exp, '--out', out]
       const what = `kill point ${p} (${delayMs.toFixed(0)} ms of ${wallMs.toFixed(0)})`
