@@ -106,7 +106,7 @@ export const earlyStoppingSchema = z.strictObject({
   metric: metricName.default('mrr@10').describe('validation metric, e.g. mrr@10, ndcg@10'),
   patience: positiveInt.default(10).describe('epochs without improvement before stopping'),
   mode: z.enum(['full', 'sampled']).default('full').describe('validation protocol for early stopping (a training setting: eval.mode never changes it)'),
-  negatives: positiveInt.default(100).describe('mode sampled: negatives per validation positive'),
+  negatives: positiveInt.default(99).describe('mode sampled: distinct negatives per validation positive'),
 })
 
 export const trainSchema = z
@@ -160,7 +160,7 @@ export const latencySchema = z.strictObject({
 export const evalSchema = z
   .strictObject({
     mode: z.enum(['full', 'sampled']).default('full').describe('full ranking over all items, or 1 positive + N sampled negatives'),
-    negatives: z.union([z.literal(99), z.literal(999)]).default(99).describe('sampled mode: negatives per positive'),
+    negatives: positiveInt.default(99).describe('sampled mode: distinct negatives per positive (99: the NCF protocol; 100: the SASRec paper\'s); every evaluated user must have that many items left'),
     k: z.array(positiveInt).min(1).default([10, 20]).describe('cut-offs for top-K metrics'),
     metrics: z.array(metricName).min(1).optional().describe('metric columns of the comparison table, e.g. [ndcg@10, recall@10, auc] (default: the standard set)'),
     threshold: z.union([z.number().min(0).max(1), z.literal('validation')]).default(0.5).describe('pointwise metrics: probability threshold, or pick it on validation'),

@@ -54,8 +54,8 @@ export interface EvalDraws {
 }
 
 /**
- * eval settings as evaluate reads them: `negatives` may be any count (sampled early stopping
- * validates with train.early_stopping.negatives; the test protocol allows 99 or 999)
+ * eval settings as evaluate reads them (sampled early stopping validates with
+ * train.early_stopping.negatives instead of eval.negatives)
  */
 export type EvalSettings = Omit<EvalConfig, 'negatives'> & {negatives: number}
 

@@ -114,9 +114,9 @@ describe('value problems', () => {
   })
 
   it('a union names its alternatives', async () => {
-    const {err} = await problem('eval:\n  negatives: 50\n  threshold: high\n')
+    const {err} = await problem('eval:\n  negatives: 0\n  threshold: high\n')
     expect(err.details).toEqual([
-      'exp.yaml:2:14 eval.negatives: expected 99 or 999, got number 50',
+      'exp.yaml:2:14 eval.negatives: must be > 0 (got 0)',
       'exp.yaml:3:14 eval.threshold: expected number or "validation", got string "high"',
     ])
   })

@@ -115,7 +115,7 @@ describe('merge', () => {
       'exp.yaml': 'extends: base.yaml\ntrain:\n  early_stopping: {patience: 5}\n',
     })
     const {config} = await loadConfig(join(d, 'exp.yaml'))
-    expect(config.train.early_stopping).toEqual({metric: 'mrr@10', patience: 5, mode: 'full', negatives: 100})
+    expect(config.train.early_stopping).toEqual({metric: 'mrr@10', patience: 5, mode: 'full', negatives: 99})
   })
 
   it('per-model train overrides keep only the keys they set', async () => {
@@ -175,7 +175,7 @@ describe('--set', () => {
     expect(config.split.method).toBe('temporal')
     expect(config.train.lr).toBe(0.001)
     expect(config.name).toBe('my-exp')
-    expect(config.train.early_stopping).toEqual({metric: 'mrr@10', patience: 3, mode: 'full', negatives: 100})
+    expect(config.train.early_stopping).toEqual({metric: 'mrr@10', patience: 3, mode: 'full', negatives: 99})
     expect(sources['eval.k']).toEqual({kind: 'set', arg: 'eval.k=[5,10]'})
     expect(sources['models.0.factors']).toEqual({kind: 'set', arg: 'models.0.factors=32'})
     expect(sources['models.0.model']).toMatchObject({kind: 'experiment', line: 2, col: 5})
