@@ -164,9 +164,15 @@ describe('SASRec ONNX export', () => {
     const ops = new Set(m.graph!.node.map((n) => n.opType))
     for (const op of ['Gather', 'LayerNormalization', 'Softmax', 'Erf', 'Equal', 'ReduceMax']) expect(ops).toContain(op)
     expect(m.graph!.node.filter((n) => n.opType === 'LayerNormalization')).toHaveLength(1 + 2 * params.layers)
+    for (const model of [m, onnx.ModelProto.decode(literal)]) {
+      const names = model.graph!.initializer.map((t) => t.name)
+      expect(new Set(names).size, 'initializer names are unique').toBe(names.length)
+      const used = new Set(model.graph!.node.flatMap((n) => n.input))
+      expect(names.filter((n) => !used.has(n)), 'every initializer is used').toEqual([])
+    }
   })
 
-  it('the graph ORT runs (level all) keeps the attention core and LayerNorms; fusions listed', async () => {
+  it('the graph ORT runs (level all): Gemms with their biases, Gelu, the attention core unfused; fusions listed', async () => {
     const path = join(mkdtempSync(join(tmpdir(), 'rec-sasrec-opt-')), 'sasrec.onnx')
     await session(bytes, path)
     const nodes = onnx.ModelProto.decode(readFileSync(path)).graph!.node
@@ -183,5 +189,10 @@ describe('SASRec ONNX export', () => {
     expect(count('Erf')).toBe(0)
     expect(count('Gelu') + count('BiasGelu')).toBe(params.layers)
     expect(count('FastGelu')).toBe(0)
+    // activations are 2-D between attention cores: every projection is a Gemm with its bias (fused QKV, KV + Q in the
+    // last-position-only layer, attn_out, ffn1, ffn2); MatMuls left: probs·V per layer and the final scores
+    expect(count('Gemm')).toBe(4 * params.layers + 1)
+    expect(count('MatMul')).toBe(params.layers + 1)
+    expect(count('FusedMatMul')).toBe(params.layers) // Q·Kᵀ with the 1/√d scale folded in
   })
 })
