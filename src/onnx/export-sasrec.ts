@@ -72,8 +72,8 @@ export function exportSasrecOnnx(w: SasrecWeights, options: SasrecExportOptions 
   }
   // [rows, n·h] of n projections → [n, B, a, L, dh]
   const splitHeads = (y: string, n: number) => g.op('Transpose', [g.op('Reshape', [y, g.int64([-1, L, n, a, dh])])], {perm: [2, 0, 3, 1, 4]})
-  const index = [0, 1, 2].map((i) => g.init(`index_${i}`, [], BigInt64Array.of(BigInt(i))))
-  const part = (y: string, i: number) => g.op('Gather', [y, index[i]], {axis: 0})
+  const index: string[] = []
+  const part = (y: string, i: number) => g.op('Gather', [y, (index[i] ??= g.init(`index_${i}`, [], BigInt64Array.of(BigInt(i))))], {axis: 0})
   const invScale = g.float(1 / Math.sqrt(dh))
   for (let k = 0; k < layers; k++) {
     const p = `layer_${k}`

@@ -128,6 +128,19 @@ describe('SASRec ONNX export', () => {
     expect(maxAbsDiff(await run(await session(literal), seqs), ref)).toBeLessThan(FLOAT_TOL)
   })
 
+  it('other shapes (one layer, four heads, three layers of one head) match the reference too', async () => {
+    for (const shape of [{hidden: 16, layers: 1, heads: 4, inner: 8, maxLen: 5}, {hidden: 8, layers: 3, heads: 1, inner: 16, maxLen: 6}]) {
+      const w2 = randomSasrecWeights(11, shape, 3, {std: 0.3, perturb: 0.2})
+      const x = Int32Array.from({length: 4 * shape.maxLen}, (_, i) => (i < shape.maxLen || i % shape.maxLen < 2 ? 0 : 1 + ((i * 7) % 11)))
+      const ref2 = sasrecReferenceScores(w2, x)
+      for (const lastPositionOnly of [true, false]) {
+        const s2 = await session(exportSasrecOnnx(w2, {lastPositionOnly}))
+        const out = await s2.run({seqs: new ort.Tensor('int64', BigInt64Array.from(x, (v) => BigInt(v)), [4, shape.maxLen])})
+        expect(maxAbsDiff(out.scores.data as Float32Array, ref2), JSON.stringify(shape)).toBeLessThan(FLOAT_TOL)
+      }
+    }
+  })
+
   it('batch independence: each sequence scored alone equals its row of the batch, exactly', async () => {
     const all = await run(s, seqs)
     for (let b = 0; b < B; b++) {
