@@ -171,6 +171,36 @@ export function scoreSequences(w: Gru4recWeights, seqs: Int32Array, batch = 512)
   return out
 }
 
+/**
+ * mean over rows of −log softmax(q · itemsᵀ)[label], with a hand-written gradient: the autograd
+ * of logSumExp and a gather makes five passes over the [N, I] logits and a dense scatter (4.6 s for
+ * a 256-window batch at ml-100k sizes), this one takes the softmax kernel, one subtraction of the scattered one-hot
+ * and the two gradient matMuls, scaling their small outputs ([N, e], [I, e]) instead of [N, I]
+ * (about 4× faster). `pick` = row · I + label, flat indexes of the labels. A label probability below 1e-30 (a loss above 69) is clamped there.
+ */
+export function softmaxCrossEntropy(q: Tensor, items: Tensor, pick: Tensor): import('@tensorflow/tfjs').Scalar {
+  const f = tf.customGrad((...args: Array<Tensor | import('@tensorflow/tfjs').GradSaveFunc>) => {
+    const [qq, it, save] = args as [Tensor, Tensor, import('@tensorflow/tfjs').GradSaveFunc]
+    const probs = tf.softmax(tf.matMul(qq as Tensor2D, it as Tensor2D, false, true)) // [N, I]
+    save([qq, it, probs])
+    const picked = tf.gather(tf.reshape(probs, [-1]), pick)
+    const value = tf.neg(tf.mean(tf.log(tf.maximum(picked, 1e-30))))
+    return {
+      value,
+      gradFunc: (dy, saved) => {
+        const [sq, sit, sp] = saved
+        const [N, I] = sp.shape as [number, number]
+        // not oneHot(…, 'float32'): tfjs-wasm 4.22 writes the integer 1 into the float buffer (1.4e-45)
+        const hot = tf.reshape(tf.scatterND(tf.reshape(pick, [N, 1]), tf.ones([N]), [N * I]), [N, I])
+        const g = tf.sub(sp, hot) // d(sum of losses)/d logits
+        const scale = tf.div(dy, N)
+        return [tf.mul(tf.matMul(g, sit), scale), tf.mul(tf.matMul(g, sq, true, false), scale)]
+      },
+    }
+  })
+  return f(q, items) as import('@tensorflow/tfjs').Scalar
+}
+
 export interface Gru4recTrainer {
   /**
    * One Adam step on a batch of windows: inputs and targets [B × maxLen] shifted ids (targets:
@@ -226,10 +256,8 @@ export function createGru4recTrainer(init: Gru4recWeights, opts: {lr: number; se
           () => {
             const states = gru4recForward(vars, p, ids, {all: true, dropout: {rate: p.dropout, seed: dropoutSeed}})
             const all = tf.reshape(tf.stack(states, 1), [B * L, p.hidden])
-            const logits = itemLogits(vars, tf.gather(all, rowT), I) // [N, I]
-            const lse = tf.logSumExp(logits, 1) // [N]
-            const picked = tf.gather(tf.reshape(logits, [N * I]), pick)
-            return tf.mean(tf.sub(lse, picked)) as import('@tensorflow/tfjs').Scalar
+            const q = tf.add(tf.matMul(tf.gather(all, rowT), vars['dense.kernel']), vars['dense.bias']) // [N, e]
+            return softmaxCrossEntropy(q, tf.slice(vars.item_emb, [1, 0], [I, p.embedding]), pick)
           },
           true,
           varList,

@@ -1,7 +1,7 @@
 import {beforeAll, describe, expect, it} from 'vitest'
 
 import {initBackend, tf} from '../../src/backend/index.js'
-import {createGru4recTrainer, initGru4rec, scoreSequences} from '../../src/models/gru4rec.js'
+import {createGru4recTrainer, initGru4rec, scoreSequences, softmaxCrossEntropy} from '../../src/models/gru4rec.js'
 import {gru4recReferenceScores} from '../../src/models/gru4rec-reference.js'
 import {Rng} from '../../src/rng.js'
 
@@ -132,6 +132,24 @@ function consecutiveWindows(B: number, rng: Rng): {inputs: Int32Array; targets: 
 }
 
 describe('gru4rec training', () => {
+  it('the hand-written cross-entropy gradient equals autograd of logSumExp − picked logit', () => {
+    const before = tf.memory().numTensors
+    tf.tidy(() => {
+      const N = 7
+      const q = tf.randomNormal([N, 4], 0, 1, 'float32', 1)
+      const items = tf.randomNormal([I, 4], 0, 1, 'float32', 2)
+      const labels = Int32Array.from({length: N}, (_, k) => (k * 11) % I)
+      const pick = tf.tensor1d(Int32Array.from(labels, (y, k) => k * I + y), 'int32')
+      const mine = tf.grads((a: any, b: any) => softmaxCrossEntropy(a, b, pick))([q, items])
+      const auto = tf.grads((a: any, b: any) => {
+        const lg = tf.matMul(a, b, false, true)
+        return tf.mean(tf.sub(tf.logSumExp(lg, 1), tf.gather(tf.reshape(lg, [-1]), pick)))
+      })([q, items])
+      for (const k of [0, 1]) expect(maxDiff(mine[k].dataSync() as Float32Array, auto[k].dataSync() as Float32Array)).toBeLessThan(1e-6)
+    })
+    expect(tf.memory().numTensors).toBe(before)
+  })
+
   it('the loss is the mean full-softmax cross-entropy of the target positions (lr 0: the reference logits)', () => {
     const w = randomized(11)
     const before = tf.memory().numTensors
