@@ -85,39 +85,55 @@ export function initGru4rec(numItems: number, cfg: Partial<Gru4recConfig> = {}, 
 type Vars = Record<string, Tensor>
 
 /**
- * The GRU stack over a batch: seqs int32 [B, L]. Returns the last layer's hidden state after every
- * step (L tensors [B, h]; `all` false: only the last one). Call inside tf.tidy or a gradient closure.
+ * The GRU stack over a batch: seqs [B × L] shifted ids (row-major). Returns the last layer's hidden
+ * state after every step (L tensors [B, h]; `all` false: only the last one). Call inside tf.tidy or
+ * a gradient closure.
  *
- * Per layer: one matMul for the three gates of every step's input up front, then per step one
- * matMul for h (all three gates) and a few elementwise ops. Masking: z is raised to 1 at padding
- * steps (max(z, pad)), which makes h' = h exactly.
+ * Per step and layer: a gather of the step's embeddings (layer 0), one fused matMul (+ bias) for
+ * the three gates of x, one for the three gates of h, and a few elementwise ops, none broadcasting
+ * (a broadcasting maximum is 6× slower on wasm). The inputs of every step are NOT computed by one
+ * matMul up front and sliced per step: tfjs-wasm's Slice reads the whole source tensor out of the
+ * wasm heap (readSync copies it) for every slice, which made 50 slices of a [B, L, 3h] tensor cost
+ * more than the whole GRU (0.4 s of 0.7 s at B = 256, L = 50, h = 64). Per-step id and padding
+ * tensors come from JS instead. Masking: z is raised to 1 at padding steps (max(z, pad)), which
+ * makes h' = h exactly.
  */
-export function gru4recForward(v: Vars, p: Gru4recConfig, seqs: Tensor2D, opts: {all: boolean; dropout?: {rate: number; seed: number}}): Tensor[] {
-  const [B, L] = seqs.shape
-  const h = p.hidden
-  // 1 at padding steps, 0 elsewhere: [L] × [B, 1]
-  const pad = tf.unstack(tf.transpose(tf.cast(tf.equal(seqs, 0), 'float32')), 0).map((m) => tf.reshape(m, [B, 1]))
-  let x: Tensor = tf.gather(v.item_emb, seqs) // [B, L, e]
-  if (opts.dropout && opts.dropout.rate > 0) {
-    const keep = 1 - opts.dropout.rate
-    const u = tf.randomUniform(x.shape, 0, 1, 'float32', opts.dropout.seed)
-    x = tf.mul(x, tf.mul(tf.cast(tf.less(u, keep), 'float32'), 1 / keep))
+export function gru4recForward(v: Vars, p: Gru4recConfig, seqs: Int32Array, B: number, opts: {all: boolean; dropout?: {rate: number; seed: number}}): Tensor[] {
+  const L = seqs.length / B
+  const {hidden: h, embedding: e} = p
+  const ids: Tensor[] = []
+  const pad: Tensor[] = []
+  for (let t = 0; t < L; t++) {
+    const col = new Int32Array(B)
+    const mask = new Float32Array(B * h)
+    for (let b = 0; b < B; b++) {
+      col[b] = seqs[b * L + t]
+      if (col[b] === 0) mask.fill(1, b * h, (b + 1) * h)
+    }
+    ids.push(tf.tensor1d(col, 'int32'))
+    pad.push(tf.tensor2d(mask, [B, h]))
+  }
+  const keep = opts.dropout ? 1 - opts.dropout.rate : 1
+  let inputs: (t: number) => Tensor = (t) => {
+    const x = tf.gather(v.item_emb, ids[t]) // [B, e]
+    if (keep === 1) return x
+    const u = tf.randomUniform([B, e], 0, 1, 'float32', opts.dropout!.seed + t)
+    return tf.mul(x, tf.mul(tf.cast(tf.less(u, keep), 'float32'), 1 / keep))
   }
   let outs: Tensor[] = []
   for (let k = 0; k < p.layers; k++) {
-    const inp = k === 0 ? x : tf.stack(outs, 1) // [B, L, in]
-    const inDim = inp.shape[2]!
-    const b = v[`gru_${k}.b`]
-    const [wb, rb] = tf.split(b, 2)
-    const xw = tf.add(tf.matMul(tf.reshape(inp, [B * L, inDim]), v[`gru_${k}.w`], false, true), wb) // [B·L, 3h]
-    const steps = tf.unstack(tf.transpose(tf.reshape(xw, [B, L, 3 * h]), [1, 0, 2]), 0) // L × [B, 3h]
-    const rT = tf.transpose(v[`gru_${k}.r`]) // [h, 3h]
+    const [wb, rb] = tf.split(v[`gru_${k}.b`], 2)
+    // explicit transposes: tfjs-wasm 4.22's fused matMul with transposeB and a bias gives wrong results
+    const wT = tf.transpose(v[`gru_${k}.w`]) as Tensor2D // [in, 3h]
+    const rT = tf.transpose(v[`gru_${k}.r`]) as Tensor2D // [h, 3h]
     let state: Tensor = tf.zeros([B, h])
     const last = k === p.layers - 1
+    const input = inputs
     outs = []
     for (let t = 0; t < L; t++) {
-      const hr = tf.add(tf.matMul(state, rT), rb) // [B, 3h]
-      const [xzr, xn] = tf.split(steps[t], [2 * h, h], 1)
+      const xr = tf.fused.matMul({a: input(t) as Tensor2D, b: wT, bias: wb}) // [B, 3h]
+      const hr = tf.fused.matMul({a: state as Tensor2D, b: rT, bias: rb}) // [B, 3h]
+      const [xzr, xn] = tf.split(xr, [2 * h, h], 1)
       const [hzr, hn] = tf.split(hr, [2 * h, h], 1)
       const [z, r] = tf.split(tf.sigmoid(tf.add(xzr, hzr)), 2, 1)
       const n = tf.tanh(tf.add(xn, tf.mul(r, hn)))
@@ -125,6 +141,8 @@ export function gru4recForward(v: Vars, p: Gru4recConfig, seqs: Tensor2D, opts: 
       state = tf.add(n, tf.mul(zm, tf.sub(state, n)))
       if (!last || opts.all || t === L - 1) outs.push(state)
     }
+    const below = outs
+    inputs = (t) => below[t]
   }
   return outs
 }
@@ -158,8 +176,7 @@ export function scoreSequences(w: Gru4recWeights, seqs: Int32Array, batch = 512)
     for (let s = 0; s < B; s += batch) {
       const n = Math.min(batch, B - s)
       const scores = tf.tidy(() => {
-        const ids = tf.tensor2d(seqs.subarray(s * L, (s + n) * L), [n, L], 'int32')
-        const [last] = gru4recForward(vars, w.params, ids, {all: false})
+        const [last] = gru4recForward(vars, w.params, seqs.subarray(s * L, (s + n) * L), n, {all: false})
         return itemLogits(vars, last, I)
       })
       out.set(scores.dataSync() as Float32Array, s * I)
@@ -249,12 +266,11 @@ export function createGru4recTrainer(init: Gru4recWeights, opts: {lr: number; se
       }
       const dropoutSeed = rng.int(0x7fffffff)
       const loss = tf.tidy(() => {
-        const ids = tf.tensor2d(inputs, [B, L], 'int32')
         const rowT = tf.tensor1d(rows, 'int32')
         const pick = tf.tensor1d(Int32Array.from(labels, (y, k) => k * I + y), 'int32')
         return optimizer.minimize(
           () => {
-            const states = gru4recForward(vars, p, ids, {all: true, dropout: {rate: p.dropout, seed: dropoutSeed}})
+            const states = gru4recForward(vars, p, inputs, B, {all: true, dropout: {rate: p.dropout, seed: dropoutSeed}})
             const all = tf.reshape(tf.stack(states, 1), [B * L, p.hidden])
             const q = tf.add(tf.matMul(tf.gather(all, rowT), vars['dense.kernel']), vars['dense.bias']) // [N, e]
             return softmaxCrossEntropy(q, tf.slice(vars.item_emb, [1, 0], [I, p.embedding]), pick)
