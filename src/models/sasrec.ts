@@ -155,6 +155,29 @@ function attentionMask(seqs: Tensor2D, L: number): Tensor {
 }
 
 /**
+ * An inverted-dropout mask (0 or 1/(1−rate)) drawn from our seeded Rng in JS: tf.dropout costs
+ * ~3× more on wasm (seedrandom numbers, then floor/add/div kernels over the whole tensor).
+ */
+function dropoutMask(shape: number[], rate: number, rng: Rng): Tensor {
+  const n = shape.reduce((a, b) => a * b, 1)
+  const data = new Float32Array(n)
+  const scale = 1 / (1 - rate)
+  // an element is kept when a 16-bit uniform is ≥ rate·65536: two elements per 32-bit draw of an
+  // inlined mulberry32 seeded from `rng` (Rng.next per element costs ~5× more)
+  const cut = Math.round(rate * 65536)
+  let state = rng.int(0x7fffffff) >>> 0
+  for (let k = 0; k < n; k += 2) {
+    let t = (state = (state + 0x6d2b79f5) | 0)
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    t = (t ^ (t >>> 14)) >>> 0
+    if ((t & 0xffff) >= cut) data[k] = scale
+    if (k + 1 < n && t >>> 16 >= cut) data[k + 1] = scale
+  }
+  return tf.tensor(data, shape, 'float32')
+}
+
+/**
  * Hidden states [B, L, h] of left-padded shifted-id sequences [B, L] (int32). Training mode applies
  * dropout with seeds drawn from `rng` (required then, so that training is reproducible). Call inside
  * tf.tidy or a gradient closure.
@@ -169,7 +192,7 @@ export function sasrecForward(vars: SasrecVars, seqs: Tensor2D, training: boolea
   const N = B * L
   const rate = training ? cfg.dropout : 0
   if (rate > 0 && !rng) throw new Error('sasrecForward: training with dropout needs an rng')
-  const drop = (x: Tensor): Tensor => (rate > 0 ? tf.dropout(x, rate, undefined, rng!.int(0x7fffffff)) : x)
+  const drop = (x: Tensor): Tensor => (rate > 0 ? tf.mul(x, dropoutMask(x.shape, rate, rng!)) : x)
   const t = (name: string): Tensor => {
     const v = w[name]
     if (!v) throw new Error(`sasrec: missing tensor ${name}`)
