@@ -52,6 +52,82 @@ function run(last: number, len: number): number[] {
   return row
 }
 
+/**
+ * The spec's forward pass, one position and one head at a time in plain JS (float64): the
+ * independent check of the batched tfjs graph. Returns the hidden states [L][h] of one sequence.
+ */
+function referenceForward(w: SasrecWeights, seq: number[]): number[][] {
+  const c = sasrecConfigOf(w)
+  const h = c.hidden
+  const dh = h / c.heads
+  const T = (name: string) => w.tensors[name].data
+  const ln = (x: number[], g: Float32Array, b: Float32Array) => {
+    const m = x.reduce((a, v) => a + v, 0) / x.length
+    const v = x.reduce((a, y) => a + (y - m) ** 2, 0) / x.length
+    return x.map((y, k) => ((y - m) / Math.sqrt(v + 1e-12)) * g[k] + b[k])
+  }
+  const dense = (x: number[], kernel: Float32Array, bias: Float32Array) => {
+    const out = Array.from(bias)
+    for (let i = 0; i < x.length; i++) for (let o = 0; o < out.length; o++) out[o] += x[i] * kernel[i * out.length + o]
+    return out
+  }
+  const erf = (z: number): number => {
+    if (z < 0) return -erf(-z)
+    // asymptotic erfc beyond 3 (error < 1e-7), the Maclaurin series below it
+    if (z >= 3) return 1 - (Math.exp(-z * z) / (z * Math.sqrt(Math.PI))) * (1 - 1 / (2 * z * z) + 3 / (4 * z ** 4))
+    let sum = 0
+    let term = z
+    for (let n = 0; n < 100; n++) {
+      sum += term / (2 * n + 1)
+      term *= (-z * z) / (n + 1)
+    }
+    return (2 / Math.sqrt(Math.PI)) * sum
+  }
+  let x = seq.map((id, t) => ln(Array.from({length: h}, (_, k) => T('item_emb')[id * h + k] + T('pos_emb')[t * h + k]), T('emb_ln.gamma'), T('emb_ln.beta')))
+  for (let layer = 0; layer < c.layers; layer++) {
+    const p = `layer_${layer}.`
+    const q = x.map((r) => dense(r, T(p + 'q.kernel'), T(p + 'q.bias')))
+    const k = x.map((r) => dense(r, T(p + 'k.kernel'), T(p + 'k.bias')))
+    const v = x.map((r) => dense(r, T(p + 'v.kernel'), T(p + 'v.bias')))
+    x = x.map((row, t) => {
+      const ctx = new Array<number>(h).fill(0)
+      for (let head = 0; head < c.heads; head++) {
+        const o = head * dh
+        const scores = seq.map((id, s) => {
+          let dot = 0
+          for (let d = 0; d < dh; d++) dot += q[t][o + d] * k[s][o + d]
+          return dot / Math.sqrt(dh) + (s <= t && id !== 0 ? 0 : -10000)
+        })
+        const mx = Math.max(...scores)
+        const e = scores.map((z) => Math.exp(z - mx))
+        const sum = e.reduce((a, b) => a + b, 0)
+        for (let s = 0; s < seq.length; s++) for (let d = 0; d < dh; d++) ctx[o + d] += (e[s] / sum) * v[s][o + d]
+      }
+      const attn = dense(ctx, T(p + 'attn_out.kernel'), T(p + 'attn_out.bias'))
+      const y = ln(attn.map((a, j) => a + row[j]), T(p + 'ln1.gamma'), T(p + 'ln1.beta'))
+      const f = dense(
+        dense(y, T(p + 'ffn1.kernel'), T(p + 'ffn1.bias')).map((z) => 0.5 * z * (1 + erf(z / Math.SQRT2))),
+        T(p + 'ffn2.kernel'),
+        T(p + 'ffn2.bias'),
+      )
+      return ln(f.map((a, j) => a + y[j]), T(p + 'ln2.gamma'), T(p + 'ln2.beta'))
+    })
+  }
+  return x
+}
+
+/** weights with every tensor perturbed (biases, betas, gammas ≠ their init), so that each one matters */
+function perturbed(seed: number): SasrecWeights {
+  const w = initSasrec(I, cfg, seed)
+  const rng = new Rng(seed + 100)
+  for (const [name, t] of Object.entries(w.tensors)) {
+    const scale = name.endsWith('.kernel') ? 0.3 : name.endsWith('_emb') ? 0.5 : 0.2
+    for (let k = 0; k < t.data.length; k++) t.data[k] += rng.normal() * scale
+  }
+  w.tensors.item_emb.data.fill(0, 0, 16)
+  return w
+}
+
 describe('initSasrec', () => {
   it('makes the spec tensors with RecBole statistics, deterministically', () => {
     const w = initSasrec(I, cfg, 3)
@@ -104,6 +180,19 @@ describe('sasrecForward', () => {
     const m = last.reduce((a, b) => a + b, 0) / 16
     expect(Math.abs(m)).toBeLessThan(1e-5)
     expect(last.reduce((a, b) => a + (b - m) ** 2, 0) / 16).toBeCloseTo(1, 3)
+  })
+
+  it('matches a plain-JS reference of the spec at every item position (1e-4), with and without padding', () => {
+    const wp = perturbed(11)
+    const rows = [run(9, 8), run(27, 5), run(0, 1)]
+    const got = hidden(wp, rows)
+    rows.forEach((row, b) => {
+      const want = referenceForward(wp, row)
+      for (let t = 0; t < L; t++) {
+        if (row[t] === 0) continue
+        expect(maxDiff(got[b][t], want[t]), `row ${b} position ${t}`).toBeLessThan(1e-4)
+      }
+    })
   })
 
   it('is causal: a later item does not change earlier positions (exactly)', () => {
@@ -235,6 +324,31 @@ describe('createSasrecTrainer', () => {
     // the padding row gets no gradient
     expect(Array.from(w.tensors.item_emb.data.subarray(0, 16)).every((v) => v === 0)).toBe(true)
     expect(w.tensors.item_emb.data).not.toEqual(w0.tensors.item_emb.data)
+  })
+
+  it('ce: the loss a step returns is the mean cross-entropy of the reference forward (dropout 0)', () => {
+    const wp = perturbed(12)
+    wp.params = {...wp.params, dropout: 0}
+    const rows = [run(3, 8), run(14, 4)]
+    const inputs = Int32Array.from(rows.flat())
+    const targets = new Int32Array(inputs.length)
+    rows.forEach((row, b) => row.forEach((id, t) => (targets[b * L + t] = id === 0 ? 0 : (id % I) + 1)))
+    let sum = 0
+    let n = 0
+    rows.forEach((row, b) => {
+      const hs = referenceForward(wp, row)
+      for (let t = 0; t < L; t++) {
+        if (row[t] === 0) continue
+        const logits = Array.from({length: I}, (_, j) => hs[t].reduce((a, v, c) => a + v * wp.tensors.item_emb.data[(j + 1) * 16 + c], 0))
+        const mx = Math.max(...logits)
+        const lse = mx + Math.log(logits.reduce((a, z) => a + Math.exp(z - mx), 0))
+        sum += lse - logits[targets[b * L + t] - 1]
+        n++
+      }
+    })
+    const trainer = createSasrecTrainer(wp, {lr: 0.01, loss: 'ce', seed: 1})
+    expect(trainer.step(inputs, targets)).toBeCloseTo(sum / n, 4)
+    trainer.dispose()
   })
 
   it('bce: learns the same task from one sampled negative per position (looser)', () => {
