@@ -8,6 +8,7 @@
  * causal + padding mask is one additive [B,1,L,L] tensor; no JS loops over positions or heads.
  */
 import {tf} from '../backend/index.js'
+import {LAYER_NORM, LAYER_NORM_GRAD, registerLayerNormKernels} from '../backend/layernorm.js'
 import {Rng} from '../rng.js'
 
 type Tensor = import('@tensorflow/tfjs').Tensor
@@ -128,7 +129,33 @@ export function initSasrec(numItems: number, cfg: SasrecConfig, seed: number): S
   return {kind: 'sasrec', numItems, params: sasrecParams(cfg), tensors}
 }
 
-function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor): Tensor {
+/**
+ * LayerNorm over the last axis of [N, h]: on cpu and wasm the row-loop kernels of
+ * backend/layernorm.ts (the composed version costs ~20 broadcast kernels forward + backward), on
+ * other backends (native TensorFlow) composed from tfjs ops.
+ */
+export function sasrecLayerNorm(x: Tensor, gamma: Tensor, beta: Tensor): Tensor {
+  const backend = tf.getBackend()
+  if (backend === 'wasm' || backend === 'cpu') {
+    registerLayerNormKernels(tf, backend)
+    return fastLayerNorm(x, gamma, beta)
+  }
+  return composedLayerNorm(x, gamma, beta)
+}
+
+const fastLayerNorm = tf.customGrad((x, gamma, beta, save) => {
+  const keep = save as (tensors: Tensor[]) => void
+  const inputs = {x: x as Tensor, gamma: gamma as Tensor, beta: beta as Tensor}
+  const [y, mean, rstd] = tf.engine().runKernel(LAYER_NORM, inputs, {eps: SASREC_LN_EPS}) as Tensor[]
+  keep([inputs.x, inputs.gamma, mean, rstd])
+  return {
+    value: y,
+    gradFunc: (dy: Tensor, saved: Tensor[]) => tf.engine().runKernel(LAYER_NORM_GRAD, {dy, x: saved[0], gamma: saved[1], mean: saved[2], rstd: saved[3]}) as Tensor[],
+  }
+}) as (x: Tensor, gamma: Tensor, beta: Tensor) => Tensor
+
+/** the same LayerNorm from tfjs ops (biased variance) */
+export function composedLayerNorm(x: Tensor, gamma: Tensor, beta: Tensor): Tensor {
   const mean = tf.mean(x, -1, true)
   const d = tf.sub(x, mean)
   const variance = tf.mean(tf.square(d), -1, true)
@@ -201,7 +228,7 @@ export function sasrecForward(vars: SasrecVars, seqs: Tensor2D, training: boolea
 
   const mask = attentionMask(seqs, L)
   const emb = tf.add(tf.reshape(tf.gather(t('item_emb'), tf.reshape(seqs, [N])), [B, L, h]), t('pos_emb'))
-  let x = drop(layerNorm(tf.reshape(emb, [N, h]), t('emb_ln.gamma'), t('emb_ln.beta')))
+  let x = drop(sasrecLayerNorm(tf.reshape(emb, [N, h]), t('emb_ln.gamma'), t('emb_ln.beta')))
   const scale = 1 / Math.sqrt(dh)
   for (let k = 0; k < cfg.layers; k++) {
     const p = `layer_${k}.`
@@ -213,9 +240,9 @@ export function sasrecForward(vars: SasrecVars, seqs: Tensor2D, training: boolea
     const scores = tf.add(tf.reshape(tf.matMul(q, kt), [B, a, L, L]), mask)
     const probs = drop(tf.softmax(scores))
     const ctx = tf.reshape(tf.transpose(tf.reshape(tf.matMul(tf.reshape(probs, [B * a, L, L]), v), [B, a, L, dh]), [0, 2, 1, 3]), [N, h])
-    x = layerNorm(tf.add(drop(dense(ctx, t(p + 'attn_out.kernel'), t(p + 'attn_out.bias'))), x), t(p + 'ln1.gamma'), t(p + 'ln1.beta'))
+    x = sasrecLayerNorm(tf.add(drop(dense(ctx, t(p + 'attn_out.kernel'), t(p + 'attn_out.bias'))), x), t(p + 'ln1.gamma'), t(p + 'ln1.beta'))
     const ffn = dense(gelu(dense(x, t(p + 'ffn1.kernel'), t(p + 'ffn1.bias'))), t(p + 'ffn2.kernel'), t(p + 'ffn2.bias'))
-    x = layerNorm(tf.add(drop(ffn), x), t(p + 'ln2.gamma'), t(p + 'ln2.beta'))
+    x = sasrecLayerNorm(tf.add(drop(ffn), x), t(p + 'ln2.gamma'), t(p + 'ln2.beta'))
   }
   return tf.reshape(x, [B, L, h])
 }

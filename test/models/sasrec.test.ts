@@ -3,10 +3,12 @@ import {beforeAll, describe, expect, it} from 'vitest'
 import {initBackend, tf} from '../../src/backend/index.js'
 import {Rng} from '../../src/rng.js'
 import {
+  composedLayerNorm,
   createSasrecTrainer,
   initSasrec,
   sasrecConfigOf,
   sasrecForward,
+  sasrecLayerNorm,
   sasrecShapes,
   scoreSequences,
   type SasrecConfig,
@@ -241,6 +243,34 @@ describe('sasrecForward', () => {
     expect(maxDiff(hidden(w, rows, true, 2).flat(2), t1.flat(2))).toBeGreaterThan(1e-2)
     expect(maxDiff(hidden(w, rows).flat(2), t1.flat(2))).toBeGreaterThan(1e-2)
     expect(() => hidden(w, rows, true)).toThrow(/rng/)
+  })
+})
+
+describe('the LayerNorm kernels', () => {
+  it('give the values and gradients (x, gamma, beta) of the composed LayerNorm, on wasm and cpu', async () => {
+    const rng = new Rng(13)
+    const arr = (n: number, scale: number, shift = 0) => Float32Array.from({length: n}, () => shift + rng.normal() * scale)
+    const xs = arr(6 * 16, 2, 0.5)
+    const gs = arr(16, 0.3, 1)
+    const bs = arr(16, 0.3)
+    const ws = arr(6 * 16, 1)
+    const run = (ln: (x: Tensor, g: Tensor, b: Tensor) => Tensor) =>
+      tf.tidy(() => {
+        const x = tf.tensor2d(xs, [6, 16])
+        const g = tf.tensor1d(gs)
+        const b = tf.tensor1d(bs)
+        const w = tf.tensor2d(ws, [6, 16])
+        const y = ln(x, g, b)
+        const grads = tf.grads((xx: Tensor, gg: Tensor, bb: Tensor) => tf.sum(tf.mul(ln(xx, gg, bb), w)))([x, g, b])
+        return [y, ...grads].map((t) => Array.from(t.dataSync()))
+      })
+    const want = run(composedLayerNorm)
+    for (const backend of ['wasm', 'cpu']) {
+      await tf.setBackend(backend)
+      const got = run(sasrecLayerNorm)
+      got.forEach((g, k) => expect(maxDiff(g, want[k]), `${backend} output ${k}`).toBeLessThan(1e-4))
+    }
+    await tf.setBackend('wasm')
   })
 })
 
