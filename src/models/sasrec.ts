@@ -8,6 +8,7 @@
  * causal + padding mask is one additive [B,1,L,L] tensor; no JS loops over positions or heads.
  */
 import {tf} from '../backend/index.js'
+import {GELU, GELU_GRAD, registerGeluKernels} from '../backend/gelu.js'
 import {LAYER_NORM, LAYER_NORM_GRAD, registerLayerNormKernels} from '../backend/layernorm.js'
 import {Rng} from '../rng.js'
 
@@ -166,8 +167,27 @@ function dense(x: Tensor, kernel: Tensor, bias: Tensor): Tensor {
   return tf.add(tf.matMul(x as Tensor2D, kernel as Tensor2D), bias)
 }
 
-/** exact GELU: 0.5·z·(1 + erf(z/√2)) */
-function gelu(z: Tensor): Tensor {
+/** exact GELU, 0.5·z·(1 + erf(z/√2)): the kernels of backend/gelu.ts on cpu and wasm, else composed */
+export function sasrecGelu(z: Tensor): Tensor {
+  const backend = tf.getBackend()
+  if (backend === 'wasm' || backend === 'cpu') {
+    registerGeluKernels(tf, backend)
+    return fastGelu(z)
+  }
+  return composedGelu(z)
+}
+
+const fastGelu = tf.customGrad((z, save) => {
+  const keep = save as (tensors: Tensor[]) => void
+  const x = z as Tensor
+  keep([x])
+  return {
+    value: tf.engine().runKernel(GELU, {x}) as Tensor,
+    gradFunc: (dy: Tensor, saved: Tensor[]) => tf.engine().runKernel(GELU_GRAD, {dy, x: saved[0]}) as Tensor,
+  }
+}) as (z: Tensor) => Tensor
+
+export function composedGelu(z: Tensor): Tensor {
   return tf.mul(tf.mul(z, 0.5), tf.add(tf.erf(tf.mul(z, Math.SQRT1_2)), 1))
 }
 
@@ -241,7 +261,7 @@ export function sasrecForward(vars: SasrecVars, seqs: Tensor2D, training: boolea
     const probs = drop(tf.softmax(scores))
     const ctx = tf.reshape(tf.transpose(tf.reshape(tf.matMul(tf.reshape(probs, [B * a, L, L]), v), [B, a, L, dh]), [0, 2, 1, 3]), [N, h])
     x = sasrecLayerNorm(tf.add(drop(dense(ctx, t(p + 'attn_out.kernel'), t(p + 'attn_out.bias'))), x), t(p + 'ln1.gamma'), t(p + 'ln1.beta'))
-    const ffn = dense(gelu(dense(x, t(p + 'ffn1.kernel'), t(p + 'ffn1.bias'))), t(p + 'ffn2.kernel'), t(p + 'ffn2.bias'))
+    const ffn = dense(sasrecGelu(dense(x, t(p + 'ffn1.kernel'), t(p + 'ffn1.bias'))), t(p + 'ffn2.kernel'), t(p + 'ffn2.bias'))
     x = sasrecLayerNorm(tf.add(drop(ffn), x), t(p + 'ln2.gamma'), t(p + 'ln2.beta'))
   }
   return tf.reshape(x, [B, L, h])

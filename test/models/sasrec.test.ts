@@ -3,11 +3,13 @@ import {beforeAll, describe, expect, it} from 'vitest'
 import {initBackend, tf} from '../../src/backend/index.js'
 import {Rng} from '../../src/rng.js'
 import {
+  composedGelu,
   composedLayerNorm,
   createSasrecTrainer,
   initSasrec,
   sasrecConfigOf,
   sasrecForward,
+  sasrecGelu,
   sasrecLayerNorm,
   sasrecShapes,
   scoreSequences,
@@ -269,6 +271,26 @@ describe('the LayerNorm kernels', () => {
       await tf.setBackend(backend)
       const got = run(sasrecLayerNorm)
       got.forEach((g, k) => expect(maxDiff(g, want[k]), `${backend} output ${k}`).toBeLessThan(1e-4))
+    }
+    await tf.setBackend('wasm')
+  })
+})
+
+describe('the GELU kernels', () => {
+  it('give the values and gradients of the composed exact GELU, on wasm and cpu', async () => {
+    const xs = Float32Array.from({length: 200}, (_, k) => (k - 100) / 12)
+    const ws = Float32Array.from({length: 200}, (_, k) => Math.cos(k))
+    const run = (g: (x: Tensor) => Tensor) =>
+      tf.tidy(() => {
+        const x = tf.tensor1d(xs)
+        const w = tf.tensor1d(ws)
+        return [g(x), tf.grad((xx: Tensor) => tf.sum(tf.mul(g(xx), w)))(x)].map((t) => Array.from(t.dataSync()))
+      })
+    const want = run(composedGelu)
+    for (const backend of ['wasm', 'cpu']) {
+      await tf.setBackend(backend)
+      const got = run(sasrecGelu)
+      got.forEach((g, k) => expect(maxDiff(g, want[k]), `${backend} output ${k}`).toBeLessThan(2e-6))
     }
     await tf.setBackend('wasm')
   })
