@@ -288,6 +288,7 @@ export function scoreSequences(weights: SasrecWeights, seqs: Int32Array): Float3
   const L = cfg.maxLen
   if (seqs.length % L !== 0) throw new Error(`scoreSequences: ${seqs.length} ids is not a whole number of ${L}-wide sequences`)
   const B = seqs.length / L
+  if (B === 0) return new Float32Array(0)
   const tensors = tensorsOf(weights)
   try {
     const out = tf.tidy(() => {

@@ -34,10 +34,13 @@ function hidden(w: SasrecWeights, rows: number[][], training = false, seed?: num
   const tensors: Record<string, Tensor> = {}
   for (const [name, t] of Object.entries(w.tensors)) tensors[name] = tf.tensor(t.data, t.shape, 'float32')
   try {
-    return tf.tidy(() => {
+    const out = tf.tidy(() => {
       const seqs = tf.tensor2d(Int32Array.from(rows.flat()), [rows.length, c.maxLen], 'int32')
       return sasrecForward({cfg: c, tensors}, seqs, training, seed === undefined ? undefined : new Rng(seed))
-    }).arraySync() as number[][][]
+    })
+    const values = out.arraySync() as number[][][]
+    out.dispose()
+    return values
   } finally {
     for (const t of Object.values(tensors)) t.dispose()
   }
@@ -315,6 +318,10 @@ describe('scoreSequences', () => {
       }
     }
     expect(scoreSequences(w, Int32Array.from(rows.flat()))).toEqual(s)
+    expect(scoreSequences(w, new Int32Array(0))).toEqual(new Float32Array(0))
+    expect(() => scoreSequences(w, new Int32Array(L + 1))).toThrow(/8-wide/)
+    expect(() => scoreSequences(w, new Int32Array(L).fill(I + 1))).toThrow(/index/)
+    expect(tf.memory().numTensors).toBe(before)
   })
 })
 
