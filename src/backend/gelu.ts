@@ -1,5 +1,7 @@
 import type * as TfApi from '@tensorflow/tfjs'
 
+import {outputs, registerKernelsOnce, type KernelArgs, type TensorInfoLike} from './js-kernels.js'
+
 /**
  * Exact GELU, 0.5·z·(1 + erf(z/√2)), and its gradient as two elementwise kernels for the cpu and
  * wasm backends. Composed from tfjs ops it is ~6 kernels forward and ~8 backward over the [N, f]
@@ -14,18 +16,6 @@ import type * as TfApi from '@tensorflow/tfjs'
 export const GELU = 'SasrecGelu'
 export const GELU_GRAD = 'SasrecGeluGrad'
 
-interface TensorInfoLike {
-  dataId: object
-  shape: number[]
-  dtype: string
-}
-interface BackendLike {
-  readSync(dataId: object): unknown
-  makeTensorInfo?(shape: number[], dtype: string, values: Float32Array): TensorInfoLike
-  makeOutput?(shape: number[], dtype: string): TensorInfoLike
-  typedArrayFromHeap?(t: TensorInfoLike): Float32Array
-}
-type KernelArgs = {inputs: Record<string, TensorInfoLike>; backend: unknown}
 
 const P = 0.3275911
 const A1 = 0.254829592
@@ -52,36 +42,18 @@ export function geluInto(x: ArrayLike<number>, out: Float32Array, dy?: ArrayLike
   }
 }
 
-function output(backend: BackendLike, like: TensorInfoLike, fill: (out: Float32Array, read: (t: TensorInfoLike) => Float32Array) => void): TensorInfoLike {
-  if (backend.makeOutput && backend.typedArrayFromHeap) {
-    const out = backend.makeOutput(like.shape, 'float32')
-    // views taken after the allocation (it may grow the heap and detach older views)
-    fill(backend.typedArrayFromHeap(out), (t) => backend.typedArrayFromHeap!(t))
-    return out
-  }
-  const values = new Float32Array(like.shape.reduce((a, b) => a * b, 1))
-  fill(values, (t) => backend.readSync(t.dataId) as Float32Array)
-  return backend.makeTensorInfo!(like.shape, 'float32', values)
-}
 
 function geluKernel(args: KernelArgs): TensorInfoLike {
   const {x} = args.inputs
-  return output(args.backend as BackendLike, x, (out, read) => geluInto(read(x), out))
+  return outputs(args.backend, [x.shape], ([out], read) => geluInto(read(x), out))[0]
 }
 
 function geluGradKernel(args: KernelArgs): TensorInfoLike {
   const {dy, x} = args.inputs
-  return output(args.backend as BackendLike, x, (out, read) => geluInto(read(x), out, read(dy)))
+  return outputs(args.backend, [x.shape], ([out], read) => geluInto(read(x), out, read(dy)))[0]
 }
-
-const registered = new WeakMap<object, Set<string>>()
 
 /** registers both kernels for a backend of this tfjs instance (idempotent) */
 export function registerGeluKernels(tf: typeof TfApi, backendName: string): void {
-  let done = registered.get(tf)
-  if (!done) registered.set(tf, (done = new Set()))
-  if (done.has(backendName)) return
-  done.add(backendName)
-  if (!tf.getKernel(GELU, backendName)) tf.registerKernel({kernelName: GELU, backendName, kernelFunc: geluKernel as unknown as TfApi.KernelFunc})
-  if (!tf.getKernel(GELU_GRAD, backendName)) tf.registerKernel({kernelName: GELU_GRAD, backendName, kernelFunc: geluGradKernel as unknown as TfApi.KernelFunc})
+  registerKernelsOnce(tf, backendName, 'gelu', {[GELU]: geluKernel, [GELU_GRAD]: geluGradKernel})
 }

@@ -1,5 +1,7 @@
 import type * as TfApi from '@tensorflow/tfjs'
 
+import {outputs, registerKernelsOnce, type KernelArgs, type TensorInfoLike} from './js-kernels.js'
+
 /**
  * LayerNorm over the last axis as two kernels (forward, gradient) for the cpu and wasm backends.
  * Composed from tfjs ops a LayerNorm is ~9 kernels forward and ~20 backward, most of them
@@ -14,18 +16,6 @@ import type * as TfApi from '@tensorflow/tfjs'
 export const LAYER_NORM = 'SasrecLayerNorm'
 export const LAYER_NORM_GRAD = 'SasrecLayerNormGrad'
 
-interface TensorInfoLike {
-  dataId: object
-  shape: number[]
-  dtype: string
-}
-interface BackendLike {
-  readSync(dataId: object): unknown
-  makeTensorInfo?(shape: number[], dtype: string, values: Float32Array): TensorInfoLike
-  makeOutput?(shape: number[], dtype: string): TensorInfoLike
-  typedArrayFromHeap?(t: TensorInfoLike): Float32Array
-}
-type KernelArgs = {inputs: Record<string, TensorInfoLike>; backend: unknown; attrs?: Record<string, unknown>}
 
 /** forward rows: y = (x − mean)·rstd·gamma + beta */
 export function layerNormRows(x: Float32Array, gamma: Float32Array, beta: Float32Array, h: number, eps: number, y: Float32Array, mean: Float32Array, rstd: Float32Array): void {
@@ -88,50 +78,24 @@ export function layerNormGradRows(
   }
 }
 
-/** outputs made on the backend: wasm writes into the heap in place, cpu hands over JS arrays */
-function outputs(backend: BackendLike, shapes: number[][], fill: (arrays: Float32Array[], read: (t: TensorInfoLike) => Float32Array) => void): TensorInfoLike[] {
-  if (backend.makeOutput && backend.typedArrayFromHeap) {
-    const outs = shapes.map((s) => backend.makeOutput!(s, 'float32'))
-    // views taken after every allocation (an allocation may grow the heap and detach older views)
-    fill(
-      outs.map((o) => backend.typedArrayFromHeap!(o)),
-      (t) => backend.typedArrayFromHeap!(t),
-    )
-    return outs
-  }
-  const arrays = shapes.map((s) => new Float32Array(s.reduce((a, b) => a * b, 1)))
-  fill(arrays, (t) => backend.readSync(t.dataId) as Float32Array)
-  return shapes.map((s, k) => backend.makeTensorInfo!(s, 'float32', arrays[k]))
-}
 
 function layerNormKernel(args: KernelArgs): TensorInfoLike[] {
   const {x, gamma, beta} = args.inputs
   const eps = Number(args.attrs?.eps ?? 1e-12)
   const h = x.shape[x.shape.length - 1]
   const rows = x.shape.slice(0, -1)
-  return outputs(args.backend as BackendLike, [x.shape, rows, rows], ([y, mean, rstd], read) => layerNormRows(read(x), read(gamma), read(beta), h, eps, y, mean, rstd))
+  return outputs(args.backend, [x.shape, rows, rows], ([y, mean, rstd], read) => layerNormRows(read(x), read(gamma), read(beta), h, eps, y, mean, rstd))
 }
 
 function layerNormGradKernel(args: KernelArgs): TensorInfoLike[] {
   const {dy, x, gamma, mean, rstd} = args.inputs
   const h = x.shape[x.shape.length - 1]
-  return outputs(args.backend as BackendLike, [x.shape, [h], [h]], ([dx, dgamma, dbeta], read) =>
+  return outputs(args.backend, [x.shape, [h], [h]], ([dx, dgamma, dbeta], read) =>
     layerNormGradRows(read(dy), read(x), read(gamma), read(mean), read(rstd), h, dx, dgamma, dbeta),
   )
 }
 
-const registered = new WeakMap<object, Set<string>>()
-
 /** registers both kernels for a backend of this tfjs instance (idempotent) */
 export function registerLayerNormKernels(tf: typeof TfApi, backendName: string): void {
-  let done = registered.get(tf)
-  if (!done) registered.set(tf, (done = new Set()))
-  if (done.has(backendName)) return
-  done.add(backendName)
-  if (!tf.getKernel(LAYER_NORM, backendName)) {
-    tf.registerKernel({kernelName: LAYER_NORM, backendName, kernelFunc: layerNormKernel as unknown as TfApi.KernelFunc})
-  }
-  if (!tf.getKernel(LAYER_NORM_GRAD, backendName)) {
-    tf.registerKernel({kernelName: LAYER_NORM_GRAD, backendName, kernelFunc: layerNormGradKernel as unknown as TfApi.KernelFunc})
-  }
+  registerKernelsOnce(tf, backendName, 'layernorm', {[LAYER_NORM]: layerNormKernel, [LAYER_NORM_GRAD]: layerNormGradKernel})
 }
