@@ -16,7 +16,6 @@ import {outputs, registerKernelsOnce, type KernelArgs, type TensorInfoLike} from
 export const GELU = 'SasrecGelu'
 export const GELU_GRAD = 'SasrecGeluGrad'
 
-
 const P = 0.3275911
 const A1 = 0.254829592
 const A2 = -0.284496736
@@ -41,7 +40,6 @@ export function geluInto(x: ArrayLike<number>, out: Float32Array, dy?: ArrayLike
     out[k] = dy ? dy[k] * (phiCdf + z * e * INV_SQRT_2PI) : z * phiCdf
   }
 }
-
 
 function geluKernel(args: KernelArgs): TensorInfoLike {
   const {x} = args.inputs

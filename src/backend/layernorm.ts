@@ -16,7 +16,6 @@ import {outputs, registerKernelsOnce, type KernelArgs, type TensorInfoLike} from
 export const LAYER_NORM = 'SasrecLayerNorm'
 export const LAYER_NORM_GRAD = 'SasrecLayerNormGrad'
 
-
 /** forward rows: y = (x − mean)·rstd·gamma + beta */
 export function layerNormRows(x: Float32Array, gamma: Float32Array, beta: Float32Array, h: number, eps: number, y: Float32Array, mean: Float32Array, rstd: Float32Array): void {
   const n = mean.length
@@ -77,7 +76,6 @@ export function layerNormGradRows(
     dbeta[c] = db[c]
   }
 }
-
 
 function layerNormKernel(args: KernelArgs): TensorInfoLike[] {
   const {x, gamma, beta} = args.inputs
