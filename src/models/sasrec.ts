@@ -191,14 +191,21 @@ export function composedGelu(z: Tensor): Tensor {
   return tf.mul(tf.mul(z, 0.5), tf.add(tf.erf(tf.mul(z, Math.SQRT1_2)), 1))
 }
 
-/** additive mask [B,1,L,L]: 0 where key s ≤ query t and seq[s] ≠ 0, else −10000 */
+/**
+ * additive mask [B,1,L,L]: 0 where key s ≤ query t and seq[s] ≠ 0, else −10000; a query row with no
+ * allowed key (a padding position) gets 0 everywhere instead, the same softmax in exact arithmetic
+ * (a constant shift), but float32 loses ~1e-4 on "score − 10000", and that row is the state of an
+ * empty history, which is read (the ONNX export does the same)
+ */
 function attentionMask(seqs: Tensor2D, L: number): Tensor {
   const causal = new Float32Array(L * L)
   for (let t = 0; t < L; t++) causal.fill(1, t * L, t * L + t + 1)
   const valid = tf.reshape(tf.cast(tf.notEqual(seqs, 0), 'float32'), [-1, 1, 1, L])
   const allowed = tf.mul(valid, tf.tensor(causal, [1, 1, L, L], 'float32'))
-  // (allowed − 1) · 10000: 0 or −10000 exactly
-  return tf.mul(tf.sub(allowed, 1), -SASREC_MASK)
+  // 1 where the query row has an allowed key: [B,1,L,1]
+  const liveRow = tf.max(allowed, 3, true)
+  // (allowed − 1) · 10000 · live: 0 or −10000 exactly
+  return tf.mul(tf.sub(allowed, 1), tf.mul(liveRow, -SASREC_MASK))
 }
 
 /**
