@@ -7,6 +7,8 @@
  * positive plus its sampled negatives (BCE), so 4 negatives per positive = 500k rows per epoch.
  * Reference figures: the PyTorch NCF-style reference, one CPU thread (from the brief).
  */
+import {fileURLToPath} from 'node:url'
+
 import {initBackend, tf} from '../src/backend/index.js'
 import {dataSchema, type ModelConfig, type TrainConfig} from '../src/config/schema.js'
 import {readInteractions} from '../src/data/read.js'
@@ -20,7 +22,7 @@ const opt = (name: string, dflt: string) => {
   const k = argv.indexOf(name)
   return k >= 0 ? argv[k + 1] : dflt
 }
-const path = argv.find((a, k) => !a.startsWith('--') && (k === 0 || !argv[k - 1].startsWith('--'))) ?? '/work/shared/datasets/ml-100k/u.data'
+const path = argv.find((a, k) => !a.startsWith('--') && (k === 0 || !argv[k - 1].startsWith('--'))) ?? fileURLToPath(new URL('../../shared/datasets/ml-100k/u.data', import.meta.url)) // default: the shared copy beside the repo
 const backendReq = opt('--backend', 'auto') as 'auto' | 'wasm' | 'cpu'
 const epochs = Number(opt('--epochs', '3'))
 
