@@ -11,6 +11,7 @@ import {tf} from '../backend/index.js'
 import {GELU, GELU_GRAD, registerGeluKernels} from '../backend/gelu.js'
 import {LAYER_NORM, LAYER_NORM_GRAD, registerLayerNormKernels} from '../backend/layernorm.js'
 import {Rng} from '../rng.js'
+import {SASREC_LN_EPS, SASREC_MASK, sasrecTensorShapes} from './sasrec-reference.js'
 
 type Tensor = import('@tensorflow/tfjs').Tensor
 type Tensor2D = import('@tensorflow/tfjs').Tensor2D
@@ -54,10 +55,8 @@ export interface SasrecVars {
 
 export type SasrecLoss = 'ce' | 'bce'
 
-/** LayerNorm epsilon (RecBole's layer_norm_eps) */
-export const SASREC_LN_EPS = 1e-12
-/** the additive mask for a key a query may not see (finite, as RecBole) */
-export const SASREC_MASK = -10000
+// one layout, one set of constants: the plain-JS reference (the oracle of the tfjs model and the export) holds them
+export {SASREC_LN_EPS, SASREC_MASK} from './sasrec-reference.js'
 
 const INIT_STD = 0.02
 
@@ -86,25 +85,7 @@ export function checkSasrecConfig(cfg: SasrecConfig): void {
 
 /** every tensor's shape by name, in the spec's order */
 export function sasrecShapes(numItems: number, cfg: SasrecConfig): Record<string, number[]> {
-  const h = cfg.hidden
-  const f = cfg.inner
-  const out: Record<string, number[]> = {item_emb: [numItems + 1, h], pos_emb: [cfg.maxLen, h], 'emb_ln.gamma': [h], 'emb_ln.beta': [h]}
-  for (let k = 0; k < cfg.layers; k++) {
-    const p = `layer_${k}`
-    for (const m of ['q', 'k', 'v', 'attn_out']) {
-      out[`${p}.${m}.kernel`] = [h, h]
-      out[`${p}.${m}.bias`] = [h]
-    }
-    out[`${p}.ln1.gamma`] = [h]
-    out[`${p}.ln1.beta`] = [h]
-    out[`${p}.ffn1.kernel`] = [h, f]
-    out[`${p}.ffn1.bias`] = [f]
-    out[`${p}.ffn2.kernel`] = [f, h]
-    out[`${p}.ffn2.bias`] = [h]
-    out[`${p}.ln2.gamma`] = [h]
-    out[`${p}.ln2.beta`] = [h]
-  }
-  return out
+  return sasrecTensorShapes(numItems, cfg)
 }
 
 /**

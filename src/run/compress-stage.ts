@@ -2,13 +2,11 @@ import {join} from 'node:path'
 
 import {modelLabel, modelTrainConfig, type ModelConfig, type RecConfig, type TrainConfig} from '../config/schema.js'
 import {compressedBytes, saveCompressed} from '../compress/io.js'
-import {compressVariant, expandVariants, validateVariants, variantReport, type Step, type VariantSpec} from '../compress/registry.js'
-import {fromWeights, pruningMasks, shapesOf, toFloatWeights} from '../compress/tensors.js'
+import {compressVariant, expandVariants, variantReport, type Step, type VariantSpec} from '../compress/registry.js'
+import {fromWeights, pruningMasks, toFloatWeights} from '../compress/tensors.js'
 import {pruneMagnitude, sparsityAt} from '../compress/prune.js'
 import type {CompressedModel, VariantReport} from '../compress/types.js'
 import type {Split} from '../data/types.js'
-import {configError, RecError} from '../errors.js'
-import {initWeights} from '../models/registry.js'
 import type {ModelWeights} from '../models/types.js'
 import {exportOnnx} from '../onnx/export.js'
 import type {Progress} from '../progress.js'
@@ -25,30 +23,6 @@ export interface VariantRecord extends VariantReport {
   sizeBytesOnnx: number
 }
 
-
-/**
- * Check every compression variant against every model before any work starts (config errors, exit 2):
- * unknown methods, impossible values, methods that do not apply (lowrank on pop). Shapes are those
- * of the configured architecture with a placeholder catalogue size (rank limits come from the
- * embedding size and layer widths, which the config fixes); the compress stage checks again with
- * the real shapes.
- */
-export function validateCompressConfig(cfg: RecConfig): void {
-  if (cfg.compress.variants.length === 0) return
-  expandVariants(cfg.compress.variants)
-  for (const m of cfg.models) {
-    const placeholder = initWeights(m, {numUsers: 1024, numItems: 1024}, 0)
-    try {
-      validateVariants(cfg.compress.variants, placeholder.kind, shapesOf(placeholder))
-    } catch (err) {
-      if (err instanceof Error) err.message = `model ${modelLabel(m)}: ${err.message}`
-      if (m.model === 'pop' && err instanceof RecError && !err.hint) {
-        throw new RecError(err.kind, err.code, err.message, {hint: 'compression applies to every model of an experiment: move the pop baseline to an experiment without compress.variants'})
-      }
-      throw err
-    }
-  }
-}
 
 /** fine-tuning changes weights only for methods that change them: pruning and low-rank */
 function finetuneEpochs(cfg: RecConfig, spec: VariantSpec): number {
@@ -194,7 +168,6 @@ export function variantGrid(cfg: RecConfig): {model: ModelConfig; label: string;
   const out: {model: ModelConfig; label: string; spec: VariantSpec}[] = []
   for (const m of cfg.models) {
     for (const spec of specs) {
-      if (spec.name === 'base') throw configError('compress.bad_variant', 'a compression variant may not be named "base" (that is the trained model)')
       out.push({model: m, label: modelLabel(m), spec})
     }
   }

@@ -23,7 +23,7 @@ import type {ModelWeights} from '../models/types.js'
 import {silentProgress, type Progress} from '../progress.js'
 import {trainModel} from '../train/train.js'
 import {writeJsonAtomic} from './atomic.js'
-import {COMPRESS_JSON, makeVariant, saveBaseOnnx, ONNX_FILE, saveVariant, validateCompressConfig, variantGrid} from './compress-stage.js'
+import {COMPRESS_JSON, makeVariant, saveBaseOnnx, ONNX_FILE, saveVariant, variantGrid} from './compress-stage.js'
 import {lockRunDir} from './lock.js'
 import {FileDigests, rebuildHint} from './digests.js'
 import {assertInside} from '../config/paths.js'
@@ -246,7 +246,6 @@ export function readResolvedConfig(runDir: string, expectedHash?: string): RecCo
 /** config → data → split → train → compress → eval, reusing what an earlier invocation finished */
 export async function runExperiment(loaded: LoadedConfig, options: RunOptions = {}): Promise<RunResult> {
   const cfg = loaded.config
-  validateCompressConfig(cfg) // config errors before any work starts
   const outRoot = options.outDir ? resolve(options.outDir) : resolve(cfg.output.dir)
   const runDir = join(outRoot, cfg.name, options.runId ?? defaultRunId(cfg, options.shard))
   assertInside(outRoot, runDir)
@@ -497,7 +496,6 @@ export async function continueRun(runDir: string, options: RunOptions & {set?: s
     })
   }
   if (sets.length > 0) cfg = resolveConfigFromObject(cfg, {set: sets, baseDir: runDir}).config
-  validateCompressConfig(cfg)
   announceTraining(cfg, runDir, manifest, options.progress ?? silentProgress)
   return runPipeline(cfg, runDir, manifest.configFile, options)
 }

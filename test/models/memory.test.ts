@@ -43,12 +43,11 @@ describe('ModelSpec.shapes', () => {
   })
 })
 
-describe('the compress stage pre-check', () => {
-  it('estimates memory before it allocates its placeholder model', async () => {
-    const {validateCompressConfig} = await import('../../src/run/compress-stage.js')
-    const {configSchema} = await import('../../src/config/schema.js')
-    const cfg = configSchema.parse({models: [{model: 'mf', factors: 100_000_000}], compress: {variants: [{quantize: {dtype: 'int8'}}]}})
-    const err = thrown(() => validateCompressConfig(cfg))
-    expect(err.code).toBe('model.too_large')
+describe('the pre-work checks of a config with compression variants', () => {
+  it('estimate memory instead of allocating a placeholder model', async () => {
+    const {resolveConfigFromObject} = await import('../../src/config/load.js')
+    const err = thrown(() => resolveConfigFromObject({models: [{model: 'mf', factors: 100_000_000}], compress: {variants: [{quantize: {dtype: 'int8'}}]}}))
+    expect(err.exitCode).toBe(2)
+    expect([err.message, ...err.details].join('\n')).toMatch(/needs about/)
   })
 })
