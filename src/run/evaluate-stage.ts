@@ -150,6 +150,9 @@ export async function evaluateVariant(
   progress: Progress,
 ): Promise<{result: VariantResult; protocol: ProtocolInfo}> {
   const isBase = v.variant === 'base'
+  // the training record is read (and checked against its schema) before anything is measured
+  const trainFile = join(v.dir, '..', 'train.json')
+  const train = isBase && existsSync(trainFile) ? readRunFile<{seconds?: number; epochs?: number; bestEpoch?: number}>(trainFile, 'training record', rebuildHint('train')) : undefined
   let weights: ModelWeights
   let record: Pick<VariantRecord, 'method' | 'params' | 'execution' | 'paramsTotal' | 'paramsNonZero' | 'flopsPerPair' | 'notes' | 'sizeBytesTfjs' | 'sizeBytesOnnx'> & Partial<VariantRecord>
   if (isBase) {
@@ -222,7 +225,6 @@ export async function evaluateVariant(
       pointwisePairChunk: PAIR_CHUNK,
       drawFiles: Object.keys(files).sort(),
     }
-    const train = isBase && existsSync(join(v.dir, '..', 'train.json')) ? readRunFile<{seconds?: number; epochs?: number; bestEpoch?: number}>(join(v.dir, '..', 'train.json'), 'training record', rebuildHint('train')) : undefined
     const onOnnx = onnxScorer !== undefined
     const result: VariantResult = {
       name: v.variant,

@@ -198,18 +198,12 @@ class Stages {
 }
 
 /**
- * What evaluateVariant (evaluate-stage.ts) will read must be what its stage wrote and of the right
- * shape: the model files by their digests, train.json / compress.json against their schemas.
+ * What evaluateVariant (evaluate-stage.ts) will read must be what its stage wrote: the model files
+ * by their digests (it reads train.json / compress.json itself, through their schemas)
  */
-function checkEvaluationInputs(stages: Stages, runDir: string, label: string, variant: string): void {
-  if (variant === 'base') {
-    stages.verify(`train:${label}`, 'train')
-    const train = join(runDir, 'models', label, 'train.json')
-    if (existsSync(train)) readRunFile(train, 'training record', rebuildHint('train'))
-  } else {
-    stages.verify(`compress:${label}/${variant}`, 'compress')
-    readRunFile(join(runDir, 'models', label, variant, COMPRESS_JSON), 'compression record', rebuildHint('compress'))
-  }
+function checkEvaluationInputs(stages: Stages, label: string, variant: string): void {
+  if (variant === 'base') stages.verify(`train:${label}`, 'train')
+  else stages.verify(`compress:${label}/${variant}`, 'compress')
 }
 
 /** the resolved config a run used */
@@ -451,7 +445,7 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
       protocol = readRunFile<{protocol: ProtocolInfo}>(join(runDir, rel, 'eval.json'), 'evaluation record', rebuildHint('eval')).protocol
       continue
     }
-    checkEvaluationInputs(stages, runDir, e.label, e.variant)
+    checkEvaluationInputs(stages, e.label, e.variant)
     stages.start(name, key)
     const t = clock()
     const r = await evaluateVariant(cfg, split, {model: e.label, variant: e.variant, dir: join(runDir, rel)}, backend.name, progress)
