@@ -9,11 +9,14 @@ import {createGunzip} from 'node:zlib'
 import {parse, type Options as CsvOptions} from 'csv-parse'
 
 import type {DataConfig} from '../config/schema.js'
-import {configError, dataError, isRecError} from '../errors.js'
+import {clip, clipQuoted, configError, dataError, ECHO_LIMIT, isRecError} from '../errors.js'
 import {silentProgress, type Progress} from '../progress.js'
 import {IdMap, InteractionBuilder} from './arrays.js'
 import {generateSynthetic, synthConfigSha256} from './synth.js'
 import type {Interactions} from './types.js'
+
+/** a library's message for ours: cut when long (it may quote a field of the file whole) */
+const clipMessage = (s: string): string => clip(s, 4 * ECHO_LIMIT)
 
 export interface ReadResult {
   interactions: Interactions
@@ -51,7 +54,7 @@ interface ColumnPlan {
  * file (`data.binary`), corrupt gzip data, non-UTF-8 bytes in a utf-8 file, an undeclared header
  * line (`data.likely_header`, see headerLikeColumn), and a malformed row (`data.bad_row`,
  * "<file>:<line>: <what>") unless `on_bad_row: skip`, which counts and skips it. Values from the
- * file are echoed cut to a short prefix (see quoted).
+ * file are echoed cut to a short prefix (clipQuoted in errors.ts).
  */
 export async function readInteractions(cfg: DataConfig, options: ReadOptions = {}): Promise<ReadResult> {
   const progress = options.progress ?? silentProgress
@@ -164,20 +167,20 @@ async function readDelimitedFile(file: string, size: number, cfg: DataConfig, pr
     if (us.length === 0) return bad('empty user id')
     if (is.length === 0) return bad('empty item id')
     if (plan.numericIds) {
-      if (!isIntegerId(us)) return bad(`user id ${quoted(us)} is not a non-negative integer`)
-      if (!isIntegerId(is)) return bad(`item id ${quoted(is)} is not a non-negative integer`)
+      if (!isIntegerId(us)) return bad(`user id ${clipQuoted(us)} is not a non-negative integer`)
+      if (!isIntegerId(is)) return bad(`item id ${clipQuoted(is)} is not a non-negative integer`)
     }
     let rating = 1
     if (plan.rating >= 0) {
       const s = record[plan.rating].trim()
       rating = s.length === 0 ? Number.NaN : Number(s)
-      if (!Number.isFinite(rating)) return bad(`rating ${quoted(s)} is not a number`)
+      if (!Number.isFinite(rating)) return bad(`rating ${clipQuoted(s)} is not a number`)
     }
     let ts = out.length
     if (plan.timestamp >= 0) {
       const s = record[plan.timestamp].trim()
       ts = s.length === 0 ? Number.NaN : Number(s)
-      if (!Number.isFinite(ts)) return bad(`timestamp ${quoted(s)} is not a number`)
+      if (!Number.isFinite(ts)) return bad(`timestamp ${clipQuoted(s)} is not a number`)
     }
     out.push(users.get(us), items.get(is), rating, ts)
     if (out.length >= nextReport) {
@@ -202,7 +205,7 @@ async function readDelimitedFile(file: string, size: number, cfg: DataConfig, pr
     head = undefined
     const found = headerLikeColumn(rows, plan!)
     if (found) {
-      throw new LikelyHeader(`the first row looks like a header line: its ${found.column} column holds ${quoted(found.value)} where the next ${rows.length - 1} rows hold numbers`)
+      throw new LikelyHeader(`the first row looks like a header line: its ${found.column} column holds ${clipQuoted(found.value)} where the next ${rows.length - 1} rows hold numbers`)
     }
     for (const r of rows) onRecord(r)
   }
@@ -261,19 +264,19 @@ async function readDelimitedFile(file: string, size: number, cfg: DataConfig, pr
     }
     const e = err as {code?: string; message?: string; lines?: number}
     if (gzip && typeof e.code === 'string' && e.code.startsWith('Z_')) {
-      throw dataError('data.gzip', `${file}: the gzip data is corrupt or truncated (${shortText(e.message ?? '')})`, {
+      throw dataError('data.gzip', `${file}: the gzip data is corrupt or truncated (${clipMessage(e.message ?? '')})`, {
         hint: 'download or compress the file again',
         cause: err,
       })
     }
     // csv-parse codes are CSV_*, except INVALID_OPENING_QUOTE (whose message quotes the whole field)
     if (typeof e.code === 'string' && (e.code.startsWith('CSV_') || e.code === 'INVALID_OPENING_QUOTE')) {
-      throw dataError('data.bad_row', `${file}:${e.lines ?? '?'}: ${shortText(e.message ?? '')}`, {
+      throw dataError('data.bad_row', `${file}:${e.lines ?? '?'}: ${clipMessage(e.message ?? '')}`, {
         hint: format === 'delimited' ? 'check the quoting of the file, or the delimiter' : undefined,
         cause: err,
       })
     }
-    throw dataError('data.read', `cannot read ${file}: ${shortText(e.message ?? String(err))}`, {cause: err})
+    throw dataError('data.read', `cannot read ${file}: ${clipMessage(e.message ?? String(err))}`, {cause: err})
   }
 
   if (out.length === 0) {
@@ -330,20 +333,6 @@ function describePlan(plan: ColumnPlan | undefined): string {
     .join(', ')
 }
 
-/** longest value echoed whole in a message; longer ones are cut (a broken quote can make a field megabytes long) */
-const ECHO_CHARS = 60
-
-/** a value from the file for a message: JSON-quoted, cut to a prefix with its length when long */
-export function quoted(s: string): string {
-  if (s.length <= ECHO_CHARS) return JSON.stringify(s)
-  return `${JSON.stringify(s.slice(0, ECHO_CHARS)).slice(0, -1)}…" (${s.length} chars)`
-}
-
-/** a library's message for ours: cut when long (it may quote a field of the file whole) */
-function shortText(s: string): string {
-  return s.length <= 4 * ECHO_CHARS ? s : `${s.slice(0, 4 * ECHO_CHARS)}… (${s.length} chars)`
-}
-
 function isIntegerId(s: string): boolean {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i)
@@ -374,7 +363,7 @@ function planFromHeader(cfg: DataConfig, header: string[], file: string): Column
     let i = names.indexOf(v)
     if (i < 0) i = names.findIndex((h) => h.toLowerCase() === v.toLowerCase())
     if (i < 0) {
-      const shown = names.slice(0, 20).map(quoted).join(', ') + (names.length > 20 ? `, … (${names.length} columns)` : '')
+      const shown = names.slice(0, 20).map((n) => clipQuoted(n)).join(', ') + (names.length > 20 ? `, … (${names.length} columns)` : '')
       throw dataError('data.column_missing', `${file}: no column named ${JSON.stringify(v)} (data.columns.${name}); the header has ${shown}`, {
         hint: 'fix data.columns, or data.delimiter if the header looks like one column',
       })
