@@ -92,6 +92,15 @@ export interface NegativeSampler {
 /** rejection attempts before falling back to drawing from the user's explicit complement */
 const MAX_REJECTIONS = 64
 
+/** the popularity sampler's item weights, (train count)^exponent (0^0 = 1); undefined for uniform */
+export function popularityWeights(train: Interactions, cfg: NegativesConfig): Float64Array | undefined {
+  if (cfg.sampler !== 'popularity') return undefined
+  const weights = new Float64Array(train.numItems)
+  for (let r = 0; r < train.length; r++) weights[train.item[r]]++
+  for (let i = 0; i < weights.length; i++) weights[i] = Math.pow(weights[i], cfg.exponent)
+  return weights
+}
+
 /**
  * Items the user has not interacted with (in train nor in any `exclude` part), drawn uniformly or
  * with probability ∝ (train count)^exponent (alias table; items never seen in train then have
@@ -106,15 +115,8 @@ export function createNegativeSampler(train: Interactions, cfg: NegativesConfig,
   if (numItems === 0) throw dataError('data.no_items', 'cannot sample negatives: there are no items')
   const positives = userPositives([train, ...exclude], numUsers)
 
-  let weights: Float64Array | undefined
-  let table: AliasTable | undefined
-  if (cfg.sampler === 'popularity') {
-    const counts = new Float64Array(numItems)
-    for (let r = 0; r < train.length; r++) counts[train.item[r]]++
-    weights = new Float64Array(numItems)
-    for (let i = 0; i < numItems; i++) weights[i] = Math.pow(counts[i], cfg.exponent)
-    if (weights.some((w) => w > 0)) table = new AliasTable(weights)
-  }
+  const weights = popularityWeights(train, cfg)
+  const table = weights?.some((w) => w > 0) ? new AliasTable(weights) : undefined
   const draw = table ? () => table.sample(rng) : () => rng.int(numItems)
 
   /** per user: allowed items, and an alias table over them when weighted (built on demand) */

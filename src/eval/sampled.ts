@@ -1,6 +1,6 @@
 import type {NegativesConfig} from '../config/schema.js'
 import type {Split} from '../data/types.js'
-import {createNegativeSampler, userPositives, type UserPositives} from '../data/negatives.js'
+import {createNegativeSampler, popularityWeights, userPositives, type UserPositives} from '../data/negatives.js'
 import {dataError} from '../errors.js'
 import type {Rng} from '../rng.js'
 import {partName} from './protocol.js'
@@ -15,17 +15,9 @@ import {partName} from './protocol.js'
 /** every part of the split: sampled negatives are items the user never interacted with in any */
 const allParts = (split: Split) => [split.train, split.valid, split.test]
 
-/**
- * Per item, the sampler's weight: 1 (uniform) or (train count)^exponent (popularity; 0^0 = 1, so
- * exponent 0 is uniform). The same weights as createNegativeSampler.
- */
+/** per item, the sampler's weight: 1 (uniform) or the popularity sampler's (createNegativeSampler's own) */
 function itemWeights(split: Split, cfg: NegativesConfig): Float64Array {
-  const w = new Float64Array(split.train.numItems).fill(1)
-  if (cfg.sampler !== 'popularity') return w
-  const counts = new Float64Array(w.length)
-  for (let r = 0; r < split.train.length; r++) counts[split.train.item[r]]++
-  for (let i = 0; i < w.length; i++) w[i] = Math.pow(counts[i], cfg.exponent)
-  return w
+  return popularityWeights(split.train, cfg) ?? new Float64Array(split.train.numItems).fill(1)
 }
 
 /**
@@ -45,12 +37,23 @@ function drawable(positives: UserPositives, weights: Float64Array, user: number)
   return weighted.length > 0 ? weighted : allowed
 }
 
-/** per user: how many distinct negatives the sampler can draw (the size of its support) */
+/**
+ * per user: how many distinct negatives the sampler can draw (the size of its support, `drawable`'s
+ * length), counted without listing them: the unseen items of positive weight, or all unseen items
+ * when there are none
+ */
 export function sampledSupport(split: Split, cfg: NegativesConfig): Int32Array {
   const numUsers = split.train.numUsers
   const positives = userPositives(allParts(split), numUsers)
   const weights = itemWeights(split, cfg)
-  return Int32Array.from({length: numUsers}, (_, u) => drawable(positives, weights, u).length)
+  let weighted = 0
+  for (const w of weights) if (w > 0) weighted++
+  return Int32Array.from({length: numUsers}, (_, u) => {
+    const seen = positives.itemsOf(u)
+    let seenWeighted = 0
+    for (const i of seen) if (weights[i] > 0) seenWeighted++
+    return weighted - seenWeighted > 0 ? weighted - seenWeighted : weights.length - seen.length
+  })
 }
 
 /** users with at least one item in `part` that is not excluded there (the users evaluate averages over) */
