@@ -114,7 +114,59 @@ export function flopsPerPair(c: CompressedModel): number {
       perPair += 2 * last + 2 // mlp part of the out layer, + gmf part, + bias
       return perPair + perUser / items
     }
+    case 'sasrec': {
+      const s = scoredTable(t.item_emb)
+      return s.perPair + (sasrecRequestFlops(c) + s.perUser) / items
+    }
+    case 'gru4rec': {
+      const s = scoredTable(t.item_emb)
+      return s.perPair + (gru4recRequestFlops(c) + s.perUser) / items
+    }
   }
+}
+
+/**
+ * SASRec's FLOPs for one request (one history of max_len L), as the exported graph runs it: the
+ * positional add; per block Q, K, V, attention output and the two feed-forward layers (their stored
+ * widths, so pruned heads and units count as removed; factorized kernels as two MatMuls), Q·Kᵀ and
+ * probabilities·V (2·L·width each per query row), two residual adds; the last block computes its
+ * queries, output and feed-forward at the last position only (K and V over all L). LayerNorm,
+ * softmax, GELU and the mask are activations (0).
+ */
+export function sasrecRequestFlops(c: CompressedModel): number {
+  const t = c.tensors
+  const L = Number(c.params.max_len)
+  const h = storedShape(t.pos_emb)[1]
+  const layers = countBlocks(t)
+  let f = L * h
+  for (let k = 0; k < layers; k++) {
+    const p = `layer_${k}.`
+    const rows = k === layers - 1 ? 1 : L
+    const width = storedShape(t[p + 'q.kernel'])[1]
+    f += L * (denseFlops(t[p + 'k.kernel'], true) + denseFlops(t[p + 'v.kernel'], true))
+    f += rows * (denseFlops(t[p + 'q.kernel'], true) + 2 * 2 * L * width + denseFlops(t[p + 'attn_out.kernel'], true) + denseFlops(t[p + 'ffn1.kernel'], true) + denseFlops(t[p + 'ffn2.kernel'], true) + 2 * h)
+  }
+  return f
+}
+
+/** transformer blocks layer_0, layer_1, ... present */
+function countBlocks(t: Record<string, unknown>): number {
+  let n = 0
+  while (`layer_${n}.q.kernel` in t) n++
+  return n
+}
+
+/** GRU4Rec's FLOPs for one request: per step and layer the input and recurrent gate MatMuls (3 gates) and ~6h elementwise; the dense output layer once */
+export function gru4recRequestFlops(c: CompressedModel): number {
+  const t = c.tensors
+  const L = Number(c.params.max_len)
+  let f = 0
+  for (let k = 0; `gru_${k}.w` in t; k++) {
+    const [g3, inp] = storedShape(t[`gru_${k}.w`])
+    const h = g3 / 3
+    f += L * (2 * g3 * inp + 2 * g3 * h + 6 * h + 2 * g3)
+  }
+  return f + denseFlops(t['dense.kernel'], true)
 }
 
 /** which int8 tensors run in an integer kernel (MatMulIntegerToFloat) in the ONNX graph */

@@ -181,6 +181,8 @@ export function referenceScores(w: ModelWeights, users: ArrayLike<number>, optio
         }
       return out
     }
+    default:
+      throw new Error(`referenceScores: ${w.kind} scores histories, not user ids (see src/models/sasrec-reference.ts)`)
   }
 }
 
@@ -288,6 +290,8 @@ export function calibrateActivations(w: ModelWeights, kernels: Iterable<string>,
       }
       return out
     }
+    default:
+      throw new Error(`calibrateActivations: no calibration for ${w.kind} here`)
   }
 }
 

@@ -7,8 +7,13 @@ export type TensorRole = 'embedding' | 'dense' | 'bias' | 'vector'
 
 export function tensorRole(kind: ModelKind, name: string): TensorRole {
   if (kind === 'pop') return 'vector'
+  // LayerNorm scales and shifts (sasrec) are per-feature vectors, never compressed
+  if (name.endsWith('.gamma') || name.endsWith('.beta')) return 'vector'
   if (name.endsWith('.bias')) return 'bias'
   if (name.endsWith('.kernel')) return 'dense'
+  // gru4rec: input and recurrent gate matrices are dense layers, their concatenated biases a bias
+  if (kind === 'gru4rec' && /^gru_\d+\.[wr]$/.test(name)) return 'dense'
+  if (kind === 'gru4rec' && /^gru_\d+\.b$/.test(name)) return 'bias'
   return 'embedding'
 }
 

@@ -36,8 +36,28 @@ export function experimentProblems(cfg: RecConfig, locate: Locate): ConfigProble
     ...columnProblems(cfg),
     ...gateProblems(cfg),
     ...modelProblems(cfg),
+    ...sequentialProblems(cfg),
     ...variantProblems(cfg, locate),
   ]
+}
+
+/**
+ * Sequential models read each user's history in time order and predict what comes next: the split
+ * must hold out each user's latest events (leave_one_out with order latest, or temporal), and the
+ * validation threshold (picked on validation items with test histories) would leak.
+ */
+function sequentialProblems(cfg: RecConfig): ConfigProblem[] {
+  const sequential = cfg.models.filter((m) => getModelSpec(m.model).sequential).map(modelLabel)
+  if (sequential.length === 0) return []
+  const who = `${sequential.length === 1 ? 'model' : 'models'} ${sequential.join(', ')} ${sequential.length === 1 ? 'is' : 'are'} sequential (${sequential.length === 1 ? 'it predicts' : 'they predict'} the next item from the history in time order)`
+  const out: ConfigProblem[] = []
+  if (cfg.split.method === 'random')
+    out.push({path: ['split', 'method'], message: `${who}, but a random split has no time order`, code: 'config.sequential_split', hint: 'use split: {method: leave_one_out, order: latest} (the SASRec protocol) or method: temporal'})
+  else if (cfg.split.method === 'leave_one_out' && cfg.split.order === 'random')
+    out.push({path: ['split', 'order'], message: `${who}, but leave_one_out with order random holds out random events, not each user's latest`, code: 'config.sequential_split', hint: 'use order: latest'})
+  if (cfg.eval.threshold === 'validation')
+    out.push({path: ['eval', 'threshold'], message: `${who}: eval.threshold validation would score validation items with the test histories, which contain them`, hint: 'set eval.threshold to a number, e.g. 0.5'})
+  return out
 }
 
 const at = (where: string | undefined) => (where ? ` (${where})` : '')

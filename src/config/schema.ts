@@ -141,12 +141,21 @@ export type TrainOverrideConfig = z.infer<typeof trainOverrideSchema>
 
 export const modelSchema = z
   .strictObject({
-    model: z.enum(['pop', 'mf', 'neumf', 'two_tower']).describe('registry name of the model'),
+    model: z.enum(['pop', 'mf', 'neumf', 'two_tower', 'sasrec', 'gru4rec']).describe('registry name of the model'),
     name: safeName.optional().describe(`label in tables and folder under models/ (default: the model name); ${SAFE_NAME_RULE}`),
-    factors: positiveInt.default(64).describe('embedding size (neumf: GMF embedding size)'),
-    loss: z.enum(['bpr', 'bce']).default('bpr').describe('mf / two_tower: pairwise BPR or pointwise binary cross-entropy; neumf always bce'),
+    factors: positiveInt.default(64).describe('embedding size (neumf: GMF embedding size; gru4rec: item embedding size)'),
+    loss: z
+      .enum(['bpr', 'bce', 'ce'])
+      .default('bpr')
+      .describe('mf / two_tower: pairwise BPR or pointwise binary cross-entropy; neumf always bce; sasrec: ce (softmax over all items) or bce (one sampled negative per position), default ce; gru4rec always ce'),
     mlp_layers: z.array(positiveInt).min(1).default([64, 32, 16]).describe('neumf: MLP tower widths (first = 2 × MLP embedding size)'),
     tower_layers: z.array(positiveInt).min(1).default([64, 32]).describe('two_tower: widths of each tower\'s MLP (last = output size)'),
+    hidden: positiveInt.optional().describe('sasrec / gru4rec: hidden width (default 64; sasrec: divisible by heads)'),
+    layers: positiveInt.optional().describe('sasrec: transformer blocks (default 2); gru4rec: GRU layers (default 1)'),
+    heads: positiveInt.optional().describe('sasrec: attention heads (default 2)'),
+    inner: positiveInt.optional().describe('sasrec: feed-forward width (default 256)'),
+    dropout: z.number().min(0).lt(1).optional().describe('sasrec: dropout of embeddings, attention and residual branches (default 0.5); gru4rec: embedding dropout (default 0.3)'),
+    max_len: positiveInt.optional().describe('sasrec / gru4rec: the last max_len items of a history, left-padded (default 50)'),
     train: trainOverrideSchema.optional().describe('per-model overrides of the train section'),
   })
   .describe('one model to train')

@@ -225,6 +225,12 @@ export interface Gru4recTrainer {
    * all I items) of the non-padding target positions; 0 (and no step) when there is none.
    */
   step(inputs: Int32Array, targets: Int32Array): number
+  /** restart the dropout stream from `seed` (each epoch does, so that a resumed run repeats an uninterrupted one) */
+  reseed(seed: number): void
+  /** the trained variables by tensor name */
+  readonly vars: Record<string, Variable>
+  /** the optimizer: its state is saved and restored with checkpoints */
+  readonly optimizer: import('@tensorflow/tfjs').Optimizer
   /** a copy of the current weights */
   weights(): Gru4recWeights
   dispose(): void
@@ -236,17 +242,22 @@ export interface Gru4recTrainer {
  * exactly once, and one pass of the GRU over a window yields all its states, so every position
  * costs one row of the output matmul instead of a whole window's GRU pass.
  */
-export function createGru4recTrainer(init: Gru4recWeights, opts: {lr: number; seed?: number}): Gru4recTrainer {
+export function createGru4recTrainer(init: Gru4recWeights, opts: {lr: number; seed?: number; optimizer?: 'adam' | 'sgd'}): Gru4recTrainer {
   const p = init.params
   const I = init.numItems
   const L = p.maxLen
   const vars: Record<string, Variable> = {}
   for (const [k, t] of Object.entries(init.tensors)) vars[k] = tf.tidy(() => tf.variable(tf.tensor(t.data, t.shape, 'float32'), true))
   const varList = Object.values(vars)
-  const optimizer = tf.train.adam(opts.lr)
-  const rng = new Rng(opts.seed ?? 0)
+  const optimizer = opts.optimizer === 'sgd' ? tf.train.sgd(opts.lr) : tf.train.adam(opts.lr)
+  let rng = new Rng(opts.seed ?? 0)
   let disposed = false
   return {
+    reseed(seed: number) {
+      rng = new Rng(seed)
+    },
+    vars,
+    optimizer,
     step(inputs, targets) {
       if (disposed) throw new Error('gru4rec trainer used after dispose()')
       const B = checkSeqs(inputs, L, I)

@@ -33,7 +33,7 @@ export interface ModelJson {
 export const MODEL_JSON = 'model.json'
 export const WEIGHTS_BIN = 'weights.bin'
 export const IDMAP_JSON = 'idmap.json'
-const KINDS: readonly string[] = ['pop', 'mf', 'neumf', 'two_tower']
+const KINDS: readonly string[] = ['pop', 'mf', 'neumf', 'two_tower', 'sasrec', 'gru4rec']
 
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1)
 

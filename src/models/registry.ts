@@ -5,9 +5,12 @@ import {modelLabel, type ModelConfig} from '../config/schema.js'
 import type {Interactions} from '../data/types.js'
 import {configError} from '../errors.js'
 import {Rng} from '../rng.js'
+import {initGru4rec} from './gru4rec.js'
+import {initSasrec, type SasrecConfig, sasrecShapes} from './sasrec.js'
+import {fromGru4recWeights} from './sequential.js'
 import type {ModelKind, ModelWeights, Tensor32} from './types.js'
 
-export type Loss = 'bpr' | 'bce'
+export type Loss = 'bpr' | 'bce' | 'ce'
 
 export interface ModelDims {
   numUsers: number
@@ -26,6 +29,8 @@ export interface ModelSpec {
   needsNegatives: boolean
   /** scores are probabilities (sigmoid output) rather than unbounded scores */
   probabilities: boolean
+  /** scores a user's history in time order (needs timestamps, not a random split; src/models/sequential.ts) */
+  sequential: boolean
   /** the shape of every tensor `init` makes, by name: known before allocating anything (memory, compression checks) */
   shapes(cfg: ModelConfig, dims: ModelDims): Record<string, number[]>
   /** throws a config error for a configuration the architecture cannot take (before any data is read) */
@@ -93,6 +98,7 @@ const pop: ModelSpec = {
   losses: [],
   needsNegatives: false,
   probabilities: false,
+  sequential: false,
   shapes: (_cfg, dims) => ({item_pop: [dims.numItems]}),
   init(_cfg, dims, _rng, train) {
     const counts = new Float32Array(dims.numItems)
@@ -108,6 +114,7 @@ const mf: ModelSpec = {
   losses: ['bpr', 'bce'],
   needsNegatives: true,
   probabilities: false,
+  sequential: false,
   shapes: (cfg, dims) => ({user_emb: [dims.numUsers, cfg.factors], item_emb: [dims.numItems, cfg.factors]}),
   init(cfg, dims, rng) {
     const d = cfg.factors
@@ -127,6 +134,7 @@ const neumf: ModelSpec = {
   losses: ['bce'],
   needsNegatives: true,
   probabilities: true,
+  sequential: false,
   check(cfg) {
     const first = cfg.mlp_layers[0]
     if (first % 2 !== 0) throw configError('model.mlp_layers', `neumf mlp_layers[0] must be even (it is 2 × the MLP embedding size); got ${first}`)
@@ -171,6 +179,7 @@ const twoTower: ModelSpec = {
   losses: ['bpr', 'bce'],
   needsNegatives: true,
   probabilities: false,
+  sequential: false,
   shapes: (cfg, dims) => ({
     user_emb: [dims.numUsers, cfg.factors],
     item_emb: [dims.numItems, cfg.factors],
@@ -189,8 +198,65 @@ const twoTower: ModelSpec = {
   },
 }
 
+/** SASRec's architecture from a model config, RecBole's defaults for what is not set */
+export function sasrecConfig(cfg: ModelConfig): SasrecConfig {
+  return {hidden: cfg.hidden ?? 64, layers: cfg.layers ?? 2, heads: cfg.heads ?? 2, inner: cfg.inner ?? 256, maxLen: cfg.max_len ?? 50, dropout: cfg.dropout ?? 0.5}
+}
+
+/** GRU4Rec's architecture from a model config (RecBole's defaults: embedding = factors 64, hidden 64, 1 layer, dropout 0.3) */
+function gru4recConfig(cfg: ModelConfig) {
+  return {embedding: cfg.factors, hidden: cfg.hidden ?? 64, layers: cfg.layers ?? 1, maxLen: cfg.max_len ?? 50, dropout: cfg.dropout ?? 0.3}
+}
+
+/** a seed for the model modules' own initialisers, drawn from the registry's rng */
+const seedOf = (rng: Rng) => rng.int(0x7fffffff)
+
+const sasrec: ModelSpec = {
+  name: 'sasrec',
+  description: 'SASRec (Kang & McAuley 2018): causal self-attention over the last max_len items, scores = state · item embeddings',
+  trainable: true,
+  losses: ['ce', 'bce'],
+  needsNegatives: false,
+  probabilities: false,
+  sequential: true,
+  check(cfg) {
+    const c = sasrecConfig(cfg)
+    if (c.hidden % c.heads !== 0) throw configError('model.hidden', `sasrec hidden (${c.hidden}) must be divisible by heads (${c.heads})`)
+  },
+  shapes: (cfg, dims) => sasrecShapes(dims.numItems, sasrecConfig(cfg)),
+  init(cfg, dims, rng) {
+    const w = initSasrec(dims.numItems, sasrecConfig(cfg), seedOf(rng))
+    return {...w, numUsers: dims.numUsers, params: {...w.params, loss: resolveLoss(sasrec, cfg)}}
+  },
+}
+
+const gru4rec: ModelSpec = {
+  name: 'gru4rec',
+  description: 'GRU4Rec (Hidasi et al. 2016): GRU over the last max_len items, scores = state · item embeddings, softmax cross-entropy',
+  trainable: true,
+  losses: ['ce'],
+  needsNegatives: false,
+  probabilities: false,
+  sequential: true,
+  shapes(cfg, dims) {
+    const c = gru4recConfig(cfg)
+    const shapes: Record<string, number[]> = {item_emb: [dims.numItems + 1, c.embedding]}
+    for (let k = 0; k < c.layers; k++) {
+      shapes[`gru_${k}.w`] = [3 * c.hidden, k === 0 ? c.embedding : c.hidden]
+      shapes[`gru_${k}.r`] = [3 * c.hidden, c.hidden]
+      shapes[`gru_${k}.b`] = [6 * c.hidden]
+    }
+    shapes['dense.kernel'] = [c.hidden, c.embedding]
+    shapes['dense.bias'] = [c.embedding]
+    return shapes
+  },
+  init(cfg, dims, rng) {
+    return fromGru4recWeights(initGru4rec(dims.numItems, gru4recConfig(cfg), seedOf(rng)), dims.numUsers)
+  },
+}
+
 /** every model `rec` can train, by registry name */
-export const modelRegistry: Readonly<Record<ModelKind, ModelSpec>> = {pop, mf, neumf, two_tower: twoTower}
+export const modelRegistry: Readonly<Record<ModelKind, ModelSpec>> = {pop, mf, neumf, two_tower: twoTower, sasrec, gru4rec}
 export const knownModels = Object.keys(modelRegistry) as ModelKind[]
 
 /** the spec of a model name; unknown names fail with the list of known ones (config error, exit 2) */

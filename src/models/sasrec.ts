@@ -314,6 +314,8 @@ export interface SasrecTrainerOptions {
   lr: number
   loss: SasrecLoss
   seed: number
+  /** default adam */
+  optimizer?: 'adam' | 'sgd'
 }
 
 export interface SasrecTrainer {
@@ -323,6 +325,12 @@ export interface SasrecTrainer {
    * that have a target and a (non-padding) input.
    */
   step(inputs: Int32Array, targets: Int32Array): number
+  /** restart the dropout and negative streams from `seed` (each epoch does, so that a resumed run repeats an uninterrupted one) */
+  reseed(seed: number): void
+  /** the trained variables by tensor name (pruning masks are applied to them) */
+  readonly vars: Record<string, Variable>
+  /** the optimizer: its state is saved and restored with checkpoints */
+  readonly optimizer: import('@tensorflow/tfjs').Optimizer
   /** a copy of the current weights */
   weights(): SasrecWeights
   dispose(): void
@@ -347,9 +355,9 @@ export function createSasrecTrainer(weights: SasrecWeights, opts: SasrecTrainerO
   for (const [name, t] of Object.entries(weights.tensors)) vars[name] = tf.tidy(() => tf.variable(tf.tensor(t.data, t.shape, 'float32'), true))
   const varList = Object.values(vars)
   const model: SasrecVars = {cfg, tensors: vars}
-  const optimizer = tf.train.adam(opts.lr)
-  const dropoutRng = new Rng(opts.seed).fork(1)
-  const negativeRng = new Rng(opts.seed).fork(2)
+  const optimizer = opts.optimizer === 'sgd' ? tf.train.sgd(opts.lr) : tf.train.adam(opts.lr)
+  let dropoutRng = new Rng(opts.seed).fork(1)
+  let negativeRng = new Rng(opts.seed).fork(2)
   let disposed = false
 
   const step = (inputs: Int32Array, targets: Int32Array): number => {
@@ -411,6 +419,12 @@ export function createSasrecTrainer(weights: SasrecWeights, opts: SasrecTrainerO
 
   return {
     step,
+    reseed(seed: number) {
+      dropoutRng = new Rng(seed).fork(1)
+      negativeRng = new Rng(seed).fork(2)
+    },
+    vars,
+    optimizer,
     weights() {
       const tensors: Record<string, SasrecTensor> = {}
       for (const [name, v] of Object.entries(vars)) tensors[name] = {shape: [...v.shape], data: new Float32Array(v.dataSync() as Float32Array)}

@@ -2,6 +2,8 @@ import {tf} from '../backend/index.js'
 import {countLayers, dense, pairScores, type TensorMap} from './forward.js'
 import type {ModelWeights, Scorer} from './types.js'
 import {modelRegistry} from './registry.js'
+import {createSequenceScoring, historyRows, isSequential} from './sequential.js'
+import type {Sequences} from '../data/sequences.js'
 
 type Tensor = import('@tensorflow/tfjs').Tensor
 type Tensor1D = import('@tensorflow/tfjs').Tensor1D
@@ -14,6 +16,11 @@ export interface TfjsScorerOptions {
   batchUsers?: number
   /** neumf: bound on user × item pairs per chunk (default 131072) */
   maxPairs?: number
+  /**
+   * sequential models (sasrec, gru4rec): each user's items in time order, the history a request is
+   * built from (its last max_len items): train for validation, train + validation for test
+   */
+  histories?: Sequences
 }
 
 /** (user batch) → [B × numItems] scores, row-major, written at out[offset..] */
@@ -31,6 +38,7 @@ type UserBlock = (users: Tensor1D, out: Float32Array, offset: number) => void
  * Every intermediate lives inside tf.tidy; dispose() frees the resident tensors.
  */
 export function createTfjsScorer(weights: ModelWeights, options: TfjsScorerOptions = {}): Scorer {
+  if (isSequential(weights.kind)) return sequenceScorer(weights, options)
   const {kind, numItems} = weights
   const batchUsers = Math.max(1, options.batchUsers ?? 256)
   const batchItems = Math.max(1, Math.min(numItems, options.batchItems ?? numItems))
@@ -182,4 +190,53 @@ export function createTfjsScorer(weights: ModelWeights, options: TfjsScorerOptio
       for (const t of resident) t.dispose()
     },
   }
+}
+
+/**
+ * A sequential model's scorer: a request for user u builds u's history row (the last max_len items
+ * of `histories`, inside the timed call) and scores it against every item; pairs are picked from
+ * the distinct users' full rows.
+ */
+function sequenceScorer(weights: ModelWeights, options: TfjsScorerOptions): Scorer {
+  const scoring = createSequenceScoring(weights)
+  const batchUsers = Math.max(1, options.batchUsers ?? 256)
+  const I = weights.numItems
+  const scoreUsers = async (users: Int32Array): Promise<Float32Array> => {
+    const out = new Float32Array(users.length * I)
+    for (let b0 = 0; b0 < users.length; b0 += batchUsers) {
+      const ids = users.subarray(b0, Math.min(users.length, b0 + batchUsers))
+      out.set(scoring.score(historyRows(options.histories, ids, scoring.maxLen, weights.kind)), b0 * I)
+    }
+    return out
+  }
+  return {
+    numItems: I,
+    get runtime() {
+      return tf.getBackend()
+    },
+    probabilities: false,
+    scoreUsers,
+    scorePairs: (users, items) => pickPairs(scoreUsers, I, users, items),
+    dispose: () => scoring.dispose(),
+  }
+}
+
+/** scores of (users[j], items[j]) pairs from full rows: each distinct user scored once against every item */
+export async function pickPairs(scoreUsers: (users: Int32Array) => Promise<Float32Array>, numItems: number, users: Int32Array, items: Int32Array): Promise<Float32Array> {
+  if (users.length !== items.length) throw new Error(`scorePairs: ${users.length} users but ${items.length} items`)
+  const distinct = Int32Array.from(new Set(users))
+  const row = new Map<number, number>()
+  for (const [i, u] of distinct.entries()) row.set(u, i)
+  const out = new Float32Array(users.length)
+  // in blocks of distinct users: [block × numItems] scores at a time
+  const block = 256
+  for (let d0 = 0; d0 < distinct.length; d0 += block) {
+    const part = distinct.subarray(d0, Math.min(distinct.length, d0 + block))
+    const all = await scoreUsers(part)
+    for (let j = 0; j < users.length; j++) {
+      const r = row.get(users[j])! - d0
+      if (r >= 0 && r < part.length) out[j] = all[r * numItems + items[j]]
+    }
+  }
+  return out
 }

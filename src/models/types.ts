@@ -11,8 +11,13 @@
  *              score = sigmoid(out([gmf_user[u] ⊙ gmf_item[i], mlp([mlp_user[u], mlp_item[i]])]))
  * - two_tower: user_emb [U,d], item_emb [I,d], user_tower_<k>.kernel/.bias, item_tower_<k>.kernel/.bias
  *              (ReLU between layers, none after the last)    score = towerU(u) · towerI(i)
+ * - sasrec:    item_emb [I+1,h] (row 0 = padding), pos_emb [L,h], emb_ln.*, layer_k.{q,k,v,attn_out,ffn1,ffn2}.kernel/.bias,
+ *              layer_k.ln1/ln2.gamma/.beta (src/models/sasrec-reference.ts)   score = state(history) · item_emb[i+1]
+ * - gru4rec:   item_emb [I+1,e], gru_k.w/.r/.b, dense.kernel/.bias (src/models/gru4rec.ts)
+ * Sequential models (sasrec, gru4rec) score a user's history (src/models/sequential.ts), not a user id:
+ * numUsers is kept for the record only.
  */
-export type ModelKind = 'pop' | 'mf' | 'neumf' | 'two_tower'
+export type ModelKind = 'pop' | 'mf' | 'neumf' | 'two_tower' | 'sasrec' | 'gru4rec'
 
 export interface Tensor32 {
   shape: number[]

@@ -1,4 +1,7 @@
+import {toFloatWeights} from '../compress/tensors.js'
+import type {CompressedModel} from '../compress/types.js'
 import {checkSasrecWeights, SASREC_LN_EPS, SASREC_MASK, type SasrecWeights} from '../models/sasrec-reference.js'
+import {sasrecReferenceOf} from '../models/sequential.js'
 import type {Tensor32} from '../models/types.js'
 import {ONNX_OPSET} from './export.js'
 import {DataType, GraphBuilder, valueInfo} from './graph.js'
@@ -141,4 +144,9 @@ function itemTableTransposed(itemEmb: Tensor32, I: number, h: number): Float32Ar
   const out = new Float32Array(h * I)
   for (let j = 0; j < I; j++) for (let i = 0; i < h; i++) out[i * I + j] = itemEmb.data[(j + 1) * h + i]
   return out
+}
+
+/** a (compressed) SASRec as its serving graph; every tensor is exported as float32 */
+export function exportSasrecModel(c: CompressedModel): Uint8Array {
+  return exportSasrecOnnx(sasrecReferenceOf(toFloatWeights(c)))
 }

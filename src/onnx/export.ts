@@ -5,6 +5,9 @@ import type {CompressedModel, StoredTensor} from '../compress/types.js'
 import type {Tensor32} from '../models/types.js'
 import {DataType, GraphBuilder, MS_DOMAIN, valueInfo} from './graph.js'
 import {modelRegistry} from '../models/registry.js'
+import {gru4recWeightsOf} from '../models/sequential.js'
+import {exportGru4recOnnx} from './export-gru4rec.js'
+import {exportSasrecModel} from './export-sasrec.js'
 
 export const ONNX_OPSET = 17
 
@@ -318,6 +321,8 @@ class Exporter {
         scores = g.op('Sigmoid', [outBias ? z : g.op('Add', [z, this.constValue('out.bias')])])
         break
       }
+      default:
+        throw new Error(`ONNX export: ${c.kind} has its own exporter`)
     }
     g.renameOutput(scores, 'scores')
     return g.model({
@@ -345,5 +350,7 @@ class Exporter {
  * probabilities; the other architectures return raw scores.
  */
 export function exportOnnx(c: CompressedModel): Uint8Array {
+  if (c.kind === 'sasrec') return exportSasrecModel(c)
+  if (c.kind === 'gru4rec') return exportGru4recOnnx(gru4recWeightsOf(toFloatWeights(c)))
   return new Exporter(c).build()
 }

@@ -1,6 +1,9 @@
 import {readFileSync} from 'node:fs'
 import * as ort from 'onnxruntime-node'
 import type {Scorer} from '../models/types.js'
+import type {Sequences} from '../data/sequences.js'
+import {historyMatrix} from '../data/sequences.js'
+import {pickPairs} from '../models/scorer.js'
 import {graphExecutionOf, type GraphExecution} from './execution.js'
 import {onnx} from './graph.js'
 import {maxAbsDiff} from '../compress/reference.js'
@@ -20,11 +23,23 @@ export interface OnnxScorerOptions {
    * variant's execution from it (`graph`): what runs, not what the exporter meant to run
    */
   optimizedModelPath?: string
+  /** a sequential model's graph (input `seqs` [B, max_len]): the users' histories a request is built from (see TfjsScorerOptions.histories) */
+  histories?: Sequences
 }
 
 /** an ONNX Runtime scorer; `graph` is the execution read from the optimized graph (when it was saved) */
 export interface OnnxScorer extends Scorer {
   readonly graph?: GraphExecution
+}
+
+/** the history width of a sequential graph: the fixed second dimension of its `seqs` input */
+function sequenceLength(bytes: Uint8Array): number {
+  const model = onnx.ModelProto.decode(bytes)
+  const input = model.graph?.input?.find((i) => i.name === 'seqs')
+  const dims = input?.type?.tensorType?.shape?.dim ?? []
+  const L = Number(dims[1]?.dimValue ?? 0)
+  if (!(L > 0)) throw new Error('ONNX scorer: the seqs input has no fixed max_len dimension')
+  return L
 }
 
 function readProbabilities(bytes: Uint8Array): boolean {
@@ -52,11 +67,23 @@ export async function createOnnxScorer(model: Uint8Array | string, numItems: num
   const batchUsers = Math.max(1, options.batchUsers ?? 256)
   let disposed = false
 
-  const run = async (users: ArrayLike<number>): Promise<Float32Array> => {
+  // a sequential model's graph takes the history rows [B, max_len] instead of user ids
+  const maxLen = session.inputNames.includes('seqs') ? sequenceLength(bytes) : 0
+  if (maxLen > 0 && !options.histories) throw new Error('ONNX scorer: this graph scores histories (input seqs); the scorer needs the users\' histories')
+  const run = async (users: Int32Array): Promise<Float32Array> => {
     if (disposed) throw new Error('ONNX scorer used after dispose()')
-    const ids = new BigInt64Array(users.length)
-    for (let i = 0; i < users.length; i++) ids[i] = BigInt(users[i])
-    const result = await session.run({users: new ort.Tensor('int64', ids, [users.length])})
+    let feeds: Record<string, ort.Tensor>
+    if (maxLen > 0) {
+      const rows = historyMatrix(options.histories!, users, maxLen)
+      const ids = new BigInt64Array(rows.length)
+      for (let i = 0; i < rows.length; i++) ids[i] = BigInt(rows[i])
+      feeds = {seqs: new ort.Tensor('int64', ids, [users.length, maxLen])}
+    } else {
+      const ids = new BigInt64Array(users.length)
+      for (let i = 0; i < users.length; i++) ids[i] = BigInt(users[i])
+      feeds = {users: new ort.Tensor('int64', ids, [users.length])}
+    }
+    const result = await session.run(feeds)
     const out = result.scores
     const data = out.data as Float32Array
     if (data.length !== users.length * numItems) throw new Error(`ONNX scorer: expected ${users.length}×${numItems} scores, got dims ${out.dims}`)
@@ -80,16 +107,7 @@ export async function createOnnxScorer(model: Uint8Array | string, numItems: num
     ...(graph ? {graph} : {}),
     scoreUsers,
     /** groups the pairs by user, scores each distinct user once against all items, picks the items */
-    async scorePairs(users: Int32Array, items: Int32Array): Promise<Float32Array> {
-      if (users.length !== items.length) throw new Error('scorePairs: users and items differ in length')
-      const distinct = Int32Array.from(new Set(users))
-      const row = new Map<number, number>()
-      for (const [i, u] of distinct.entries()) row.set(u, i)
-      const all = await scoreUsers(distinct)
-      const out = new Float32Array(users.length)
-      for (let j = 0; j < users.length; j++) out[j] = all[row.get(users[j])! * numItems + items[j]]
-      return out
-    },
+    scorePairs: (users, items) => pickPairs(scoreUsers, numItems, users, items),
     dispose() {
       if (disposed) return
       disposed = true

@@ -16,6 +16,8 @@ import {parseMetricName} from '../eval/metrics.js'
 import {loadModel, modelBytes} from '../models/io.js'
 import {modelRegistry} from '../models/registry.js'
 import {createTfjsScorer} from '../models/scorer.js'
+import {isSequential} from '../models/sequential.js'
+import {userSequences} from '../data/sequences.js'
 import type {ModelWeights, Scorer} from '../models/types.js'
 import {measuredExecution, OPTIMIZED_ONNX_FILE} from '../onnx/execution.js'
 import {compareWithReference, createOnnxScorer, type OnnxScorer} from '../onnx/scorer.js'
@@ -163,7 +165,9 @@ export async function evaluateVariant(
     record = readRunFile<VariantRecord>(join(v.dir, COMPRESS_JSON), 'compression record', rebuildHint('compress'))
   }
   const runtime = cfg.eval.runtime
-  const tfjsScorer: Scorer = createTfjsScorer(weights)
+  // a sequential model predicts the test item from the user's train and validation items in time order
+  const histories = isSequential(weights.kind) ? userSequences([split.train, split.valid], split.train.numUsers) : undefined
+  const tfjsScorer: Scorer = createTfjsScorer(weights, {histories})
   let onnxScorer: OnnxScorer | undefined
   try {
     if (runtime !== 'tfjs') {
@@ -174,6 +178,7 @@ export async function evaluateVariant(
           intraOpThreads: ONNX_THREADS,
           // the graph ORT really runs after its optimisations: `execution` and the notes are read from it
           optimizedModelPath: join(v.dir, OPTIMIZED_ONNX_FILE),
+          histories,
         })
       } catch (err) {
         throw dataError('model.corrupt', `cannot load ${join(v.dir, ONNX_FILE)} in ONNX Runtime: ${(err as Error).message}`, {hint: 're-run the compress stage (rec run --from compress)'})

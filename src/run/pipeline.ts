@@ -19,6 +19,8 @@ import {evaluate} from '../eval/evaluate.js'
 import {parseMetricName} from '../eval/metrics.js'
 import {loadModel, saveModel} from '../models/io.js'
 import {createTfjsScorer} from '../models/scorer.js'
+import {getModelSpec} from '../models/registry.js'
+import {userSequences} from '../data/sequences.js'
 import type {ModelWeights} from '../models/types.js'
 import {silentProgress, type Progress} from '../progress.js'
 import {trainModel} from '../train/train.js'
@@ -347,9 +349,11 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
     const train = modelTrainConfig(cfg, m)
     const es = train.early_stopping
     const metric = es ? parseMetricName(es.metric) : undefined
+    // a sequential model predicts a validation item from the user's train items in time order
+    const histories = getModelSpec(m.model).sequential ? userSequences([split.train], split.train.numUsers) : undefined
     const validate = es && metric
       ? async (weights: ModelWeights) => {
-          const scorer = createTfjsScorer(weights)
+          const scorer = createTfjsScorer(weights, {histories})
           try {
             const r = await evaluate({
               scorer,

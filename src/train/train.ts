@@ -4,11 +4,13 @@ import {join} from 'node:path'
 import {tf} from '../backend/index.js'
 import type {ModelConfig, NegativesConfig, TrainConfig} from '../config/schema.js'
 import {createNegativeSampler} from '../data/negatives.js'
+import {trainingWindows, userSequences, windowBatches} from '../data/sequences.js'
 import type {Split} from '../data/types.js'
 import {dataError} from '../errors.js'
 import {loadModel, packFloat32, saveModel, unpackFloat32} from '../models/io.js'
 import {modelFromWeights, type TrainableModel} from '../models/model.js'
 import {getModelSpec, initWeights, type Loss, resolveLoss} from '../models/registry.js'
+import {createSequenceTrainer, maxLenOf} from '../models/sequential.js'
 import type {ModelWeights} from '../models/types.js'
 import type {Progress} from '../progress.js'
 import {Rng} from '../rng.js'
@@ -17,6 +19,24 @@ import {writeFileAtomic, writeJsonAtomic} from '../run/atomic.js'
 type Tensor = import('@tensorflow/tfjs').Tensor
 type Scalar = import('@tensorflow/tfjs').Scalar
 type Optimizer = import('@tensorflow/tfjs').Optimizer
+type Variable = import('@tensorflow/tfjs').Variable
+
+/**
+ * What the epoch loop drives: the model's variables and optimizer, and the batches of one epoch.
+ * Pair models (mf, neumf, two_tower) train on (user, item) rows with sampled negatives; sequential
+ * models (sasrec, gru4rec) on windows of next-item targets. The loop (resume, checkpoints, masks,
+ * early stopping, progress, Ctrl-C) is the same for both.
+ */
+interface Engine {
+  readonly vars: Record<string, Variable>
+  readonly optimizer: Optimizer
+  /** what a row is, for progress and the history's rowsPerSec */
+  readonly rowName: string
+  /** one epoch's steps, in order, drawing from `rng` (the epoch's stream); each step returns its mean loss and row count */
+  epoch(rng: Rng, epochSeed: number): Generator<{loss: number; rows: number; fraction: number}>
+  toWeights(): ModelWeights
+  dispose(): void
+}
 
 export interface EpochRecord {
   epoch: number
@@ -163,10 +183,6 @@ export async function trainModel(args: TrainArgs): Promise<TrainResult> {
     return {weights, epochs: 0, bestEpoch: 0, history: [], stoppedEarly: false, interrupted: false, seconds: (performance.now() - t0) / 1000}
   }
 
-  const loss: Loss = resolveLoss(spec, args.model)
-  const nNeg = tc.negatives
-  const rowsPerPos = loss === 'bpr' ? nNeg : 1 + nNeg
-  const posPerBatch = Math.max(1, Math.floor(tc.batch_size / rowsPerPos))
   const es = tc.early_stopping && args.validate ? tc.early_stopping : null
   if (tc.early_stopping && !args.validate) progress?.warn('early_stopping is set but no validation function was given; training all epochs')
   const ckpt = args.checkpoint
@@ -204,26 +220,11 @@ export async function trainModel(args: TrainArgs): Promise<TrainResult> {
   }
   initial ??= args.init ?? initWeights(args.model, dims, seed, split.train)
 
-  const model: TrainableModel = modelFromWeights(initial, true)
-  const varList = Object.values(model.vars)
-  const optimizer: Optimizer = tc.optimizer === 'sgd' ? tf.train.sgd(tc.lr) : tf.train.adam(tc.lr)
+  const engine: Engine = spec.sequential ? sequenceEngine(initial, args) : pairEngine(initial, args, spec)
+  const {optimizer} = engine
   // Adam's moments and step count are part of the state: without them a resumed run would not
   // reproduce an uninterrupted one
   if (resumeOptimizer && resumeDir) await loadOptimizerState(resumeDir, optimizer)
-  const rng = new SwitchableRng(epochRng(seed, 0))
-  const sampler = createNegativeSampler(split.train, args.negatives, rng)
-
-  const P = split.train.length
-  const trainUsers = split.train.user
-  const trainItems = split.train.item
-  const order = new Int32Array(P)
-  const maxRows = posPerBatch * rowsPerPos
-  const bu = new Int32Array(maxRows)
-  const bi = new Int32Array(maxRows)
-  const bj = new Int32Array(maxRows) // BPR negatives
-  const by = new Float32Array(maxRows) // BCE labels
-  const negs = new Int32Array(Math.max(1, nNeg))
-  const l2 = tc.l2
 
   let interrupted = false
   let stoppedEarly = false
@@ -239,7 +240,7 @@ export async function trainModel(args: TrainArgs): Promise<TrainResult> {
     maskArrays = next
     maskTensors = {}
     for (const [name, m] of Object.entries(next)) {
-      const v = model.vars[name]
+      const v = engine.vars[name]
       if (!v) throw new Error(`mask for unknown tensor ${name}`)
       maskTensors[name] = tf.tensor(Float32Array.from(m), v.shape, 'float32')
     }
@@ -247,10 +248,162 @@ export async function trainModel(args: TrainArgs): Promise<TrainResult> {
   }
   const applyMasks = () => {
     for (const [name, mask] of Object.entries(maskTensors)) {
-      const v = model.vars[name]
+      const v = engine.vars[name]
       tf.tidy(() => v.assign(tf.mul(v, mask)))
     }
   }
+
+  let bestDir = resumeState?.bestDir
+  const saveCheckpoint = async (ep: number, bestChanged: boolean) => {
+    if (!ckpt) return
+    const dir = `epoch-${String(ep).padStart(4, '0')}`
+    rmSync(join(ckpt.dir, dir), {recursive: true, force: true})
+    saveModel(join(ckpt.dir, dir), engine.toWeights())
+    await saveOptimizerState(join(ckpt.dir, dir), optimizer)
+    if (bestChanged && bestWeights) {
+      bestDir = `best-${String(bestEpoch).padStart(4, '0')}`
+      rmSync(join(ckpt.dir, bestDir), {recursive: true, force: true})
+      saveModel(join(ckpt.dir, bestDir), bestWeights)
+    }
+    const state: CheckpointState = {
+      version: 2,
+      dir,
+      ...(bestDir ? {bestDir} : {}),
+      kind: args.model.model,
+      numUsers: dims.numUsers,
+      numItems: dims.numItems,
+      seed,
+      epoch: ep,
+      bestEpoch,
+      bestMetric: Number.isFinite(bestMetric) ? bestMetric : null,
+      evalsWithoutImprovement,
+      history,
+    }
+    writeJsonAtomic(join(ckpt.dir, 'state.json'), state)
+    // the new checkpoint is the one state.json names: the others can go
+    for (const d of readdirSync(ckpt.dir)) {
+      if ((d.startsWith('epoch-') || d.startsWith('best-')) && d !== dir && d !== bestDir) rmSync(join(ckpt.dir, d), {recursive: true, force: true})
+    }
+  }
+
+  // hand control to the event loop every 50 ms of training (Ctrl-C handlers, progress), counted
+  // across epochs so that short epochs cannot starve it
+  let lastYield = performance.now()
+  try {
+    let bestSinceCheckpoint = false
+    for (epoch = startEpoch; epoch <= tc.epochs; epoch++) {
+      const te = performance.now()
+      setMasks(epoch)
+      let lossSum = 0
+      let rows = 0
+      let lastUpdate = performance.now()
+      const stream = epochRng(seed, epoch)
+      for (const stepped of engine.epoch(stream, stream.int(0x7fffffff))) {
+        const m = stepped.rows
+        lossSum += stepped.loss * m
+        applyMasks()
+        rows += m
+        const now = performance.now()
+        if (now - lastYield > 50) {
+          // let signal handlers (Ctrl-C) and progress rendering run
+          await yieldToEventLoop()
+          lastYield = performance.now()
+        }
+        if (signal?.aborted) {
+          interrupted = true
+          break
+        }
+        if (progress && now - lastUpdate > 2000) {
+          lastUpdate = now
+          progress.update(`epoch ${epoch}/${tc.epochs} ${Math.round(stepped.fraction * 100)}% loss ${(lossSum / rows).toFixed(4)} ${fmtRate(rows / ((now - te) / 1000))} ${engine.rowName}/s`)
+        }
+      }
+      if (interrupted) break
+      const seconds = (performance.now() - te) / 1000
+      const rec: EpochRecord = {epoch, loss: rows > 0 ? lossSum / rows : 0, seconds, rowsPerSec: seconds > 0 ? rows / seconds : 0}
+      history.push(rec)
+
+      let improved = false
+      if (es && epoch % tc.eval_every === 0) {
+        const tv = performance.now()
+        const snapshot = engine.toWeights()
+        const v = await args.validate!(snapshot)
+        rec.valid = v
+        rec.validSeconds = (performance.now() - tv) / 1000
+        if (v > bestMetric) {
+          bestMetric = v
+          bestEpoch = epoch
+          bestWeights = snapshot
+          evalsWithoutImprovement = 0
+          improved = true
+          bestSinceCheckpoint = true
+        } else {
+          evalsWithoutImprovement++
+        }
+      }
+      const done = epoch - startEpoch + 1
+      const eta = ((performance.now() - t0) / 1000 / done) * (tc.epochs - epoch)
+      progress?.update(
+        `epoch ${epoch}/${tc.epochs} loss ${rec.loss.toFixed(4)} ${fmtRate(rec.rowsPerSec)} ${engine.rowName}/s` +
+          (rec.valid !== undefined ? ` ${es!.metric} ${rec.valid.toFixed(4)}${improved ? ' *' : ''}` : '') +
+          ` ETA ${fmtSeconds(eta)}`,
+      )
+      if (es && evalsWithoutImprovement >= es.patience) stoppedEarly = true
+      if (ckpt && (epoch % every === 0 || stoppedEarly || epoch === tc.epochs)) {
+        await saveCheckpoint(epoch, bestSinceCheckpoint)
+        bestSinceCheckpoint = false
+      }
+      if (stoppedEarly) break
+      if (signal?.aborted) {
+        interrupted = true
+        break
+      }
+    }
+
+    const completed = history.length > 0 ? history[history.length - 1].epoch : 0
+    let weights: ModelWeights
+    if (bestWeights) {
+      weights = bestWeights
+    } else {
+      weights = engine.toWeights()
+      bestEpoch = completed
+    }
+    return {weights, epochs: completed, bestEpoch, history, stoppedEarly, interrupted, seconds: (performance.now() - t0) / 1000}
+  } finally {
+    for (const t of Object.values(maskTensors)) t.dispose()
+    engine.dispose()
+  }
+}
+
+/**
+ * Pair models: BPR trains on (u, i⁺, i⁻) triples, `negatives` per positive; BCE on the positive
+ * (label 1) plus `negatives` sampled items (label 0). A batch holds ⌊batch_size / rows per positive⌋
+ * positives with all their rows, so batch_size counts rows, as in the NCF reference code. Each epoch
+ * shuffles the positives and samples fresh negatives from the epoch's stream. L2 (when > 0) adds
+ * l2 · Σ‖batch embedding rows‖² / rows to the objective.
+ */
+function pairEngine(initial: ModelWeights, args: TrainArgs, spec: ReturnType<typeof getModelSpec>): Engine {
+  const {split, train: tc} = args
+  const loss: Loss = resolveLoss(spec, args.model)
+  const nNeg = tc.negatives
+  const rowsPerPos = loss === 'bpr' ? nNeg : 1 + nNeg
+  const posPerBatch = Math.max(1, Math.floor(tc.batch_size / rowsPerPos))
+  const model: TrainableModel = modelFromWeights(initial, true)
+  const varList = Object.values(model.vars)
+  const optimizer: Optimizer = tc.optimizer === 'sgd' ? tf.train.sgd(tc.lr) : tf.train.adam(tc.lr)
+  const rng = new SwitchableRng(epochRng(args.seed, 0))
+  const sampler = createNegativeSampler(split.train, args.negatives, rng)
+  const P = split.train.length
+  const trainUsers = split.train.user
+  const trainItems = split.train.item
+  const order = new Int32Array(P)
+  const maxRows = posPerBatch * rowsPerPos
+  const bu = new Int32Array(maxRows)
+  const bi = new Int32Array(maxRows)
+  const bj = new Int32Array(maxRows) // BPR negatives
+  const by = new Float32Array(maxRows) // BCE labels
+  const negs = new Int32Array(Math.max(1, nNeg))
+  const l2 = tc.l2
 
   const step = (m: number): number => {
     const u = tf.tensor1d(bu.subarray(0, m), 'int32')
@@ -290,53 +443,14 @@ export async function trainModel(args: TrainArgs): Promise<TrainResult> {
     }
   }
 
-  let bestDir = resumeState?.bestDir
-  const saveCheckpoint = async (ep: number, bestChanged: boolean) => {
-    if (!ckpt) return
-    const dir = `epoch-${String(ep).padStart(4, '0')}`
-    rmSync(join(ckpt.dir, dir), {recursive: true, force: true})
-    saveModel(join(ckpt.dir, dir), model.toWeights())
-    await saveOptimizerState(join(ckpt.dir, dir), optimizer)
-    if (bestChanged && bestWeights) {
-      bestDir = `best-${String(bestEpoch).padStart(4, '0')}`
-      rmSync(join(ckpt.dir, bestDir), {recursive: true, force: true})
-      saveModel(join(ckpt.dir, bestDir), bestWeights)
-    }
-    const state: CheckpointState = {
-      version: 2,
-      dir,
-      ...(bestDir ? {bestDir} : {}),
-      kind: args.model.model,
-      numUsers: dims.numUsers,
-      numItems: dims.numItems,
-      seed,
-      epoch: ep,
-      bestEpoch,
-      bestMetric: Number.isFinite(bestMetric) ? bestMetric : null,
-      evalsWithoutImprovement,
-      history,
-    }
-    writeJsonAtomic(join(ckpt.dir, 'state.json'), state)
-    // the new checkpoint is the one state.json names: the others can go
-    for (const d of readdirSync(ckpt.dir)) {
-      if ((d.startsWith('epoch-') || d.startsWith('best-')) && d !== dir && d !== bestDir) rmSync(join(ckpt.dir, d), {recursive: true, force: true})
-    }
-  }
-
-  // hand control to the event loop every 50 ms of training (Ctrl-C handlers, progress), counted
-  // across epochs so that short epochs cannot starve it
-  let lastYield = performance.now()
-  try {
-    let bestSinceCheckpoint = false
-    for (epoch = startEpoch; epoch <= tc.epochs; epoch++) {
-      const te = performance.now()
-      setMasks(epoch)
-      rng.use(epochRng(seed, epoch))
+  return {
+    vars: model.vars,
+    optimizer,
+    rowName: 'rows',
+    *epoch(stream) {
+      rng.use(stream)
       for (let k = 0; k < P; k++) order[k] = k
       rng.shuffle(order)
-      let lossSum = 0
-      let rows = 0
-      let lastUpdate = performance.now()
       for (let p0 = 0; p0 < P; p0 += posPerBatch) {
         const p1 = Math.min(P, p0 + posPerBatch)
         let m = 0
@@ -362,80 +476,48 @@ export async function trainModel(args: TrainArgs): Promise<TrainResult> {
             }
           }
         }
-        lossSum += step(m) * m
-        applyMasks()
-        rows += m
-        const now = performance.now()
-        if (now - lastYield > 50) {
-          // let signal handlers (Ctrl-C) and progress rendering run
-          await yieldToEventLoop()
-          lastYield = performance.now()
-        }
-        if (signal?.aborted) {
-          interrupted = true
-          break
-        }
-        if (progress && now - lastUpdate > 2000) {
-          lastUpdate = now
-          const frac = p1 / P
-          progress.update(`epoch ${epoch}/${tc.epochs} ${Math.round(frac * 100)}% loss ${(lossSum / rows).toFixed(4)} ${fmtRate(rows / ((now - te) / 1000))} rows/s`)
-        }
+        yield {loss: step(m), rows: m, fraction: p1 / P}
       }
-      if (interrupted) break
-      const seconds = (performance.now() - te) / 1000
-      const rec: EpochRecord = {epoch, loss: rows > 0 ? lossSum / rows : 0, seconds, rowsPerSec: seconds > 0 ? rows / seconds : 0}
-      history.push(rec)
+    },
+    toWeights: () => model.toWeights(),
+    dispose() {
+      optimizer.dispose()
+      model.dispose()
+    },
+  }
+}
 
-      let improved = false
-      if (es && epoch % tc.eval_every === 0) {
-        const tv = performance.now()
-        const snapshot = model.toWeights()
-        const v = await args.validate!(snapshot)
-        rec.valid = v
-        rec.validSeconds = (performance.now() - tv) / 1000
-        if (v > bestMetric) {
-          bestMetric = v
-          bestEpoch = epoch
-          bestWeights = snapshot
-          evalsWithoutImprovement = 0
-          improved = true
-          bestSinceCheckpoint = true
-        } else {
-          evalsWithoutImprovement++
-        }
+/**
+ * Sequential models: every training position once per epoch as a next-item target (the windows of
+ * src/data/sequences.ts trainingWindows over each user's train items in time order). A batch holds
+ * ⌊batch_size / max_len⌋ windows (at least 1), so batch_size counts positions, padding included; a
+ * row of the history is one predicted position. The windows are shuffled by the epoch's stream, and
+ * the trainer's dropout and negative streams restart from the epoch's seed.
+ */
+function sequenceEngine(initial: ModelWeights, args: TrainArgs): Engine {
+  const {split, train: tc} = args
+  const maxLen = maxLenOf(initial)
+  const windows = trainingWindows(userSequences([split.train], split.train.numUsers), maxLen)
+  const perBatch = Math.max(1, Math.floor(tc.batch_size / maxLen))
+  if (tc.l2 > 0) args.progress?.warn(`train.l2 is not applied to ${initial.kind} (sequential models regularise with dropout)`)
+  const trainer = createSequenceTrainer(initial, {lr: tc.lr, seed: args.seed, optimizer: tc.optimizer})
+  return {
+    vars: trainer.vars,
+    optimizer: trainer.optimizer,
+    rowName: 'positions',
+    *epoch(stream, epochSeed) {
+      trainer.reseed(epochSeed)
+      let done = 0
+      for (const b of windowBatches(windows, perBatch, stream)) {
+        let n = 0
+        for (let k = 0; k < b.targets.length; k++) if (b.targets[k] !== 0 && b.inputs[k] !== 0) n++
+        const loss = trainer.step(b.inputs, b.targets)
+        done += b.size
+        yield {loss, rows: n, fraction: done / windows.count}
       }
-      const done = epoch - startEpoch + 1
-      const eta = ((performance.now() - t0) / 1000 / done) * (tc.epochs - epoch)
-      progress?.update(
-        `epoch ${epoch}/${tc.epochs} loss ${rec.loss.toFixed(4)} ${fmtRate(rec.rowsPerSec)} rows/s` +
-          (rec.valid !== undefined ? ` ${es!.metric} ${rec.valid.toFixed(4)}${improved ? ' *' : ''}` : '') +
-          ` ETA ${fmtSeconds(eta)}`,
-      )
-      if (es && evalsWithoutImprovement >= es.patience) stoppedEarly = true
-      if (ckpt && (epoch % every === 0 || stoppedEarly || epoch === tc.epochs)) {
-        await saveCheckpoint(epoch, bestSinceCheckpoint)
-        bestSinceCheckpoint = false
-      }
-      if (stoppedEarly) break
-      if (signal?.aborted) {
-        interrupted = true
-        break
-      }
-    }
-
-    const completed = history.length > 0 ? history[history.length - 1].epoch : 0
-    let weights: ModelWeights
-    if (bestWeights) {
-      weights = bestWeights
-    } else {
-      weights = model.toWeights()
-      bestEpoch = completed
-    }
-    return {weights, epochs: completed, bestEpoch, history, stoppedEarly, interrupted, seconds: (performance.now() - t0) / 1000}
-  } finally {
-    for (const t of Object.values(maskTensors)) t.dispose()
-    optimizer.dispose()
-    model.dispose()
+    },
+    toWeights: () => trainer.weights(),
+    dispose: () => trainer.dispose(),
   }
 }
 

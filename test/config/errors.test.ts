@@ -110,7 +110,7 @@ describe('value problems', () => {
 
   it('a missing required key points at the list entry', async () => {
     const {err} = await problem('models:\n  - factors: 8\n')
-    expect(err.details).toEqual(['exp.yaml:2:5 models.0.model: missing (required); expected one of pop, mf, neumf, two_tower'])
+    expect(err.details).toEqual(['exp.yaml:2:5 models.0.model: missing (required); expected one of pop, mf, neumf, two_tower, sasrec, gru4rec'])
   })
 
   it('a union names its alternatives', async () => {

@@ -39,6 +39,6 @@ describe('README config reference', () => {
     const ref = configReference()
     // every top-level section and a nested key appear with their defaults
     expect(ref).toContain('| `train.lr` | number | `0.001` | learning rate |')
-    expect(ref).toContain('| `models[].model` | `pop` \\| `mf` \\| `neumf` \\| `two_tower` |')
+    expect(ref).toContain('| `models[].model` | `pop` \\| `mf` \\| `neumf` \\| `two_tower` \\| `sasrec` \\| `gru4rec` |')
   })
 })

@@ -47,8 +47,11 @@ beforeAll(async () => {
 afterAll(() => rmSync(dir, {recursive: true, force: true}))
 
 describe('registry', () => {
-  it('knows the four models, with metadata', () => {
-    expect(knownModels).toEqual(['pop', 'mf', 'neumf', 'two_tower'])
+  it('knows the six models, with metadata', () => {
+    expect(knownModels).toEqual(['pop', 'mf', 'neumf', 'two_tower', 'sasrec', 'gru4rec'])
+    expect(knownModels.filter((k) => modelRegistry[k].sequential)).toEqual(['sasrec', 'gru4rec'])
+    expect(modelRegistry.sasrec.losses).toEqual(['ce', 'bce'])
+    expect(modelRegistry.gru4rec.losses).toEqual(['ce'])
     expect(modelRegistry.pop.trainable).toBe(false)
     expect(modelRegistry.neumf.losses).toEqual(['bce'])
     expect(modelRegistry.mf.losses).toContain('bpr')
