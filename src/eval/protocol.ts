@@ -27,6 +27,8 @@ export interface Protocol {
   seed: number
   /** the split section of the config, when known (the run's protocol carries it; evaluate does not know it) */
   split?: Partial<SplitConfig>
+  /** what the sequential models of the run see (see describeHistories); absent without one */
+  histories?: string
 }
 
 /**
@@ -76,7 +78,20 @@ export function describeProtocol(p: Protocol, options: {seeds?: number[]} = {}):
       : 'best F1 on validation'
   return (
     `${ranking}; ${p.users ?? `${part} users with at least one ${part} item`}; K = ${k}${seed}.\n` +
+    (typeof p.histories === 'string' ? `${p.histories}\n` : '') +
     `Pointwise: ${part} positives vs as many ${sampler} sampled negatives, threshold ${thr}.`
   )
+}
+
+/**
+ * What sequential models see, e.g. "Sequential models (sasrec: last 50 items, gru4rec: last 50)
+ * read each user's items in time order (ties by input row), left-padded: train + validation items
+ * to predict the test item." Undefined when no model is sequential.
+ */
+export function describeHistories(models: {label: string; maxLen: number}[], part: 'valid' | 'test' = 'test'): string | undefined {
+  if (models.length === 0) return undefined
+  const list = models.map((m) => `${m.label}: last ${m.maxLen} items`).join(', ')
+  const seen = part === 'test' ? 'train + validation items to predict the test item' : 'train items to predict the validation item'
+  return `Sequential models (${list}) read each user's items in time order (ties by input row), left-padded: ${seen}.`
 }
 

@@ -6,18 +6,19 @@ import {baseReport} from '../compress/registry.js'
 import {loadCompressed} from '../compress/io.js'
 import {flopsPerPair as compressedFlops} from '../compress/accounting.js'
 import {fromWeights, toFloatWeights} from '../compress/tensors.js'
-import type {RecConfig} from '../config/schema.js'
+import {modelLabel, type RecConfig} from '../config/schema.js'
 import type {Split} from '../data/types.js'
 import {dataError} from '../errors.js'
 import {PAIR_CHUNK, describeProtocol, evaluate, type Protocol} from '../eval/evaluate.js'
+import {describeHistories} from '../eval/protocol.js'
 import {DRAW_FILES, encodeEvalDraws, encodeLatency, encodeUsers} from '../eval/draws-io.js'
 import {measureLatencyWithSamples, type Latency} from '../eval/latency.js'
 import {parseMetricName} from '../eval/metrics.js'
 import {loadModel, modelBytes} from '../models/io.js'
-import {modelRegistry} from '../models/registry.js'
+import {getModelSpec, modelRegistry} from '../models/registry.js'
 import {createTfjsScorer} from '../models/scorer.js'
 import {isSequential} from '../models/sequential.js'
-import {userSequences} from '../data/sequences.js'
+import {DEFAULT_MAX_LEN, userSequences} from '../data/sequences.js'
 import type {ModelWeights, Scorer} from '../models/types.js'
 import {measuredExecution, OPTIMIZED_ONNX_FILE} from '../onnx/execution.js'
 import {compareWithReference, createOnnxScorer, type OnnxScorer} from '../onnx/scorer.js'
@@ -196,7 +197,9 @@ export async function evaluateVariant(
     progress.stage(`eval ${v.model}/${v.variant} (${primary.runtime})`)
     // with eval.threshold 'validation', evaluate picks the F1-best threshold on validation itself
     const r = await evaluate({scorer: primary, split, part: 'test', cfg: cfg.eval, seed: cfg.seed, negatives: cfg.negatives, progress, record: true})
-    const protocol: ProtocolInfo = {...r.protocol, split: cfg.split, description: describeProtocol({...r.protocol, split: cfg.split})}
+    const seen = historiesOf(cfg)
+    const full = {...r.protocol, split: cfg.split, ...(seen ? {histories: seen} : {})}
+    const protocol: ProtocolInfo = {...full, description: describeProtocol(full)}
     writeJsonAtomic(join(v.dir, 'eval.json'), {metrics: r.metrics, usersEvaluated: r.usersEvaluated, seconds: r.seconds, protocol})
     writeJsonAtomic(join(v.dir, 'per-user.json'), {users: Array.from(r.perUser.users), values: Object.fromEntries(Object.entries(r.perUser.values).map(([k, a]) => [k, Array.from(a)]))})
     progress.update('latency')
@@ -305,6 +308,13 @@ export function protocolOf(cfg: RecConfig): ProtocolInfo {
     negatives: {...cfg.negatives, perPositive: cfg.eval.mode === 'full' ? null : cfg.eval.negatives},
     seed: cfg.seed,
   }
-  return {...p, split: cfg.split, description: describeProtocol({...p, split: cfg.split} as unknown as Protocol)}
+  const histories = historiesOf(cfg)
+  const full = {...p, split: cfg.split, ...(histories ? {histories} : {})}
+  return {...full, description: describeProtocol(full as unknown as Protocol)}
+}
+
+/** the protocol's statement on sequential models' histories (their max_len), or undefined */
+export function historiesOf(cfg: RecConfig): string | undefined {
+  return describeHistories(cfg.models.filter((m) => getModelSpec(m.model).sequential).map((m) => ({label: modelLabel(m), maxLen: m.max_len ?? DEFAULT_MAX_LEN})))
 }
 
