@@ -170,6 +170,9 @@ export const evalSchema = z
   .strictObject({
     mode: z.enum(['full', 'sampled']).default('full').describe('full ranking over all items, or 1 positive + N sampled negatives'),
     negatives: positiveInt.default(99).describe('sampled mode: distinct negatives per positive (99: the NCF protocol; 100: the SASRec paper\'s); every evaluated user must have that many items left'),
+    also_sampled: positiveInt
+      .optional()
+      .describe('full mode: also rank each test item against this many sampled negatives (100: the SASRec paper\'s protocol) and show that protocol\'s top-K metrics in their own column group of the same table'),
     k: z.array(positiveInt).min(1).default([10, 20]).describe('cut-offs for top-K metrics'),
     metrics: z.array(metricName).min(1).optional().describe('metric columns of the comparison table, e.g. [ndcg@10, recall@10, auc] (default: the standard set)'),
     threshold: z.union([z.number().min(0).max(1), z.literal('validation')]).default(0.5).describe('pointwise metrics: probability threshold, or pick it on validation'),

@@ -1,4 +1,4 @@
-import {isNumeric, POINTWISE, rowKey, type Column, type Delta, type ReportRow, type Table} from './table.js'
+import {isNumeric, POINTWISE, rowKey, SAMPLED, type Column, type Delta, type ReportRow, type Table} from './table.js'
 
 /**
  * Renderers that turn a Table into text. The terminal renderer (cli-table3) lives in
@@ -13,10 +13,12 @@ function csvField(v: unknown): string {
 }
 
 /** a CSV header that cannot be misread: pointwise metrics read `pointwise_precision`, never a bare `precision` */
-const csvName = (c: Column): string => (c.group ? `${POINTWISE}_${c.key}` : c.key)
+/** the first word of a grouped column's group: `sampled` (eval.also_sampled) or `pointwise` */
+const groupWord = (c: Column): string => (c.key.startsWith(SAMPLED) ? 'sampled' : POINTWISE)
+const csvName = (c: Column): string => (c.key.startsWith(SAMPLED) ? `sampled_${c.key.slice(SAMPLED.length)}` : c.group ? `${POINTWISE}_${c.key}` : c.key)
 
 /** a Markdown title: no spanning headers there, so a grouped title carries the group's first word */
-const mdTitle = (c: Column): string => (c.group ? `${POINTWISE} ${c.title}` : c.title)
+const mdTitle = (c: Column): string => (c.group ? `${groupWord(c)} ${c.title}` : c.title)
 
 /**
  * CSV (RFC 4180, `\n` line ends) for machines: header = column keys (`pointwise_<key>` for the

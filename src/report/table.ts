@@ -147,7 +147,7 @@ export const DEFAULT_METRIC_COLUMNS = ['ndcg@10', 'precision@10', 'recall@10', '
 /** the first word of every pointwise group header (renderers without spanning headers prefix titles with it) */
 export const POINTWISE = 'pointwise'
 
-const isPointwise = (c: Column): boolean => c.kind === 'metric' && parseMetricName(c.key).info.kind === 'pointwise'
+const isPointwise = (c: Column): boolean => c.kind === 'metric' && !c.key.startsWith(SAMPLED) && parseMetricName(c.key).info.kind === 'pointwise'
 
 /**
  * The header of the pointwise columns: what they are measured against and at which threshold,
@@ -170,8 +170,27 @@ export function pointwiseGroup(rows: ReportRow[]): string {
 }
 
 function metricColumn(key: string): Column {
+  if (key.startsWith(SAMPLED)) return sampledColumn(key.slice(SAMPLED.length))
   const info = parseMetricName(key)
   return {key: info.key, title: info.key, align: 'right', kind: 'metric', higherIsBetter: info.info.higherIsBetter}
+}
+
+/** the key prefix of a metric of the secondary sampled protocol (eval.also_sampled): `sampled:ndcg@10` */
+export const SAMPLED = 'sampled:'
+
+/** the secondary protocol's metrics of a row (VariantResult.sampled), if any */
+const sampledOf = (row: ReportRow) => row.sampled as {negatives: number; metrics: Record<string, number>} | undefined
+
+/** a metric of the secondary sampled protocol: titled like the metric, under the group "sampled: 1 + N negatives" */
+function sampledColumn(metric: string): Column {
+  const info = parseMetricName(metric)
+  return {key: `${SAMPLED}${info.key}`, title: info.key, align: 'right', kind: 'metric', higherIsBetter: info.info.higherIsBetter}
+}
+
+/** the group header of the sampled columns, e.g. "sampled: 1 positive + 100 negatives" */
+export function sampledGroup(rows: ReportRow[]): string {
+  const n = [...new Set(rows.map((r) => sampledOf(r)?.negatives).filter((x) => x !== undefined))]
+  return `sampled: 1 positive + ${n.length === 1 ? n[0] : n.join(' / ')} negatives`
 }
 
 /** a column by key, alias or metric name; throws a usage error for unknown names */
@@ -192,6 +211,7 @@ function resolveColumn(name: string): Column {
 function cellValue(col: Column, row: ReportRow): number | string | undefined {
   const field = FIELD_COLUMNS[col.key]
   if (field) return field.get(row)
+  if (col.key.startsWith(SAMPLED)) return sampledOf(row)?.metrics[col.key.slice(SAMPLED.length)]
   return row.metrics[col.key]
 }
 
@@ -247,6 +267,8 @@ function defaultColumns(rows: ReportRow[]): Column[] {
   const any = (f: (r: ReportRow) => unknown) => rows.some((r) => f(r) !== undefined)
   if (any((r) => r.execution)) cols.push(FIELD_COLUMNS.execution)
   for (const m of DEFAULT_METRIC_COLUMNS) if (any((r) => r.metrics[m])) cols.push(metricColumn(m))
+  // the secondary protocol's hit ratio and NDCG (eval.also_sampled), in their own group
+  for (const m of ['hr@10', 'ndcg@10']) if (any((r) => sampledOf(r)?.metrics[m])) cols.push(sampledColumn(m))
   if (any((r) => r.latency)) cols.push(FIELD_COLUMNS.p50_ms, FIELD_COLUMNS.p95_ms)
   if (any((r) => r.sizeBytes)) cols.push(FIELD_COLUMNS.size)
   if (any((r) => r.params)) cols.push(FIELD_COLUMNS.params)
@@ -301,10 +323,11 @@ export function buildTable(rows: ReportRow[], options: TableOptions = {}): Table
   // latency measured outside the tfjs backend (ONNX Runtime) is named in its own column
   const runtimeDiffers = rows.some((r) => r.runtime !== undefined && r.runtime !== r.backend)
   const group = pointwiseGroup(rows)
+  const sampled = sampledGroup(rows)
   for (const c of [...keyCols, FIELD_COLUMNS.backend, ...(runtimeDiffers ? [FIELD_COLUMNS.runtime] : []), ...rest]) {
     if (seen.has(c.key)) continue
     seen.add(c.key)
-    columns.push(stripGet(c, isPointwise(c) ? group : undefined))
+    columns.push(stripGet(c, c.key.startsWith(SAMPLED) ? sampled : isPointwise(c) ? group : undefined))
   }
 
   let order = rows.map((_, j) => j)
@@ -411,6 +434,9 @@ export function buildTable(rows: ReportRow[], options: TableOptions = {}): Table
   }
   if (columns.some((c) => c.group === group)) {
     notes.push(`Columns under "${group}" are pointwise (classification) metrics, not top-K: precision@K and recall@K are the ranking ones.`)
+  }
+  if (columns.some((c) => c.group === sampled)) {
+    notes.push(`Columns under "${sampled}" rank each test item against that many sampled items the user never interacted with (eval.also_sampled, drawn by the negatives sampler; the SASRec paper's protocol at 100); the other top-K columns rank it against all items.`)
   }
   if (baseline !== null) {
     const many = raw.filter((_, j) => isBaseline(j)).length > 1

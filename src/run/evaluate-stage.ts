@@ -30,6 +30,11 @@ import {rebuildHint} from './digests.js'
 import {readRunFile} from './rundir.js'
 
 /** One row of results: a model variant as measured (the `--json` contract of run / eval). */
+/** the top-K metrics of a metrics record (the pointwise ones do not depend on the ranking protocol) */
+function rankingOnly(metrics: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(metrics).filter(([k]) => parseMetricName(k).info.kind !== 'pointwise'))
+}
+
 export interface VariantResult {
   /** variant name: `base` for the trained model, else the compression variant's name */
   name: string
@@ -40,6 +45,11 @@ export interface VariantResult {
   /** compression method (`none` for base) and its parameters */
   method: string
   methodParams: Record<string, unknown>
+  /**
+   * eval.also_sampled: the top-K metrics of the same test items ranked against `negatives` sampled
+   * negatives each (`description`: the candidates), beside the full-ranking `metrics`
+   */
+  sampled?: {negatives: number; metrics: Record<string, number>; description: string}
   /** tfjs backend of the run (training, tfjs scoring) */
   backend: string
   /** where metrics and latency were measured: `onnxruntime-cpu` or the tfjs backend */
@@ -197,10 +207,16 @@ export async function evaluateVariant(
     progress.stage(`eval ${v.model}/${v.variant} (${primary.runtime})`)
     // with eval.threshold 'validation', evaluate picks the F1-best threshold on validation itself
     const r = await evaluate({scorer: primary, split, part: 'test', cfg: cfg.eval, seed: cfg.seed, negatives: cfg.negatives, progress, record: true})
+    // the secondary protocol (eval.also_sampled): the same scorer, each test item against N sampled negatives
+    const also = cfg.eval.mode === 'full' && cfg.eval.also_sampled ? cfg.eval.also_sampled : undefined
+    const sampled = also
+      ? await evaluate({scorer: primary, split, part: 'test', cfg: {...cfg.eval, mode: 'sampled', negatives: also}, seed: cfg.seed, negatives: cfg.negatives, progress, pointwise: false, negativesSetting: 'eval.also_sampled'})
+      : undefined
+    const sampledResult = sampled ? {negatives: also!, metrics: rankingOnly(sampled.metrics), description: sampled.protocol.candidates} : undefined
     const seen = historiesOf(cfg)
     const full = {...r.protocol, split: cfg.split, ...(seen ? {histories: seen} : {})}
     const protocol: ProtocolInfo = {...full, description: describeProtocol(full)}
-    writeJsonAtomic(join(v.dir, 'eval.json'), {metrics: r.metrics, usersEvaluated: r.usersEvaluated, seconds: r.seconds, protocol})
+    writeJsonAtomic(join(v.dir, 'eval.json'), {metrics: r.metrics, usersEvaluated: r.usersEvaluated, seconds: r.seconds, protocol, ...(sampledResult ? {sampled: sampledResult} : {})})
     writeJsonAtomic(join(v.dir, 'per-user.json'), {users: Array.from(r.perUser.users), values: Object.fromEntries(Object.entries(r.perUser.values).map(([k, a]) => [k, Array.from(a)]))})
     progress.update('latency')
     const lat = cfg.eval.latency
@@ -244,6 +260,7 @@ export async function evaluateVariant(
       runtime: primary.runtime,
       execution: graph ? graph.execution : tfjsExecution(record.execution),
       metrics: r.metrics,
+      ...(sampledResult ? {sampled: sampledResult} : {}),
       latency,
       ...(latencyTfjs ? {latencyTfjs} : {}),
       sizeBytes: onOnnx ? record.sizeBytesOnnx : record.sizeBytesTfjs,

@@ -471,6 +471,7 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
  */
 function checkSampledProtocols(cfg: RecConfig, split: Split): void {
   if (cfg.eval.mode === 'sampled') checkSampledProtocol(split, cfg.negatives, cfg.eval.negatives, {part: 'test', setting: 'eval.negatives'})
+  if (cfg.eval.mode === 'full' && cfg.eval.also_sampled) checkSampledProtocol(split, cfg.negatives, cfg.eval.also_sampled, {part: 'test', setting: 'eval.also_sampled'})
   cfg.models.forEach((m, i) => {
     const es = modelTrainConfig(cfg, m).early_stopping
     if (es?.mode !== 'sampled') return

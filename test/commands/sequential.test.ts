@@ -26,7 +26,7 @@ const yaml = (over: {split?: string; models?: string[]} = {}) =>
       '{model: gru4rec, factors: 16, hidden: 16, max_len: 12, train: {batch_size: 320}}',
     ]).map((m) => `  - ${m}`),
     'train: {epochs: 2}',
-    'eval: {latency: {requests: 5, warmup: 1, batch: 16}}',
+    'eval: {also_sampled: 20, latency: {requests: 5, warmup: 1, batch: 16}}',
     '',
   ].join('\n')
 
@@ -50,6 +50,21 @@ describe('rec run with sasrec and gru4rec', () => {
       expect(v.metrics['ndcg@10']).toBeLessThanOrEqual(1)
       expect(v.latency.p50Ms).toBeGreaterThan(0)
     }
+  })
+
+  it('eval.also_sampled: each row also has the sampled protocol\'s metrics, never below the full-ranking ones, in their own column group', async () => {
+    for (const v of result.variants) {
+      expect(v.sampled?.negatives).toBe(20)
+      expect(v.sampled?.description).toBe('1 positive + 20 sampled negatives')
+      // a test item's rank among 20 sampled items is at most its rank among all items
+      expect(v.sampled!.metrics['hr@10']).toBeGreaterThanOrEqual(v.metrics['hr@10'])
+      expect(v.sampled!.metrics['ndcg@10']).toBeGreaterThanOrEqual(v.metrics['ndcg@10'])
+    }
+    const human = await runCli(['compare', result.runDir])
+    expect(human.code).toBe(0)
+    expect(human.stdout).toContain('sampled: 1 positive + 20 negatives')
+    const csv = await runCli(['compare', result.runDir, '--format', 'csv'])
+    expect(csv.stdout.split('\n')[0]).toContain(',sampled_hr@10,sampled_ndcg@10')
   })
 
   it('exports sasrec and gru4rec to ONNX graphs that agree with tfjs within 1e-4, run in ONNX Runtime as float32', () => {
