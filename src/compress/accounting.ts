@@ -149,6 +149,9 @@ export function sasrecRequestFlops(c: CompressedModel): number {
   return f
 }
 
+/** SASRec's dense projections per block */
+const SASREC_KERNELS = ['q', 'k', 'v', 'attn_out', 'ffn1', 'ffn2'] as const
+
 /** transformer blocks layer_0, layer_1, ... present */
 function countBlocks(t: Record<string, unknown>): number {
   let n = 0
@@ -179,6 +182,11 @@ export function int8KernelTensors(c: CompressedModel): string[] {
     for (const l of layerNames(c.tensors, 'mlp_')) if (isInt8(`${l}.kernel`)) out.push(`${l}.kernel`)
   }
   if (c.kind === 'two_tower') for (const l of layerNames(c.tensors, 'user_tower_')) if (isInt8(`${l}.kernel`)) out.push(`${l}.kernel`)
+  if (c.kind === 'sasrec') {
+    // every dense projection of every block, and the item table on the scoring side (src/onnx/export-sasrec.ts)
+    for (let k = 0; k < countBlocks(c.tensors); k++) for (const d of SASREC_KERNELS) if (isInt8(`layer_${k}.${d}.kernel`)) out.push(`layer_${k}.${d}.kernel`)
+    if (isInt8('item_emb')) out.push('item_emb')
+  }
   return out
 }
 
