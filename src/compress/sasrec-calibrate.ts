@@ -33,9 +33,9 @@ export interface SasrecCalibration {
 }
 
 /** at most this many histories are run through the reference forward (a deterministic, evenly spaced sample of longer inputs) */
-export const SASREC_CALIBRATION_MAX_ROWS = 512
+export const SASREC_CALIBRATION_MAX_ROWS = 256
 /** random histories when no calibration input is given */
-export const SASREC_RANDOM_HISTORIES = 256
+export const SASREC_RANDOM_HISTORIES = 128
 export const SASREC_CALIBRATION_SEED = 20240917
 
 /** the activation site whose quantization feeds int8 weight `name` (a kernel or item_emb) */

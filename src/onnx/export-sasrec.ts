@@ -209,9 +209,8 @@ class SasrecExporter {
    * float16) or one integer matmul (all int8) against the kernels concatenated at export (`id` names the
    * fused weight); otherwise one product per kernel (low-rank: x·A·B), concatenated.
    */
-  linear(x: Act, names: string[], id: string, rows?: (input: string) => string): string {
+  linear(x: Act, names: string[], id: string): string {
     const g = this.g
-    const input = (s: string) => (rows ? rows(s) : s)
     const stored = names.map((n) => this.tensor(`${n}.kernel`))
     const biasData = (ns: string[]) => {
       const parts = ns.map((n) => this.tensor(`${n}.bias`))
@@ -224,7 +223,7 @@ class SasrecExporter {
     const fusedName = single ? `${names[0]}.kernel` : `${id}.kernel`
     const fusedBias = single ? `${names[0]}` : id
     if (kinds.size === 1 && kinds.has('int8')) {
-      return this.integerMatMul(input(this.quantized(x)), x.site, fusedName, int8Columns(stored as Int8Stored[]), bias(names, fusedBias))
+      return this.integerMatMul(this.quantized(x), x.site, fusedName, int8Columns(stored as Int8Stored[]), bias(names, fusedBias))
     }
     if (kinds.size === 1 && (kinds.has('float32') || kinds.has('float16'))) {
       let w: string
@@ -236,13 +235,13 @@ class SasrecExporter {
         const t = concatColumns(stored.map((s) => s as Extract<StoredTensor, {kind: 'float16'}>), (n) => new Uint16Array(n))
         w = g.op('Cast', [g.init(`${fusedName}.f16`, t.shape, t.data)], {to: DataType.FLOAT})
       }
-      return g.op('Add', [g.op('MatMul', [input(x.f), w]), bias(names, fusedBias)])
+      return g.op('Add', [g.op('MatMul', [x.f, w]), bias(names, fusedBias)])
     }
     // mixed forms or low-rank: one product per kernel
     const outs = names.map((n, i) => {
       const s = stored[i]
-      if (s.kind === 'int8') return this.integerMatMul(input(this.quantized(x)), x.site, `${n}.kernel`, int8Columns([s]), bias([n], n))
-      const y = s.kind === 'lowrank' ? g.op('MatMul', [g.op('MatMul', [input(x.f), this.f32(`${n}.kernel.A`, s.a)]), this.f32(`${n}.kernel.B`, s.b)]) : g.op('MatMul', [input(x.f), this.constValue(`${n}.kernel`)])
+      if (s.kind === 'int8') return this.integerMatMul(this.quantized(x), x.site, `${n}.kernel`, int8Columns([s]), bias([n], n))
+      const y = s.kind === 'lowrank' ? g.op('MatMul', [g.op('MatMul', [x.f, this.f32(`${n}.kernel.A`, s.a)]), this.f32(`${n}.kernel.B`, s.b)]) : g.op('MatMul', [x.f, this.constValue(`${n}.kernel`)])
       return g.op('Add', [y, bias([n], n)])
     })
     return single ? outs[0] : g.op('Concat', outs, {axis: -1})
@@ -253,13 +252,16 @@ class SasrecExporter {
     const g = this.g
     const s = this.tensor('item_emb')
     if (s.kind === 'int8') {
-      // the table is stored transposed [h, I+1] for the scoring matmul: gather the history's columns
-      const q = g.op('Gather', [this.itemTableInt8(s), seqs], {axis: 1}) // [h, B, L] int8
-      let x = g.op('Cast', [q], {to: DataType.FLOAT})
-      const perItem = s.axis === 0
-      if (s.zeroPoint) x = g.op('Sub', [x, perItem ? g.op('Gather', [g.init('item_emb.T.zp_f', [s.zeroPoint.length], Float32Array.from(s.zeroPoint)), seqs], {axis: 0}) : g.float(s.zeroPoint[0])])
-      x = g.op('Mul', [x, perItem ? g.op('Gather', [this.itemScale(s), seqs], {axis: 0}) : this.itemScale(s)]) // scales [B, L] broadcast over h
-      return g.op('Transpose', [x], {perm: [1, 2, 0]})
+      // the input side reads a float32 table dequantized once, at session load (ops of constants): the padding
+      // row (stored as its float32 values) above the int8 item rows, dequantized and transposed back. Measured:
+      // gathering the int8 columns of the transposed table and dequantizing them per request (5 small ops) cost
+      // ~15% of a single request's latency at ml-100k sizes, more than the integer kernels save
+      const t = this.int8Items(s)
+      let x = g.op('Cast', [t.q], {to: DataType.FLOAT}) // [h, I]
+      if (t.zp) x = g.op('Sub', [x, g.op('Cast', [t.zp], {to: DataType.FLOAT})])
+      const rows = g.op('Transpose', [g.op('Mul', [x, t.scale])], {perm: [1, 0]}) // [I, h]
+      const table = g.op('Concat', [t.pad, rows], {axis: 0}) // [I+1, h], folded at session load
+      return g.op('Gather', [table, seqs], {axis: 0})
     }
     if (s.kind === 'lowrank') return g.op('MatMul', [g.op('Gather', [this.itemFactor('A'), seqs], {axis: 0}), this.itemFactor('B')])
     return g.op('Gather', [this.itemTable(), seqs], {axis: 0})
@@ -275,8 +277,29 @@ class SasrecExporter {
     return v
   }
   private itemTable = () => this.once('item_emb', () => this.constValue('item_emb'))
-  private itemTableInt8 = (s: Int8Stored) => this.once('item_emb.T.q', () => this.g.init('item_emb.T.q', [s.shape[1], s.shape[0]], transposeInt8(s)))
-  private itemScale = (s: Int8Stored) => this.once('item_emb.T.scale', () => this.g.init('item_emb.T.scale', s.axis === 0 ? [s.scale.length] : [], s.axis === 0 ? s.scale : Float32Array.of(s.scale[0])))
+  private int8ItemsMemo: {q: string; scale: string; zp?: string; pad: string} | undefined
+  /**
+   * The int8 item table as the scoring kernel reads it: item rows 1..I transposed, [h, I] int8, with their
+   * row-wise scales (zero points) as per-column ones [I] (or the per-tensor scalar); the padding row 0 as its
+   * dequantized float32 values [1, h] (only the input side reads it)
+   */
+  private int8Items(s: Int8Stored): {q: string; scale: string; zp?: string; pad: string} {
+    if (this.int8ItemsMemo) return this.int8ItemsMemo
+    const g = this.g
+    const [rows, h] = s.shape
+    const items = {...s, shape: [rows - 1, h], data: s.data.subarray(h)}
+    const perItem = s.axis === 0
+    const pad = new Float32Array(h)
+    for (let i = 0; i < h; i++) pad[i] = (s.data[i] - (s.zeroPoint ? s.zeroPoint[0] : 0)) * s.scale[0]
+    const dims = perItem ? [rows - 1] : []
+    this.int8ItemsMemo = {
+      q: g.init('item_emb.T.q', [h, rows - 1], transposeInt8(items)),
+      scale: g.init('item_emb.T.scale', dims, perItem ? s.scale.subarray(1) : Float32Array.of(s.scale[0])),
+      ...(s.zeroPoint ? {zp: g.init('item_emb.T.zp', dims, perItem ? s.zeroPoint.subarray(1) : Int8Array.of(s.zeroPoint[0]))} : {}),
+      pad: g.init('item_emb.pad', [1, h], pad),
+    }
+    return this.int8ItemsMemo
+  }
   private itemFactor = (f: 'A' | 'B') =>
     this.once(`item_emb.${f}`, () => {
       const s = this.tensor('item_emb') as Extract<StoredTensor, {kind: 'lowrank'}>
@@ -292,11 +315,10 @@ class SasrecExporter {
     const T = (t: string) => g.op('Transpose', [t], {perm: [1, 0]})
     if (s.kind === 'int8') {
       // row-wise scales (and zero points) of the table are per-column ones of its transpose
+      const t = this.int8Items(s)
       const [aScale, aZero] = this.quantConsts(state.site)
-      const inputs = [this.quantized(state), this.itemTableInt8(s), aScale, this.itemScale(s), aZero]
-      if (s.zeroPoint) inputs.push(s.axis === 0 ? g.init('item_emb.T.zp', [s.zeroPoint.length], s.zeroPoint) : g.init('item_emb.T.zp', [], Int8Array.of(s.zeroPoint[0])))
-      const all = g.opN('MatMulIntegerToFloat', inputs, {}, 1, MS_DOMAIN)[0] // [B, I+1]
-      return g.op('Slice', [all, g.int64([1]), g.int64([I + 1]), g.int64([1])])
+      const inputs = [this.quantized(state), t.q, aScale, t.scale, aZero, ...(t.zp ? [t.zp] : [])]
+      return g.opN('MatMulIntegerToFloat', inputs, {}, 1, MS_DOMAIN)[0] // [B, I]
     }
     if (s.kind === 'lowrank') return g.op('MatMul', [g.op('MatMul', [state.f, T(this.itemFactor('B'))]), T(items(this.itemFactor('A')))])
     return g.op('MatMul', [state.f, T(items(this.itemTable()))])
@@ -355,8 +377,9 @@ class SasrecExporter {
         const kv = splitHeads(this.linear(xin, [`${p}.k`, `${p}.v`], `${p}.kv`), 2)
         ;[kh, vh] = [part(kv, 0), part(kv, 1)]
         xq = lastRow(x, h)
-        // the query reads the last row of the same (quantized) input
-        q = g.op('Reshape', [this.linear(xin, [`${p}.q`], `${p}.q`, (y) => lastRow(y, h)), g.int64([-1, a, 1, dh])])
+        // the query reads the last row of the same input, quantized with the same constants (one QuantizeLinear
+        // of that row: the same values as the row of the quantized input, one op fewer than gathering it)
+        q = g.op('Reshape', [this.linear({f: xq, site: xin.site}, [`${p}.q`], `${p}.q`), g.int64([-1, a, 1, dh])])
       }
       const scores = g.op('Add', [g.op('Mul', [g.op('MatMul', [q, g.op('Transpose', [kh], {perm: [0, 1, 3, 2]})]), invScale]), onlyLast ? lastMask : mask])
       const ctx = g.op('MatMul', [g.op('Softmax', [scores], {axis: -1}), vh]) // [B, a, Lq, d]

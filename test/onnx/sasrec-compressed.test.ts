@@ -120,7 +120,7 @@ describe('SASRec compressed forms: reference, tfjs and ONNX Runtime agree', () =
       const meta = metadata(bytes)
       const act = JSON.parse(meta['rec.int8_activations']) as Record<string, SasrecActivationQuant>
       expect(Object.values(act).every((a) => a.coverage === 'random-histories')).toBe(true)
-      expect(meta['rec.int8_calibration']).toMatch(/256 seeded random histories/)
+      expect(meta['rec.int8_calibration']).toMatch(/128 seeded random histories/)
       const {scores, optimized} = await runOnnx(bytes, seqs, name.replace(/\W+/g, '-'))
       const fw = toFloatWeights(c)
       const simulated = sasrecReferenceScores(fw, seqs, {activation: staticInt8Hook(act)})
