@@ -245,7 +245,7 @@ export function executionOf(c: CompressedModel): {execution: Execution; notes: s
       seen.add('int8-kernel')
       if (c.kind === 'sasrec' && name === 'item_emb')
         notes.push(
-          'item_emb: int8, stored once (transposed, one scale per item); scoring is an integer matmul of the final state, quantized by a constant scale calibrated at export, against the int8 table; the history\'s rows are gathered and dequantized per request (input side)',
+          'item_emb: int8, stored once (transposed, one scale per item); scoring is an integer matmul of the final state, quantized by a constant scale calibrated at export, against the int8 table; the input side gathers the history\'s rows from a float32 copy dequantized at session load',
         )
       else notes.push(`${name}: int8 weights in an integer matmul with uint8 activations quantized by a constant scale calibrated at export (independent of the batch; inputs beyond the calibrated range saturate)`)
     } else if (s.kind === 'int8' || s.kind === 'int4') {

@@ -105,9 +105,9 @@ function transposeInt8(s: Int8Stored): Int8Array {
  * - int8 dense kernels: QuantizeLinear of the input with a static scale calibrated at export (`calibrateSasrec`),
  *   then MatMulIntegerToFloat (uint8 × int8, int32 accumulation, per-column weight scales, bias fused);
  *   Q, K and V share one quantized input and one fused integer matmul
- * - int8 item_emb (row-wise): stored once, transposed [h, I+1] with one scale per item = per column. Input side:
- *   Gather of the history's columns, Cast, × their scales (the requested rows only). Output: the final state
- *   quantized (static scale) · the int8 table in MatMulIntegerToFloat → [B, I+1], padding column sliced off
+ * - int8 item_emb (row-wise): stored once, the item rows transposed [h, I] with one scale per item = per column
+ *   (the padding row as its float32 values). Output: the final state quantized (static scale) · the int8 table
+ *   in MatMulIntegerToFloat → [B, I]. Input side: rows gathered from a float32 copy dequantized at session load
  * - int8 / int4 pos_emb, int4 item_emb: dequantized in ops of constants, folded to float32 at session load
  * - low-rank kernels: x·A·B; low-rank item_emb: input A[seqs]·B, output (q·Bᵀ)·A[1..I]ᵀ (the transposes folded at load);
  *   low-rank pos_emb: A·B folded at load
