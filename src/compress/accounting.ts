@@ -151,6 +151,8 @@ export function sasrecRequestFlops(c: CompressedModel): number {
   return f
 }
 
+const tensorRoleIsKernel = (name: string) => name.endsWith('.kernel')
+
 /** SASRec's dense projections per block */
 const SASREC_KERNELS = ['q', 'k', 'v', 'attn_out', 'ffn1', 'ffn2'] as const
 
@@ -185,8 +187,11 @@ export function int8KernelTensors(c: CompressedModel): string[] {
   }
   if (c.kind === 'two_tower') for (const l of layerNames(c.tensors, 'user_tower_')) if (isInt8(`${l}.kernel`)) out.push(`${l}.kernel`)
   if (c.kind === 'sasrec') {
-    // every dense projection of every block, and the item table on the scoring side (src/onnx/export-sasrec.ts)
-    for (let k = 0; k < countBlocks(c.tensors); k++) for (const d of SASREC_KERNELS) if (isInt8(`layer_${k}.${d}.kernel`)) out.push(`layer_${k}.${d}.kernel`)
+    // every dense projection of every block but the last block's single-row ones (its query, attention output and
+    // feed-forward, computed at position L-1 only: float32 from weights dequantized at load), and the item table
+    // on the scoring side (src/onnx/export-sasrec.ts)
+    const n = countBlocks(c.tensors)
+    for (let k = 0; k < n; k++) for (const d of k === n - 1 ? (['k', 'v'] as const) : SASREC_KERNELS) if (isInt8(`layer_${k}.${d}.kernel`)) out.push(`layer_${k}.${d}.kernel`)
     if (isInt8('item_emb')) out.push('item_emb')
   }
   return out
@@ -250,7 +255,8 @@ export function executionOf(c: CompressedModel): {execution: Execution; notes: s
       else notes.push(`${name}: int8 weights in an integer matmul with uint8 activations quantized by a constant scale calibrated at export (independent of the batch; inputs beyond the calibrated range saturate)`)
     } else if (s.kind === 'int8' || s.kind === 'int4') {
       seen.add('dequantized-at-load')
-      notes.push(`${name}: ${s.kind} in the file, dequantized to float32 ${isUserTable(name) ? 'after the gather (the requested rows only)' : 'at session load'}`)
+      const why = c.kind === 'sasrec' && tensorRoleIsKernel(name) ? ' (the last block runs it on one row per history: float32 beats quantizing that row for an integer kernel)' : ''
+      notes.push(`${name}: ${s.kind} in the file, dequantized to float32 ${isUserTable(name) ? 'after the gather (the requested rows only)' : 'at session load'}${why}`)
     } else if (s.kind === 'float16') {
       seen.add('fp16-storage')
       notes.push(`${name}: float16 in the file, cast to float32 ${isUserTable(name) ? 'after the gather' : 'at session load'}; float32 compute`)

@@ -38,10 +38,14 @@ export const SASREC_CALIBRATION_MAX_ROWS = 256
 export const SASREC_RANDOM_HISTORIES = 128
 export const SASREC_CALIBRATION_SEED = 20240917
 
-/** the activation site whose quantization feeds int8 weight `name` (a kernel or item_emb) */
-export function sasrecSiteOf(name: string): string {
-  const m = /^(layer_\d+)\.(q|k|v)\.kernel$/.exec(name)
-  return m ? `${m[1]}.qkv.kernel` : name
+/**
+ * The activation site whose quantization feeds int8 weight `name` (a kernel or item_emb); `lastBlock`:
+ * the last block, whose query reads its own site (row L-1)
+ */
+export function sasrecSiteOf(name: string, lastBlock?: number): string {
+  const m = /^layer_(\d+)\.(q|k|v)\.kernel$/.exec(name)
+  if (!m) return name
+  return m[2] === 'q' && Number(m[1]) === lastBlock ? name : `layer_${m[1]}.qkv.kernel`
 }
 
 /**

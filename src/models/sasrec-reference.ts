@@ -271,7 +271,8 @@ export function gelu(z: number): number {
 
 /**
  * Where the forward reads an activation that feeds a weight matrix (the inputs of the int8 kernels of
- * the export): `layer_k.qkv.kernel` (x into Q, K and V), `layer_k.attn_out.kernel` (the heads' context),
+ * the export): `layer_k.qkv.kernel` (x into Q, K and V; in the last block into K and V, its query reading
+ * row L-1 of x at `layer_k.q.kernel`), `layer_k.attn_out.kernel` (the heads' context),
  * `layer_k.ffn1.kernel`, `layer_k.ffn2.kernel` (GELU output), `item_emb` (the final state scored
  * against the item table). `real[r]` = 1 when row r is a position holding an item (not padding).
  */
@@ -331,7 +332,8 @@ export function sasrecStates(w: SasrecWeights, seqs: ArrayLike<number>, options:
     const onlyLast = n === blocks.length - 1
     // 2a. multi-head self-attention
     const xin = hook(`${p}.qkv.kernel`, k, x, real)
-    const xq = onlyLast ? pickRows(xin, lastRows) : xin
+    // the last block's query reads row L-1 of x: its own site
+    const xq = onlyLast ? hook(`${p}.q.kernel`, k, pickRows(x, lastRows), lastReal) : xin
     const Q = dense(xq, t(`${p}.q.kernel`), t(`${p}.q.bias`))
     const K = dense(xin, t(`${p}.k.kernel`), t(`${p}.k.bias`))
     const V = dense(xin, t(`${p}.v.kernel`), t(`${p}.v.bias`))

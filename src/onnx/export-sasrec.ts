@@ -104,7 +104,10 @@ function transposeInt8(s: Int8Stored): Int8Array {
  * - float16: every tensor stored as float16 and Cast to float32 once, at session load (constant folding); float32 compute
  * - int8 dense kernels: QuantizeLinear of the input with a static scale calibrated at export (`calibrateSasrec`),
  *   then MatMulIntegerToFloat (uint8 × int8, int32 accumulation, per-column weight scales, bias fused);
- *   Q, K and V share one quantized input and one fused integer matmul
+ *   Q, K and V share one quantized input and one fused integer matmul. Except the last block's query, attention
+ *   output and feed-forward, which run on one row per history: those int8 weights are dequantized at session
+ *   load and run in float32 (at one row, quantizing the input and launching the integer kernel cost more than
+ *   it saves: measured ~5% of a single request at ml-100k sizes); its keys and values (all L rows) stay integer
  * - int8 item_emb (row-wise): stored once, the item rows transposed [h, I] with one scale per item = per column
  *   (the padding row as its float32 values). Output: the final state quantized (static scale) · the int8 table
  *   in MatMulIntegerToFloat → [B, I]. Input side: rows gathered from a float32 copy dequantized at session load
@@ -126,7 +129,7 @@ class SasrecExporter {
     for (const [name, s] of Object.entries(c.tensors)) shapes[name] = storedShape(s)
     this.geometry = checkSasrecShapes(c.numItems, c.params, shapes)
     this.kernels = new Set(int8KernelTensors(c))
-    this.calibration = this.kernels.size > 0 ? calibrateSasrec(toFloatWeights(c), new Set([...this.kernels].map(sasrecSiteOf)), options.calibration) : undefined
+    this.calibration = this.kernels.size > 0 ? calibrateSasrec(toFloatWeights(c), new Set([...this.kernels].map((n) => sasrecSiteOf(n, this.geometry.blocks.length - 1))), options.calibration) : undefined
   }
 
   private tensor(name: string): StoredTensor {
@@ -211,6 +214,13 @@ class SasrecExporter {
    */
   linear(x: Act, names: string[], id: string): string {
     const g = this.g
+    // int8 weights outside the integer kernels (`int8KernelTensors`: the last block's single-row projections) are
+    // dequantized at session load and multiplied in float32
+    if (names.some((n) => this.c.tensors[`${n}.kernel`]?.kind === 'int8' && !this.kernels.has(`${n}.kernel`))) {
+      if (names.some((n) => this.kernels.has(`${n}.kernel`))) throw new Error(`ONNX export: ${id} mixes integer and float kernels`)
+      const outs = names.map((n) => g.op('Add', [g.op('MatMul', [x.f, this.constValue(`${n}.kernel`)]), this.constValue(`${n}.bias`)]))
+      return names.length === 1 ? outs[0] : g.op('Concat', outs, {axis: -1})
+    }
     const stored = names.map((n) => this.tensor(`${n}.kernel`))
     const biasData = (ns: string[]) => {
       const parts = ns.map((n) => this.tensor(`${n}.bias`))
@@ -377,9 +387,8 @@ class SasrecExporter {
         const kv = splitHeads(this.linear(xin, [`${p}.k`, `${p}.v`], `${p}.kv`), 2)
         ;[kh, vh] = [part(kv, 0), part(kv, 1)]
         xq = lastRow(x, h)
-        // the query reads the last row of the same input, quantized with the same constants (one QuantizeLinear
-        // of that row: the same values as the row of the quantized input, one op fewer than gathering it)
-        q = g.op('Reshape', [this.linear({f: xq, site: xin.site}, [`${p}.q`], `${p}.q`), g.int64([-1, a, 1, dh])])
+        // the query of the last row: float32 (its int8 weights dequantized at load, see `linear`)
+        q = g.op('Reshape', [this.linear({f: xq, site: `${p}.q.kernel`}, [`${p}.q`], `${p}.q`), g.int64([-1, a, 1, dh])])
       }
       const scores = g.op('Add', [g.op('Mul', [g.op('MatMul', [q, g.op('Transpose', [kh], {perm: [0, 1, 3, 2]})]), invScale]), onlyLast ? lastMask : mask])
       const ctx = g.op('MatMul', [g.op('Softmax', [scores], {axis: -1}), vh]) // [B, a, Lq, d]
