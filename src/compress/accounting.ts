@@ -153,6 +153,14 @@ export function sasrecRequestFlops(c: CompressedModel): number {
 
 const tensorRoleIsKernel = (name: string) => name.endsWith('.kernel')
 
+/** the weight the SASRec graph multiplies a projection kernel as: Q, K, V fused (layer_k.qkv.kernel; the last block: layer_k.kv.kernel and its own q) */
+function sasrecFusedName(name: string, blocks: number): string {
+  const m = /^layer_(\d+)\.([qkv])\.kernel$/.exec(name)
+  if (!m) return name
+  if (Number(m[1]) < blocks - 1) return `layer_${m[1]}.qkv.kernel`
+  return m[2] === 'q' ? name : `layer_${m[1]}.kv.kernel`
+}
+
 /** SASRec's dense projections per block */
 const SASREC_KERNELS = ['q', 'k', 'v', 'attn_out', 'ffn1', 'ffn2'] as const
 
@@ -238,15 +246,18 @@ export function executionOf(c: CompressedModel): {execution: Execution; notes: s
   const atLoad = new Set(itemOnlyTensors(c))
   const tables = activationTables(c)
   const seen = new Set<Execution>()
-  for (const [name, s] of Object.entries(c.tensors)) {
+  const blocks = c.kind === 'sasrec' ? countBlocks(c.tensors) : 0
+  for (const [tensorName, s] of Object.entries(c.tensors)) {
     if (s.kind === 'float32') {
       if (s.pruned) seen.add('sparse-zeros')
       continue
     }
-    if (tables[name]) {
+    // sasrec's Q, K, V run as one fused weight when they share a form (the graph's name, so measured notes replace these)
+    const name = c.kind === 'sasrec' && ((s.kind === 'int8' && kernels.has(tensorName)) || s.kind === 'float16') ? sasrecFusedName(tensorName, blocks) : tensorName
+    if (tables[tensorName]) {
       // part of the int8-kernel path (no float compute of its own)
       notes.push(activationTableNote(name, s.kind))
-    } else if (s.kind === 'int8' && kernels.has(name)) {
+    } else if (s.kind === 'int8' && kernels.has(tensorName)) {
       seen.add('int8-kernel')
       if (c.kind === 'sasrec' && name === 'item_emb')
         notes.push(
@@ -268,7 +279,7 @@ export function executionOf(c: CompressedModel): {execution: Execution; notes: s
       }
       seen.add('factorized')
       notes.push(
-        atLoad.has(name) ? `${name}: rank ${r} factors in the file, A·B rebuilt at session load (item side)`
+        atLoad.has(tensorName) ? `${name}: rank ${r} factors in the file, A·B rebuilt at session load (item side)`
         : c.kind === 'sasrec' && name === 'item_emb' ? `${name}: rank ${r}, executed as two MatMuls on both sides (input A[history]·B, scores (state·Bᵀ)·Aᵀ)`
         : `${name}: rank ${r}, executed as two MatMuls`,
       )

@@ -23,7 +23,7 @@ import type {CompressedModel} from '../../src/compress/types.js'
 import {randomSasrecWeights, sasrecReferenceScores} from '../../src/models/sasrec-reference.js'
 import {scoreSequences} from '../../src/models/sasrec.js'
 import type {ModelWeights} from '../../src/models/types.js'
-import {graphExecutionOf} from '../../src/onnx/execution.js'
+import {graphExecutionOf, measuredExecution} from '../../src/onnx/execution.js'
 import {exportOnnx} from '../../src/onnx/export.js'
 import {onnx} from '../../src/onnx/graph.js'
 
@@ -97,6 +97,9 @@ describe('SASRec compressed forms: reference, tfjs and ONNX Runtime agree', () =
       expect(graph.execution).toBe(execution)
       expect(executionOf(c).execution).toBe(execution)
       expect(graph.integerMatMuls).toEqual([])
+      // the compress-stage account and the measured graph agree, weight by weight (no stale claim left beside a measured note)
+      const claim = executionOf(c)
+      expect(measuredExecution(claim, graph).notes).toEqual([...new Set(graph.notes)])
       if (execution === 'factorized') {
         // the factors are multiplied per request, not rebuilt at load
         expect(graph.notes.some((n) => /executed as two MatMuls/.test(n))).toBe(true)
@@ -134,6 +137,10 @@ describe('SASRec compressed forms: reference, tfjs and ONNX Runtime agree', () =
 
       const graph = graphExecutionOf(optimized, bytes)
       expect(graph.execution).toBe('int8-kernel')
+      const claim = executionOf(c)
+      const measured = measuredExecution(claim, graph).notes
+      // every note about a weight is the graph's; the claim adds only its general notes (calibration, attention core)
+      expect(measured.filter((n) => !graph.notes.includes(n))).toEqual(claim.notes.filter((n) => !/^[\w.]+: /.test(n)))
       expect(executionOf(c).execution).toBe('int8-kernel')
       expect([...graph.integerMatMuls].sort()).toEqual([...kernels].sort())
       expect(graph.ops.MatMulIntegerToFloat).toBe(graph.integerMatMuls.length)
