@@ -1,3 +1,4 @@
+import {SASREC_CALIBRATION_MAX_ROWS, SASREC_RANDOM_HISTORIES} from './sasrec-calibrate.js'
 import {layerNames, storedShape} from './tensors.js'
 import type {CompressedModel, Execution, StoredTensor} from './types.js'
 
@@ -127,18 +128,19 @@ export function flopsPerPair(c: CompressedModel): number {
 
 /**
  * SASRec's FLOPs for one request (one history of max_len L), as the exported graph runs it: the
- * positional add; per block Q, K, V, attention output and the two feed-forward layers (their stored
- * widths, so pruned heads and units count as removed; factorized kernels as two MatMuls), Q·Kᵀ and
- * probabilities·V (2·L·width each per query row), two residual adds; the last block computes its
- * queries, output and feed-forward at the last position only (K and V over all L). LayerNorm,
- * softmax, GELU and the mask are activations (0).
+ * item rows of the history (0, or L·2·r·h for a factorized table: A[seq]·B), the positional add; per
+ * block Q, K, V, attention output and the two feed-forward layers (their stored widths, so pruned heads,
+ * units and blocks count as removed; factorized kernels as two MatMuls; int8 ones the same as float),
+ * Q·Kᵀ and probabilities·V (2·L·width each per query row), two residual adds; the last block computes
+ * its queries, output and feed-forward at the last position only (K and V over all L). LayerNorm,
+ * softmax, GELU, the mask and (de)quantization are activations (0).
  */
 export function sasrecRequestFlops(c: CompressedModel): number {
   const t = c.tensors
   const L = Number(c.params.max_len)
   const h = storedShape(t.pos_emb)[1]
   const layers = countBlocks(t)
-  let f = L * h
+  let f = L * gatherFlops(t.item_emb) + L * h
   for (let k = 0; k < layers; k++) {
     const p = `layer_${k}.`
     const rows = k === layers - 1 ? 1 : L
@@ -148,6 +150,19 @@ export function sasrecRequestFlops(c: CompressedModel): number {
   }
   return f
 }
+
+const tensorRoleIsKernel = (name: string) => name.endsWith('.kernel')
+
+/** the weight the SASRec graph multiplies a projection kernel as: Q, K, V fused (layer_k.qkv.kernel; the last block: layer_k.kv.kernel and its own q) */
+function sasrecFusedName(name: string, blocks: number): string {
+  const m = /^layer_(\d+)\.([qkv])\.kernel$/.exec(name)
+  if (!m) return name
+  if (Number(m[1]) < blocks - 1) return `layer_${m[1]}.qkv.kernel`
+  return m[2] === 'q' ? name : `layer_${m[1]}.kv.kernel`
+}
+
+/** SASRec's dense projections per block */
+const SASREC_KERNELS = ['q', 'k', 'v', 'attn_out', 'ffn1', 'ffn2'] as const
 
 /** transformer blocks layer_0, layer_1, ... present */
 function countBlocks(t: Record<string, unknown>): number {
@@ -179,6 +194,14 @@ export function int8KernelTensors(c: CompressedModel): string[] {
     for (const l of layerNames(c.tensors, 'mlp_')) if (isInt8(`${l}.kernel`)) out.push(`${l}.kernel`)
   }
   if (c.kind === 'two_tower') for (const l of layerNames(c.tensors, 'user_tower_')) if (isInt8(`${l}.kernel`)) out.push(`${l}.kernel`)
+  if (c.kind === 'sasrec') {
+    // every dense projection of every block but the last block's single-row ones (its query, attention output and
+    // feed-forward, computed at position L-1 only: float32 from weights dequantized at load), and the item table
+    // on the scoring side (src/onnx/export-sasrec.ts)
+    const n = countBlocks(c.tensors)
+    for (let k = 0; k < n; k++) for (const d of k === n - 1 ? (['k', 'v'] as const) : SASREC_KERNELS) if (isInt8(`layer_${k}.${d}.kernel`)) out.push(`layer_${k}.${d}.kernel`)
+    if (isInt8('item_emb')) out.push('item_emb')
+  }
   return out
 }
 
@@ -223,28 +246,50 @@ export function executionOf(c: CompressedModel): {execution: Execution; notes: s
   const atLoad = new Set(itemOnlyTensors(c))
   const tables = activationTables(c)
   const seen = new Set<Execution>()
-  for (const [name, s] of Object.entries(c.tensors)) {
+  const blocks = c.kind === 'sasrec' ? countBlocks(c.tensors) : 0
+  for (const [tensorName, s] of Object.entries(c.tensors)) {
     if (s.kind === 'float32') {
       if (s.pruned) seen.add('sparse-zeros')
       continue
     }
-    if (tables[name]) {
+    // sasrec's Q, K, V run as one fused weight when they share a form (the graph's name, so measured notes replace these)
+    const name = c.kind === 'sasrec' && ((s.kind === 'int8' && kernels.has(tensorName)) || s.kind === 'float16') ? sasrecFusedName(tensorName, blocks) : tensorName
+    if (tables[tensorName]) {
       // part of the int8-kernel path (no float compute of its own)
       notes.push(activationTableNote(name, s.kind))
-    } else if (s.kind === 'int8' && kernels.has(name)) {
+    } else if (s.kind === 'int8' && kernels.has(tensorName)) {
       seen.add('int8-kernel')
-      notes.push(`${name}: int8 weights in an integer matmul with uint8 activations quantized by a constant scale calibrated at export (independent of the batch; inputs beyond the calibrated range saturate)`)
+      if (c.kind === 'sasrec' && name === 'item_emb')
+        notes.push(
+          'item_emb: int8, stored once (transposed, one scale per item); scoring is an integer matmul of the final state, quantized by a constant scale calibrated at export, against the int8 table; the input side gathers the history\'s rows from a float32 copy dequantized at session load',
+        )
+      else notes.push(`${name}: int8 weights in an integer matmul with uint8 activations quantized by a constant scale calibrated at export (independent of the batch; inputs beyond the calibrated range saturate)`)
     } else if (s.kind === 'int8' || s.kind === 'int4') {
       seen.add('dequantized-at-load')
-      notes.push(`${name}: ${s.kind} in the file, dequantized to float32 ${isUserTable(name) ? 'after the gather (the requested rows only)' : 'at session load'}`)
+      const why = c.kind === 'sasrec' && tensorRoleIsKernel(name) ? ' (the last block runs it on one row per history: float32 beats quantizing that row for an integer kernel)' : ''
+      notes.push(`${name}: ${s.kind} in the file, dequantized to float32 ${isUserTable(name) ? 'after the gather (the requested rows only)' : 'at session load'}${why}`)
     } else if (s.kind === 'float16') {
       seen.add('fp16-storage')
       notes.push(`${name}: float16 in the file, cast to float32 ${isUserTable(name) ? 'after the gather' : 'at session load'}; float32 compute`)
     } else if (s.kind === 'lowrank') {
-      seen.add('factorized')
       const r = s.a.shape[1]
-      notes.push(atLoad.has(name) ? `${name}: rank ${r} factors in the file, A·B rebuilt at session load (item side)` : `${name}: rank ${r}, executed as two MatMuls`)
+      if (c.kind === 'sasrec' && name === 'pos_emb') {
+        notes.push(`${name}: rank ${r} factors in the file, A·B rebuilt at session load`)
+        continue
+      }
+      seen.add('factorized')
+      notes.push(
+        atLoad.has(tensorName) ? `${name}: rank ${r} factors in the file, A·B rebuilt at session load (item side)`
+        : c.kind === 'sasrec' && name === 'item_emb' ? `${name}: rank ${r}, executed as two MatMuls on both sides (input A[history]·B, scores (state·Bᵀ)·Aᵀ)`
+        : `${name}: rank ${r}, executed as two MatMuls`,
+      )
     }
+  }
+  if (c.kind === 'sasrec' && kernels.size > 0) {
+    notes.push(
+      `int8 activation scales are static, calibrated at export: min / max of each int8 kernel's input over calibration histories (those handed to the export, at most ${SASREC_CALIBRATION_MAX_ROWS}, else ${SASREC_RANDOM_HISTORIES} seeded random histories), every position; ranges in the model metadata (rec.int8_activations); inputs beyond a range saturate`,
+    )
+    notes.push('attention scores Q·Kᵀ and probabilities·V multiply activations: float32')
   }
   if (c.steps.some((s) => s.method === 'prune.structured')) seen.add('shrunk')
   if (seen.has('sparse-zeros')) notes.push('magnitude-pruned zeros are stored and multiplied densely (no sparse kernel)')

@@ -1,6 +1,7 @@
 import type {VariantConfig} from '../config/schema.js'
 import {configError} from '../errors.js'
 import type {Tensor32} from '../models/types.js'
+import {pruneSasrecStructured, type PruneContext} from './sasrec-prune.js'
 import {isTarget, layerNames} from './tensors.js'
 import type {CompressedModel, StoredTensor} from './types.js'
 
@@ -20,8 +21,13 @@ export function sparsityAt(step: number, s: {initial: number; final: number; beg
   return s.final + (s.initial - s.final) * (1 - p) ** power
 }
 
+/** structured-pruning targets of a transformer (sasrec): attention heads, feed-forward units, whole blocks */
+export const BLOCK_TARGETS: readonly PruneParams['target'][] = ['heads', 'ffn', 'layers']
+export const isBlockTarget = (target: PruneParams['target']): target is 'heads' | 'ffn' | 'layers' => BLOCK_TARGETS.includes(target)
+
 /** the tensors magnitude pruning touches: embedding tables and/or dense kernels (never biases) */
 export function magnitudeTargets(c: CompressedModel, target: PruneParams['target']): string[] {
+  if (isBlockTarget(target)) throw configError('compress.bad_value', `target ${target} is for structured pruning; magnitude pruning takes all, mlp or embeddings`)
   return Object.keys(c.tensors).filter((name) => isTarget(c.kind, name, target))
 }
 
@@ -144,8 +150,11 @@ const kept = (n: number, sparsity: number) => Math.max(1, Math.round(n * (1 - sp
  *   by ‖U[:,j]‖·‖I[:,j]‖; neumf GMF: also row j of out.kernel, scored ‖Gu[:,j]‖·‖Gi[:,j]‖·|w_j|; neumf MLP /
  *   two_tower embeddings: column j of the table and row j of the first layer, scored ‖E[:,j]‖·‖W0[j,:]‖.
  * Per layer: round(n · (1 - sparsity)) units are kept (at least 1).
+ * sasrec: target heads, ffn or layers, see src/compress/sasrec-prune.ts (`ctx.calibration`: histories for its importance scores).
  */
-export function pruneStructured(model: CompressedModel, p: PruneOneParams): {model: CompressedModel; notes: string[]} {
+export function pruneStructured(model: CompressedModel, p: PruneOneParams, ctx: PruneContext = {}): {model: CompressedModel; notes: string[]} {
+  if (model.kind === 'sasrec') return pruneSasrecStructured(model, p, ctx)
+  if (isBlockTarget(p.target)) throw configError('compress.not_applicable', `structured pruning target ${p.target} applies to sasrec only (model ${model.kind} has no transformer blocks)`)
   const notes: string[] = []
   const t: Record<string, Tensor32> = {}
   const get = (name: string): Tensor32 => {

@@ -3,7 +3,7 @@ import {configError} from '../errors.js'
 import type {ModelKind, ModelWeights} from '../models/types.js'
 import {executionOf, flopsPerPair, paramCounts} from './accounting.js'
 import {lowrank, type LowrankOneParams} from './lowrank.js'
-import {pruneMagnitude, pruneStructured, type PruneOneParams} from './prune.js'
+import {isBlockTarget, pruneMagnitude, pruneStructured, type PruneOneParams} from './prune.js'
 import {quantize, type QuantizeParams} from './quantize.js'
 import {fromWeights, isTarget, shapesOf, tensorRole} from './tensors.js'
 import type {CompressedModel, VariantReport} from './types.js'
@@ -27,11 +27,20 @@ export interface VariantSpec {
   finetune?: {epochs: number}
 }
 
+/** what a method may use besides the weights */
+export interface CompressContext {
+  /**
+   * sequential models: histories (B×max_len shifted ids, e.g. the training histories) for data-driven
+   * choices (sasrec head / block importance); without them, seeded random histories
+   */
+  calibration?: Int32Array
+}
+
 export interface CompressMethod<P> {
   name: Step['method']
   /** throws a config error (exit 2) for values that cannot work on this model; `where` prefixes messages */
   validate(params: P, model: ModelShape, where: string): void
-  apply(model: CompressedModel, params: P): {model: CompressedModel; notes: string[]}
+  apply(model: CompressedModel, params: P, context?: CompressContext): {model: CompressedModel; notes: string[]}
 }
 
 const names = (m: ModelShape, role: 'embedding' | 'dense') => Object.keys(m.shapes).filter((n) => tensorRole(m.kind, n) === role)
@@ -65,11 +74,25 @@ export const pruneMethod: CompressMethod<PruneOneParams> = {
     notOnPop('prune', m, where)
     if (!(p.sparsity >= 0 && p.sparsity < 1))
       throw configError('compress.bad_value', `${where}: sparsity must be in [0, 1) (got ${p.sparsity}; 1.0 would remove everything)`)
+    if (isBlockTarget(p.target)) {
+      if (p.method !== 'structured')
+        throw configError('compress.bad_value', `${where}: target ${p.target} removes whole ${p.target === 'ffn' ? 'feed-forward units' : p.target}: it is a structured-pruning target (magnitude pruning takes all, mlp or embeddings)`, {
+          hint: `use method: structured, or target: all`,
+        })
+      if (m.kind !== 'sasrec')
+        throw configError('compress.not_applicable', `${where}: structured pruning target ${p.target} applies to sasrec (transformer blocks); model ${m.kind} has no ${p.target === 'ffn' ? 'feed-forward blocks' : p.target}`, {
+          hint: 'use target: all, mlp or embeddings',
+        })
+    } else if (m.kind === 'sasrec' && p.method === 'structured') {
+      throw configError('compress.not_applicable', `${where}: structured pruning of sasrec removes attention heads, feed-forward units or whole blocks; target ${p.target} does not apply`, {
+        hint: 'use target: heads, ffn or layers (or method: magnitude for target all / mlp / embeddings)',
+      })
+    }
     needsDense(`${p.method} pruning`, p.target, m, where)
     if (p.method === 'structured' && p.scope === 'global')
       throw configError('compress.bad_value', `${where}: structured pruning removes the same fraction of units in each layer; scope global is not supported`, {hint: 'use scope: layer'})
   },
-  apply: (model, p) => (p.method === 'magnitude' ? pruneMagnitude(model, p) : pruneStructured(model, p)),
+  apply: (model, p, context) => (p.method === 'magnitude' ? pruneMagnitude(model, p) : pruneStructured(model, p, context)),
 }
 
 export const lowrankMethod: CompressMethod<LowrankOneParams> = {
@@ -192,7 +215,7 @@ export function methodLabel(spec: VariantSpec): string {
 }
 
 /** apply a variant's steps in order (each validated against the model as it is then) and account for the result honestly (see VariantReport) */
-export function compressVariant(weights: ModelWeights | CompressedModel, spec: VariantSpec): {model: CompressedModel; report: VariantReport} {
+export function compressVariant(weights: ModelWeights | CompressedModel, spec: VariantSpec, context: CompressContext = {}): {model: CompressedModel; report: VariantReport} {
   const started = performance.now()
   let model = fromWeights(weights)
   const notes: string[] = []
@@ -200,7 +223,7 @@ export function compressVariant(weights: ModelWeights | CompressedModel, spec: V
   for (const s of spec.steps) {
     const method = getMethod(s.method)
     method.validate(s.params, {kind: model.kind, shapes: shapesOf(model)}, `compress variant "${spec.name}"`)
-    const r = method.apply(model, s.params)
+    const r = method.apply(model, s.params, context)
     model = r.model
     notes.push(...(spec.steps.length > 1 ? r.notes.map((n) => `${stepName(s)}: ${n}`) : r.notes))
   }

@@ -194,7 +194,10 @@ export const pruneSchema = z.strictObject({
   method: z.enum(['magnitude', 'structured']),
   sparsity: z.union([sparsity, z.array(sparsity).min(1)]),
   scope: z.enum(['layer', 'global']).default('layer'),
-  target: z.enum(['all', 'mlp', 'embeddings']).default('all'),
+  target: z
+    .enum(['all', 'mlp', 'embeddings', 'heads', 'ffn', 'layers'])
+    .default('all')
+    .describe('what is pruned: all / mlp (dense layers) / embeddings (mf, neumf, two_tower; magnitude also sasrec); structured sasrec: heads (attention heads per block), ffn (feed-forward units) or layers (whole blocks)'),
   norm: z.enum(['l1', 'l2']).default('l2'),
   schedule: z.enum(['oneshot', 'polynomial']).default('oneshot'),
 })

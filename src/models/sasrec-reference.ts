@@ -6,27 +6,54 @@
  * Input of one user: the last L items of their history as ids shifted by one (item j → j+1),
  * LEFT-padded with 0, so position L-1 is the latest item. Tensors ("kernel" is [in, out]):
  * - item_emb [I+1, h] (row 0 = padding), pos_emb [L, h], emb_ln.gamma/beta [h]
- * - layer_k.{q,k,v,attn_out}.kernel [h,h] / .bias [h], layer_k.ln1.gamma/beta [h],
- *   layer_k.ffn1.kernel [h,f] / .bias [f], layer_k.ffn2.kernel [f,h] / .bias [h], layer_k.ln2.gamma/beta [h]
+ * - layer_k.{q,k,v}.kernel [h, a_k·d] / .bias [a_k·d], layer_k.attn_out.kernel [a_k·d, h] / .bias [h],
+ *   layer_k.ln1.gamma/beta [h], layer_k.ffn1.kernel [h, f_k] / .bias [f_k], layer_k.ffn2.kernel [f_k, h] / .bias [h],
+ *   layer_k.ln2.gamma/beta [h]
  * Forward: x = LN(item_emb[seq] + pos_emb); per layer: masked multi-head self-attention (causal, padded
  * keys masked with −10000), x = LN1(attn_out(ctx) + x), x = LN2(ffn2(GELU(ffn1(x))) + x);
  * scores = x[L-1] · item_emb[1..I]ᵀ.
+ *
+ * Shapes are authoritative (structured pruning shrinks them): the head width d = params.hidden /
+ * params.heads is the base model's; block k has a_k = (width of its Q kernel) / d heads and f_k =
+ * (width of ffn1) inner units; the blocks are the layer_0, layer_1, ... present (`sasrecGeometry`).
+ * `params` are the ModelWeights params ({hidden, layers, heads, inner, max_len, ...}), taken as they are.
  */
 import {Rng} from '../rng.js'
 import type {Tensor32} from './types.js'
 
+/** the hyper-parameters of a (base) SASRec, in the ModelWeights names */
 export interface SasrecParams {
   hidden: number
   layers: number
   heads: number
   inner: number
-  maxLen: number
+  max_len: number
 }
 
 export interface SasrecWeights {
   numItems: number
-  params: SasrecParams
+  /** ModelWeights params: {hidden, layers, heads, inner, max_len} of the base model (dropout, loss... ignored) */
+  params: SasrecParams | Record<string, unknown>
   tensors: Record<string, Tensor32>
+}
+
+/** one transformer block as its tensors shape it */
+export interface SasrecBlock {
+  /** attention heads a_k */
+  heads: number
+  /** a_k · headDim: the width of Q, K, V and the rows of attn_out */
+  width: number
+  /** feed-forward units f_k */
+  inner: number
+}
+
+/** what the forward needs to know, read from the params (base model) and the tensor shapes (pruned blocks) */
+export interface SasrecGeometry {
+  hidden: number
+  /** d = params.hidden / params.heads: the base model's head width, kept by head pruning */
+  headDim: number
+  maxLen: number
+  blocks: SasrecBlock[]
 }
 
 /** RecBole's layer_norm_eps */
@@ -34,20 +61,71 @@ export const SASREC_LN_EPS = 1e-12
 /** the additive attention mask of a masked (future or padding) key, finite as in RecBole */
 export const SASREC_MASK = -10000
 
-/** name → expected shape of every SASRec tensor */
-export function sasrecTensorShapes(numItems: number, p: SasrecParams): Record<string, number[]> {
-  const {hidden: h, inner: f, maxLen: L} = p
+function numParam(p: Record<string, unknown>, key: string): number {
+  const v = p[key]
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new Error(`SASRec params: ${key} must be a positive integer, got ${String(v)}`)
+  return v
+}
+
+/** the base hyper-parameters, checked (positive integers, heads dividing hidden) */
+export function sasrecParamsOf(params: SasrecParams | Record<string, unknown>): SasrecParams {
+  const p = params as Record<string, unknown>
+  const out = {hidden: numParam(p, 'hidden'), layers: numParam(p, 'layers'), heads: numParam(p, 'heads'), inner: numParam(p, 'inner'), max_len: numParam(p, 'max_len')}
+  if (out.hidden % out.heads !== 0) throw new Error(`SASRec: hidden ${out.hidden} is not a multiple of heads ${out.heads}`)
+  return out
+}
+
+/** the number of blocks layer_0, layer_1, ... whose Q kernel is present */
+export function countSasrecBlocks(names: Record<string, unknown>): number {
+  let n = 0
+  while (`layer_${n}.q.kernel` in names) n++
+  return n
+}
+
+/** the geometry of an unpruned model */
+export function baseGeometry(params: SasrecParams | Record<string, unknown>): SasrecGeometry {
+  const p = sasrecParamsOf(params)
+  const headDim = p.hidden / p.heads
+  return {hidden: p.hidden, headDim, maxLen: p.max_len, blocks: Array.from({length: p.layers}, () => ({heads: p.heads, width: p.hidden, inner: p.inner}))}
+}
+
+/**
+ * The geometry of a model from its params and tensor shapes: blocks are the layer_k present, heads of
+ * block k = width of its Q kernel / headDim, inner = width of its ffn1 kernel. Throws when the shapes
+ * do not make a SASRec (see `checkSasrecShapes` for the full check).
+ */
+export function sasrecGeometry(params: SasrecParams | Record<string, unknown>, shapes: Record<string, readonly number[]>): SasrecGeometry {
+  const p = sasrecParamsOf(params)
+  const headDim = p.hidden / p.heads
+  const n = countSasrecBlocks(shapes)
+  if (n === 0) throw new Error('SASRec: no transformer block (layer_0.q.kernel is missing)')
+  const blocks: SasrecBlock[] = []
+  for (let k = 0; k < n; k++) {
+    const width = shapes[`layer_${k}.q.kernel`][1]
+    const inner = shapes[`layer_${k}.ffn1.kernel`]?.[1]
+    if (!(width > 0) || width % headDim !== 0) throw new Error(`SASRec: layer_${k}.q.kernel is ${width} wide, not a whole number of heads of ${headDim}`)
+    if (!(inner > 0)) throw new Error(`SASRec: layer_${k}.ffn1.kernel is missing or empty`)
+    blocks.push({heads: width / headDim, width, inner})
+  }
+  return {hidden: p.hidden, headDim, maxLen: p.max_len, blocks}
+}
+
+/** name → expected shape of every SASRec tensor of this geometry */
+export function sasrecTensorShapes(numItems: number, g: SasrecGeometry): Record<string, number[]> {
+  const {hidden: h, maxLen: L} = g
   const shapes: Record<string, number[]> = {item_emb: [numItems + 1, h], pos_emb: [L, h], 'emb_ln.gamma': [h], 'emb_ln.beta': [h]}
-  for (let k = 0; k < p.layers; k++) {
-    for (const d of ['q', 'k', 'v', 'attn_out']) {
-      shapes[`layer_${k}.${d}.kernel`] = [h, h]
-      shapes[`layer_${k}.${d}.bias`] = [h]
+  for (const [k, b] of g.blocks.entries()) {
+    for (const d of ['q', 'k', 'v']) {
+      shapes[`layer_${k}.${d}.kernel`] = [h, b.width]
+      shapes[`layer_${k}.${d}.bias`] = [b.width]
     }
+    shapes[`layer_${k}.attn_out.kernel`] = [b.width, h]
+    shapes[`layer_${k}.attn_out.bias`] = [h]
     shapes[`layer_${k}.ln1.gamma`] = [h]
     shapes[`layer_${k}.ln1.beta`] = [h]
-    shapes[`layer_${k}.ffn1.kernel`] = [h, f]
-    shapes[`layer_${k}.ffn1.bias`] = [f]
-    shapes[`layer_${k}.ffn2.kernel`] = [f, h]
+    shapes[`layer_${k}.ffn1.kernel`] = [h, b.inner]
+    shapes[`layer_${k}.ffn1.bias`] = [b.inner]
+    shapes[`layer_${k}.ffn2.kernel`] = [b.inner, h]
     shapes[`layer_${k}.ffn2.bias`] = [h]
     shapes[`layer_${k}.ln2.gamma`] = [h]
     shapes[`layer_${k}.ln2.beta`] = [h]
@@ -55,20 +133,31 @@ export function sasrecTensorShapes(numItems: number, p: SasrecParams): Record<st
   return shapes
 }
 
-/** throws unless every tensor of the layout is present with its shape, and heads divide hidden */
-export function checkSasrecWeights(w: SasrecWeights): void {
-  const p = w.params
-  if (p.hidden % p.heads !== 0) throw new Error(`SASRec: hidden ${p.hidden} is not a multiple of heads ${p.heads}`)
-  for (const [name, shape] of Object.entries(sasrecTensorShapes(w.numItems, p))) {
-    const t = w.tensors[name]
-    if (!t) throw new Error(`SASRec: missing tensor ${name}`)
-    if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) throw new Error(`SASRec: tensor ${name} has shape [${t.shape}], expected [${shape}]`)
-    if (t.data.length !== shape.reduce((a, b) => a * b, 1)) throw new Error(`SASRec: tensor ${name} holds ${t.data.length} values for shape [${shape}]`)
+/** throws unless the shapes make a SASRec of `numItems` items (every tensor of its geometry, with its shape, and nothing else); returns the geometry */
+export function checkSasrecShapes(numItems: number, params: SasrecParams | Record<string, unknown>, shapes: Record<string, readonly number[]>): SasrecGeometry {
+  const g = sasrecGeometry(params, shapes)
+  const want = sasrecTensorShapes(numItems, g)
+  for (const [name, shape] of Object.entries(want)) {
+    const got = shapes[name]
+    if (!got) throw new Error(`SASRec: missing tensor ${name}`)
+    if (got.length !== shape.length || got.some((d, i) => d !== shape[i])) throw new Error(`SASRec: tensor ${name} has shape [${got}], expected [${shape}]`)
   }
+  for (const name of Object.keys(shapes)) if (!(name in want)) throw new Error(`SASRec: unexpected tensor ${name} (blocks are layer_0..layer_${g.blocks.length - 1})`)
+  return g
+}
+
+/** throws unless every tensor of the layout is present with its shape and its values; returns the geometry */
+export function checkSasrecWeights(w: SasrecWeights): SasrecGeometry {
+  const shapes = Object.fromEntries(Object.entries(w.tensors).map(([n, t]) => [n, t.shape]))
+  const g = checkSasrecShapes(w.numItems, w.params, shapes)
+  for (const [name, t] of Object.entries(w.tensors)) {
+    if (t.data.length !== t.shape.reduce((a, b) => a * b, 1)) throw new Error(`SASRec: tensor ${name} holds ${t.data.length} values for shape [${t.shape}]`)
+  }
+  return g
 }
 
 /** a row-major matrix of float64 values */
-type Mat = {rows: number; cols: number; data: Float64Array}
+export type Mat = {rows: number; cols: number; data: Float64Array}
 
 function mat(rows: number, cols: number): Mat {
   return {rows, cols, data: new Float64Array(rows * cols)}
@@ -79,12 +168,16 @@ function dense(x: Mat, kernel: Tensor32, bias: Tensor32): Mat {
   const [n, m] = kernel.shape
   if (x.cols !== n) throw new Error(`dense: input has ${x.cols} columns, kernel [${kernel.shape}]`)
   const y = mat(x.rows, m)
+  const acc = new Float64Array(m)
   for (let r = 0; r < x.rows; r++) {
-    for (let j = 0; j < m; j++) {
-      let s = bias.data[j]
-      for (let i = 0; i < n; i++) s += x.data[r * n + i] * kernel.data[i * m + j]
-      y.data[r * m + j] = s
+    for (let j = 0; j < m; j++) acc[j] = bias.data[j]
+    for (let i = 0; i < n; i++) {
+      const v = x.data[r * n + i]
+      if (v === 0) continue
+      const off = i * m
+      for (let j = 0; j < m; j++) acc[j] += v * kernel.data[off + j]
     }
+    y.data.set(acc, r * m)
   }
   return y
 }
@@ -109,6 +202,13 @@ function layerNorm(x: Mat, gamma: Tensor32, beta: Tensor32): Mat {
 function add(a: Mat, b: Mat): Mat {
   const y = mat(a.rows, a.cols)
   for (let i = 0; i < y.data.length; i++) y.data[i] = a.data[i] + b.data[i]
+  return y
+}
+
+/** rows `idx` of x */
+function pickRows(x: Mat, idx: ArrayLike<number>): Mat {
+  const y = mat(idx.length, x.cols)
+  for (let r = 0; r < idx.length; r++) y.data.set(x.data.subarray(idx[r] * x.cols, (idx[r] + 1) * x.cols), r * x.cols)
   return y
 }
 
@@ -169,78 +269,136 @@ export function gelu(z: number): number {
   return 0.5 * z * (1 + erf(z / Math.SQRT2))
 }
 
-/** the final hidden state x[L-1] of one sequence (ids shifted by one, left-padded with 0), float64 */
-export function sasrecState(w: SasrecWeights, seq: ArrayLike<number>): Float64Array {
-  const {hidden: h, heads: a, layers, maxLen: L} = w.params
+/**
+ * Where the forward reads an activation that feeds a weight matrix (the inputs of the int8 kernels of
+ * the export): `layer_k.qkv.kernel` (x into Q, K and V; in the last block into K and V, its query reading
+ * row L-1 of x at `layer_k.q.kernel`), `layer_k.attn_out.kernel` (the heads' context),
+ * `layer_k.ffn1.kernel`, `layer_k.ffn2.kernel` (GELU output), `item_emb` (the final state scored
+ * against the item table). `real[r]` = 1 when row r is a position holding an item (not padding).
+ */
+export interface ActivationSite {
+  point: string
+  block?: number
+  x: Mat
+  real: Uint8Array
+}
+
+export interface SasrecForwardOptions {
+  /**
+   * Called at every activation site in forward order over the whole batch; the values it returns (same
+   * shape) are used instead: calibration observes, static int8 simulation quantizes, head importance measures.
+   */
+  activation?: (site: ActivationSite) => Mat | void
+  /** blocks left out (identity): layer importance */
+  skipBlocks?: ReadonlySet<number>
+}
+
+/**
+ * The final hidden states x[L-1] [B, h] of B sequences (seqs B×L, ids shifted by one, left-padded with 0),
+ * float64, batched over the sequences. As the export computes it, the last block computes its queries,
+ * attention output and feed-forward at position L-1 only (keys and values over all L): the same states.
+ */
+export function sasrecStates(w: SasrecWeights, seqs: ArrayLike<number>, options: SasrecForwardOptions = {}): Mat {
+  const g = checkSasrecWeights(w)
+  const {hidden: h, headDim: dh, maxLen: L} = g
   const t = (name: string) => w.tensors[name]
-  if (seq.length !== L) throw new Error(`SASRec: a sequence has ${seq.length} positions, expected ${L}`)
-  for (let s = 0; s < L; s++) if (!Number.isInteger(seq[s]) || seq[s] < 0 || seq[s] > w.numItems) throw new Error(`SASRec: id ${seq[s]} at position ${s} is outside 0..${w.numItems}`)
+  if (seqs.length % L !== 0) throw new Error(`SASRec: ${seqs.length} ids are not a whole number of sequences of ${L}`)
+  const B = seqs.length / L
+  for (let s = 0; s < seqs.length; s++) {
+    if (!Number.isInteger(seqs[s]) || seqs[s] < 0 || seqs[s] > w.numItems) throw new Error(`SASRec: id ${seqs[s]} at position ${s % L} is outside 0..${w.numItems}`)
+  }
+  const hook = (point: string, block: number | undefined, x: Mat, real: Uint8Array): Mat => options.activation?.({point, block, x, real}) ?? x
 
   // 1. embeddings + positions, LayerNorm
   const item = t('item_emb').data
   const pos = t('pos_emb').data
-  let x = mat(L, h)
-  for (let s = 0; s < L; s++) for (let i = 0; i < h; i++) x.data[s * h + i] = item[seq[s] * h + i] + pos[s * h + i]
+  let x = mat(B * L, h)
+  const real = new Uint8Array(B * L)
+  for (let r = 0; r < B * L; r++) {
+    const s = r % L
+    real[r] = seqs[r] !== 0 ? 1 : 0
+    for (let i = 0; i < h; i++) x.data[r * h + i] = item[seqs[r] * h + i] + pos[s * h + i]
+  }
   x = layerNorm(x, t('emb_ln.gamma'), t('emb_ln.beta'))
+  const lastRows = Int32Array.from({length: B}, (_, b) => b * L + L - 1)
+  const lastReal = Uint8Array.from(lastRows, (r) => real[r])
 
-  // additive mask [t, s]: 0 if s ≤ t and seq[s] ≠ 0, else −10000
-  const mask = new Float64Array(L * L)
-  for (let q = 0; q < L; q++) for (let s = 0; s < L; s++) mask[q * L + s] = s <= q && seq[s] !== 0 ? 0 : SASREC_MASK
-
-  const dh = h / a
+  const blocks = g.blocks.map((b, k) => ({...b, k})).filter((b) => !options.skipBlocks?.has(b.k))
   const scale = 1 / Math.sqrt(dh)
-  for (let k = 0; k < layers; k++) {
+  const probs = new Float64Array(L)
+  for (const [n, {k, heads: a, width}] of blocks.entries()) {
     const p = `layer_${k}`
+    // the last block: queries, output and feed-forward at position L-1 only
+    const onlyLast = n === blocks.length - 1
     // 2a. multi-head self-attention
-    const Q = dense(x, t(`${p}.q.kernel`), t(`${p}.q.bias`))
-    const K = dense(x, t(`${p}.k.kernel`), t(`${p}.k.bias`))
-    const V = dense(x, t(`${p}.v.kernel`), t(`${p}.v.bias`))
-    const ctx = mat(L, h)
-    const probs = new Float64Array(L)
-    for (let head = 0; head < a; head++) {
-      const off = head * dh
-      for (let q = 0; q < L; q++) {
-        let max = -Infinity
-        for (let s = 0; s < L; s++) {
-          let dot = 0
-          for (let i = 0; i < dh; i++) dot += Q.data[q * h + off + i] * K.data[s * h + off + i]
-          probs[s] = dot * scale + mask[q * L + s]
-          max = Math.max(max, probs[s])
-        }
-        let sum = 0
-        for (let s = 0; s < L; s++) sum += probs[s] = Math.exp(probs[s] - max)
-        for (let s = 0; s < L; s++) probs[s] /= sum
-        for (let i = 0; i < dh; i++) {
-          let c = 0
-          for (let s = 0; s < L; s++) c += probs[s] * V.data[s * h + off + i]
-          ctx.data[q * h + off + i] = c
+    const xin = hook(`${p}.qkv.kernel`, k, x, real)
+    // the last block's query reads row L-1 of x: its own site
+    const xq = onlyLast ? hook(`${p}.q.kernel`, k, pickRows(x, lastRows), lastReal) : xin
+    const Q = dense(xq, t(`${p}.q.kernel`), t(`${p}.q.bias`))
+    const K = dense(xin, t(`${p}.k.kernel`), t(`${p}.k.bias`))
+    const V = dense(xin, t(`${p}.v.kernel`), t(`${p}.v.bias`))
+    const Lq = onlyLast ? 1 : L
+    const ctx = mat(B * Lq, width)
+    for (let b = 0; b < B; b++) {
+      // a query row with no allowed key (padding, or all of an empty history) attends to all keys evenly
+      // shifted: the same softmax as −10000 on every key, as the export and tfjs write it
+      for (let qi = 0; qi < Lq; qi++) {
+        const q = onlyLast ? L - 1 : qi
+        let live = false
+        for (let s = 0; s <= q; s++) if (seqs[b * L + s] !== 0) live = true
+        for (let head = 0; head < a; head++) {
+          const off = head * dh
+          let max = -Infinity
+          for (let s = 0; s < L; s++) {
+            let dot = 0
+            for (let i = 0; i < dh; i++) dot += Q.data[(b * Lq + qi) * width + off + i] * K.data[(b * L + s) * width + off + i]
+            const allowed = s <= q && seqs[b * L + s] !== 0
+            probs[s] = dot * scale + (allowed || !live ? 0 : SASREC_MASK)
+            max = Math.max(max, probs[s])
+          }
+          let sum = 0
+          for (let s = 0; s < L; s++) sum += probs[s] = Math.exp(probs[s] - max)
+          for (let s = 0; s < L; s++) probs[s] /= sum
+          for (let i = 0; i < dh; i++) {
+            let c = 0
+            for (let s = 0; s < L; s++) c += probs[s] * V.data[(b * L + s) * width + off + i]
+            ctx.data[(b * Lq + qi) * width + off + i] = c
+          }
         }
       }
     }
-    x = layerNorm(add(dense(ctx, t(`${p}.attn_out.kernel`), t(`${p}.attn_out.bias`)), x), t(`${p}.ln1.gamma`), t(`${p}.ln1.beta`))
+    const rowsReal = onlyLast ? lastReal : real
+    const residual = onlyLast ? pickRows(x, lastRows) : x
+    const attn = dense(hook(`${p}.attn_out.kernel`, k, ctx, rowsReal), t(`${p}.attn_out.kernel`), t(`${p}.attn_out.bias`))
+    x = layerNorm(add(attn, residual), t(`${p}.ln1.gamma`), t(`${p}.ln1.beta`))
     // 2b. feed-forward, exact GELU
-    const hidden = dense(x, t(`${p}.ffn1.kernel`), t(`${p}.ffn1.bias`))
-    for (let i = 0; i < hidden.data.length; i++) hidden.data[i] = gelu(hidden.data[i])
-    x = layerNorm(add(dense(hidden, t(`${p}.ffn2.kernel`), t(`${p}.ffn2.bias`)), x), t(`${p}.ln2.gamma`), t(`${p}.ln2.beta`))
+    const z = dense(hook(`${p}.ffn1.kernel`, k, x, rowsReal), t(`${p}.ffn1.kernel`), t(`${p}.ffn1.bias`))
+    for (let i = 0; i < z.data.length; i++) z.data[i] = gelu(z.data[i])
+    x = layerNorm(add(dense(hook(`${p}.ffn2.kernel`, k, z, rowsReal), t(`${p}.ffn2.kernel`), t(`${p}.ffn2.bias`)), x), t(`${p}.ln2.gamma`), t(`${p}.ln2.beta`))
   }
-  // 3. the user state: the last position
-  return x.data.slice((L - 1) * h, L * h)
+  // 3. the user state: the last position (already the only row when a block ran)
+  return blocks.length > 0 ? x : pickRows(x, lastRows)
+}
+
+/** the final hidden state x[L-1] of one sequence (ids shifted by one, left-padded with 0), float64 */
+export function sasrecState(w: SasrecWeights, seq: ArrayLike<number>): Float64Array {
+  return sasrecStates(w, seq).data
 }
 
 /** scores of every item for each sequence: seqs [B×L] (ids shifted by one, left-padded) → [B×I], item j's score at j */
-export function sasrecReferenceScores(w: SasrecWeights, seqs: Int32Array): Float32Array {
-  checkSasrecWeights(w)
-  const {hidden: h, maxLen: L} = w.params
+export function sasrecReferenceScores(w: SasrecWeights, seqs: Int32Array, options: SasrecForwardOptions = {}): Float32Array {
+  const states = sasrecStates(w, seqs, options)
+  const h = states.cols
+  const B = states.rows
+  const last = Uint8Array.from({length: B}, (_, b) => (seqs[b * (seqs.length / B) + seqs.length / B - 1] !== 0 ? 1 : 0))
+  const q = options.activation?.({point: 'item_emb', x: states, real: last}) ?? states
   const I = w.numItems
-  if (seqs.length % L !== 0) throw new Error(`SASRec: ${seqs.length} ids are not a whole number of sequences of ${L}`)
-  const B = seqs.length / L
   const item = w.tensors.item_emb.data
   const out = new Float32Array(B * I)
   for (let b = 0; b < B; b++) {
-    const state = sasrecState(w, seqs.subarray(b * L, (b + 1) * L))
     for (let j = 0; j < I; j++) {
       let s = 0
-      for (let i = 0; i < h; i++) s += state[i] * item[(j + 1) * h + i]
+      for (let i = 0; i < h; i++) s += q.data[b * h + i] * item[(j + 1) * h + i]
       out[b * I + j] = s
     }
   }
@@ -263,7 +421,7 @@ export function randomSasrecWeights(numItems: number, params: SasrecParams, seed
   const perturb = opts.perturb ?? 0
   const rng = new Rng(seed)
   const tensors: Record<string, Tensor32> = {}
-  for (const [name, shape] of Object.entries(sasrecTensorShapes(numItems, params))) {
+  for (const [name, shape] of Object.entries(sasrecTensorShapes(numItems, baseGeometry(params)))) {
     const data = new Float32Array(shape.reduce((a, b) => a * b, 1))
     const gamma = name.endsWith('.gamma')
     const drawn = name.endsWith('.kernel') || name.endsWith('_emb')

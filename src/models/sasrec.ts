@@ -11,7 +11,7 @@ import {tf} from '../backend/index.js'
 import {GELU, GELU_GRAD, registerGeluKernels} from '../backend/gelu.js'
 import {LAYER_NORM, LAYER_NORM_GRAD, registerLayerNormKernels} from '../backend/layernorm.js'
 import {Rng} from '../rng.js'
-import {SASREC_LN_EPS, SASREC_MASK, sasrecTensorShapes} from './sasrec-reference.js'
+import {baseGeometry, countSasrecBlocks, SASREC_LN_EPS, SASREC_MASK, sasrecTensorShapes} from './sasrec-reference.js'
 
 type Tensor = import('@tensorflow/tfjs').Tensor
 type Tensor2D = import('@tensorflow/tfjs').Tensor2D
@@ -85,7 +85,7 @@ export function checkSasrecConfig(cfg: SasrecConfig): void {
 
 /** every tensor's shape by name, in the spec's order */
 export function sasrecShapes(numItems: number, cfg: SasrecConfig): Record<string, number[]> {
-  return sasrecTensorShapes(numItems, cfg)
+  return sasrecTensorShapes(numItems, baseGeometry({hidden: cfg.hidden, layers: cfg.layers, heads: cfg.heads, inner: cfg.inner, max_len: cfg.maxLen}))
 }
 
 /**
@@ -216,14 +216,17 @@ function dropoutMask(shape: number[], rate: number, rng: Rng): Tensor {
  * Hidden states [B, L, h] of left-padded shifted-id sequences [B, L] (int32). Training mode applies
  * dropout with seeds drawn from `rng` (required then, so that training is reproducible). Call inside
  * tf.tidy or a gradient closure.
+ *
+ * The tensor shapes are authoritative (structured pruning shrinks them, and shrunk weights train): the
+ * blocks are the layer_k present, block k has (width of its Q kernel) / d heads of the base model's
+ * head width d = cfg.hidden / cfg.heads, and its feed-forward is as wide as its ffn1 kernel.
  */
 export function sasrecForward(vars: SasrecVars, seqs: Tensor2D, training: boolean, rng?: Rng): Tensor {
   const {cfg, tensors: w} = vars
   const [B, L] = seqs.shape
   if (L !== cfg.maxLen) throw new Error(`sasrecForward: sequences are ${L} wide, the model takes ${cfg.maxLen}`)
   const h = cfg.hidden
-  const a = cfg.heads
-  const dh = h / a
+  const dh = h / cfg.heads
   const N = B * L
   const rate = training ? cfg.dropout : 0
   if (rate > 0 && !rng) throw new Error('sasrecForward: training with dropout needs an rng')
@@ -238,8 +241,13 @@ export function sasrecForward(vars: SasrecVars, seqs: Tensor2D, training: boolea
   const emb = tf.add(tf.reshape(tf.gather(t('item_emb'), tf.reshape(seqs, [N])), [B, L, h]), t('pos_emb'))
   let x = drop(sasrecLayerNorm(tf.reshape(emb, [N, h]), t('emb_ln.gamma'), t('emb_ln.beta')))
   const scale = 1 / Math.sqrt(dh)
-  for (let k = 0; k < cfg.layers; k++) {
+  const layers = countSasrecBlocks(w)
+  for (let k = 0; k < layers; k++) {
     const p = `layer_${k}.`
+    // heads of this block (fewer after head pruning), each dh wide
+    const width = t(p + 'q.kernel').shape[1]!
+    const a = width / dh
+    if (!Number.isInteger(a) || a < 1) throw new Error(`sasrec: layer_${k}.q.kernel is ${width} wide, not a whole number of ${dh}-wide heads`)
     // the scale folded into Q: [N,h] instead of [B,a,L,L] multiplications
     const q = tf.reshape(tf.transpose(tf.reshape(tf.mul(dense(x, t(p + 'q.kernel'), t(p + 'q.bias')), scale), [B, L, a, dh]), [0, 2, 1, 3]), [B * a, L, dh])
     // K straight to [B·a, dh, L]: Q·Kᵀ without a transposed matMul
@@ -247,7 +255,7 @@ export function sasrecForward(vars: SasrecVars, seqs: Tensor2D, training: boolea
     const v = tf.reshape(tf.transpose(tf.reshape(dense(x, t(p + 'v.kernel'), t(p + 'v.bias')), [B, L, a, dh]), [0, 2, 1, 3]), [B * a, L, dh])
     const scores = tf.add(tf.reshape(tf.matMul(q, kt), [B, a, L, L]), mask)
     const probs = drop(tf.softmax(scores))
-    const ctx = tf.reshape(tf.transpose(tf.reshape(tf.matMul(tf.reshape(probs, [B * a, L, L]), v), [B, a, L, dh]), [0, 2, 1, 3]), [N, h])
+    const ctx = tf.reshape(tf.transpose(tf.reshape(tf.matMul(tf.reshape(probs, [B * a, L, L]), v), [B, a, L, dh]), [0, 2, 1, 3]), [N, width])
     x = sasrecLayerNorm(tf.add(drop(dense(ctx, t(p + 'attn_out.kernel'), t(p + 'attn_out.bias'))), x), t(p + 'ln1.gamma'), t(p + 'ln1.beta'))
     const ffn = dense(sasrecGelu(dense(x, t(p + 'ffn1.kernel'), t(p + 'ffn1.bias'))), t(p + 'ffn2.kernel'), t(p + 'ffn2.bias'))
     x = sasrecLayerNorm(tf.add(drop(ffn), x), t(p + 'ln2.gamma'), t(p + 'ln2.beta'))

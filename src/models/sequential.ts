@@ -36,10 +36,9 @@ export function maxLenOf(w: Pick<ModelWeights, 'kind' | 'params'>): number {
   return num(w, 'max_len')
 }
 
-/** the plain-JS reference's (and the ONNX exporter's) view of SASRec weights */
+/** the plain-JS reference's view of SASRec weights: the same params (hidden, heads, max_len...) and tensors, no copy */
 export function sasrecReferenceOf(w: ModelWeights): ReferenceSasrecWeights {
-  const c = sasrecConfigOf(w)
-  return {numItems: w.numItems, params: {hidden: c.hidden, layers: c.layers, heads: c.heads, inner: c.inner, maxLen: c.maxLen}, tensors: w.tensors}
+  return {numItems: w.numItems, params: w.params, tensors: w.tensors}
 }
 
 export function gru4recConfigOf(w: Pick<ModelWeights, 'kind' | 'params'>): Gru4recConfig {

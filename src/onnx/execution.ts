@@ -165,6 +165,9 @@ export function graphExecution(optimized: ModelProto, exported: ModelProto): Gra
     )
     for (const [kernel, a] of Object.entries(activationsOf(exported)))
       if (a.coverage === 'sample') notes.push(`${kernel}: activation range calibrated on a sample of users × every item; inputs of other pairs beyond [${a.lo}, ${a.hi}] saturate`)
+    // sequential models calibrate on histories: the exporter says on which (`rec.int8_calibration`)
+    const calibration = (exported.metadataProps ?? []).find((p) => p.key === 'rec.int8_calibration')?.value
+    if (calibration) notes.push(calibration)
   }
   const order: Execution[] = ['int8-kernel', 'factorized', 'shrunk', 'dequantized-at-load', 'fp16-storage', 'sparse-zeros']
   return {execution: order.find((e) => seen.has(e)) ?? 'float32', notes, integerMatMuls, foldedToFloat, ops}

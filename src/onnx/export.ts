@@ -344,13 +344,22 @@ class Exporter {
   }
 }
 
+export interface ExportOptions {
+  /**
+   * sasrec: histories (B×max_len shifted ids, left-padded, e.g. the training histories) on which the static
+   * activation scales of int8 kernels are calibrated; without them, seeded random histories. Other models
+   * calibrate from their weights alone and ignore it.
+   */
+  calibration?: Int32Array
+}
+
 /**
  * ONNX ModelProto (ir_version 8, opset 17) whose graph maps `users` int64 [B] to `scores` float32
  * [B, numItems] (every item scored for each user: the serving request). neumf scores are sigmoid
  * probabilities; the other architectures return raw scores.
  */
-export function exportOnnx(c: CompressedModel): Uint8Array {
-  if (c.kind === 'sasrec') return exportSasrecModel(c)
+export function exportOnnx(c: CompressedModel, options: ExportOptions = {}): Uint8Array {
+  if (c.kind === 'sasrec') return exportSasrecModel(c, {calibration: options.calibration})
   if (c.kind === 'gru4rec') return exportGru4recOnnx(gru4recWeightsOf(toFloatWeights(c)))
   return new Exporter(c).build()
 }

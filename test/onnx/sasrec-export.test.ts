@@ -11,8 +11,8 @@ import {onnx} from '../../src/onnx/graph.js'
 /** float32 export vs float64 reference */
 const FLOAT_TOL = 1e-4
 const I = 30
-const params: SasrecParams = {hidden: 16, layers: 2, heads: 2, inner: 32, maxLen: 8}
-const L = params.maxLen
+const params: SasrecParams = {hidden: 16, layers: 2, heads: 2, inner: 32, max_len: 8}
+const L = params.max_len
 // larger init than RecBole's 0.02 and drawn biases / LayerNorm parameters: every tensor moves the scores, which are O(1)
 const w: SasrecWeights = randomSasrecWeights(I, params, 7, {std: 0.3, perturb: 0.2})
 
@@ -129,13 +129,13 @@ describe('SASRec ONNX export', () => {
   })
 
   it('other shapes (one layer, four heads, three layers of one head) match the reference too', async () => {
-    for (const shape of [{hidden: 16, layers: 1, heads: 4, inner: 8, maxLen: 5}, {hidden: 8, layers: 3, heads: 1, inner: 16, maxLen: 6}]) {
+    for (const shape of [{hidden: 16, layers: 1, heads: 4, inner: 8, max_len: 5}, {hidden: 8, layers: 3, heads: 1, inner: 16, max_len: 6}]) {
       const w2 = randomSasrecWeights(11, shape, 3, {std: 0.3, perturb: 0.2})
-      const x = Int32Array.from({length: 4 * shape.maxLen}, (_, i) => (i < shape.maxLen || i % shape.maxLen < 2 ? 0 : 1 + ((i * 7) % 11)))
+      const x = Int32Array.from({length: 4 * shape.max_len}, (_, i) => (i < shape.max_len || i % shape.max_len < 2 ? 0 : 1 + ((i * 7) % 11)))
       const ref2 = sasrecReferenceScores(w2, x)
       for (const lastPositionOnly of [true, false]) {
         const s2 = await session(exportSasrecOnnx(w2, {lastPositionOnly}))
-        const out = await s2.run({seqs: new ort.Tensor('int64', BigInt64Array.from(x, (v) => BigInt(v)), [4, shape.maxLen])})
+        const out = await s2.run({seqs: new ort.Tensor('int64', BigInt64Array.from(x, (v) => BigInt(v)), [4, shape.max_len])})
         expect(maxAbsDiff(out.scores.data as Float32Array, ref2), JSON.stringify(shape)).toBeLessThan(FLOAT_TOL)
       }
     }

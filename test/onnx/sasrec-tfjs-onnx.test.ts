@@ -34,7 +34,7 @@ describe('SASRec: tfjs and ONNX agree', () => {
     ]
     const seqs = Int32Array.from(rows.flat())
     const tfjsScores = scoreSequences(w, seqs)
-    const onnx = exportSasrecOnnx({numItems: I, params: {hidden: cfg.hidden, layers: cfg.layers, heads: cfg.heads, inner: cfg.inner, maxLen: L}, tensors: w.tensors})
+    const onnx = exportSasrecOnnx({numItems: I, params: w.params, tensors: w.tensors})
     const session = await ort.InferenceSession.create(onnx, {graphOptimizationLevel: 'all', intraOpNumThreads: 1})
     const out = await session.run({seqs: new ort.Tensor('int64', BigInt64Array.from(rows.flat(), BigInt), [rows.length, L])})
     const ortScores = out.scores.data as Float32Array
