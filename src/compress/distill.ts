@@ -127,7 +127,7 @@ export function studentShapes(p: DistillParams, teacher: TeacherShape, dims: Mod
 /** the note of a distilled (or scratch) variant */
 export function distillNote(p: DistillParams, teacherLabel: string, epochs: number): string {
   if (p.scratch) return `trained from scratch: the same ${p.student.model} student, initialisation, batches and ${epochs} epochs as its distilled twin, no teacher (alpha 1): the baseline of distillation`
-  return `distilled from ${teacherLabel} (T ${shortNumber(p.temperature)}, alpha ${shortNumber(p.alpha)}, ${epochs} epochs)`
+  return `distilled from ${teacherLabel} (T ${shortNumber(p.temperature)}, alpha ${shortNumber(p.alpha)}, ${epochs} epoch${epochs === 1 ? '' : 's'})`
 }
 
 export interface DistilledStudent {

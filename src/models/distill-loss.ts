@@ -81,7 +81,8 @@ export function distillSoftmaxLoss(logits: Tensor2D, columns: Tensor1D, teacher:
       const p = tf.softmax(s) as Tensor2D
       const ce = tf.sub(tf.mean(logSumExpRows(s, p)), tf.mean(tf.gather(tf.reshape(s, [-1]), pick)))
       value = tf.add(value, tf.mul(ce, alpha))
-      saved.push(p)
+      // tensors the gradient reads must be saved (the others are freed after the forward pass)
+      saved.push(p, pick)
     }
     if (alpha < 1) {
       const sT = tf.mul(s, 1 / T) as Tensor2D
@@ -99,8 +100,9 @@ export function distillSoftmaxLoss(logits: Tensor2D, columns: Tensor1D, teacher:
         let g: Tensor | undefined
         if (alpha > 0) {
           // not oneHot(…, 'float32'): tfjs-wasm 4.22 writes the integer 1 into the float buffer
-          const hot = tf.reshape(tf.scatterND(tf.reshape(pick, [n, 1]), tf.ones([n]), [n * I]), [n, I])
-          g = tf.mul(tf.sub(kept[k++], hot), alpha)
+          const [p, picked] = [kept[k++], kept[k++]]
+          const hot = tf.reshape(tf.scatterND(tf.reshape(picked, [n, 1]), tf.ones([n]), [n * I]), [n, I])
+          g = tf.mul(tf.sub(p, hot), alpha)
         }
         if (alpha < 1) {
           const t = tf.mul(tf.sub(kept[k++], teacher!.probs), (1 - alpha) * T)
