@@ -229,7 +229,7 @@ export const stepSchema = z.strictObject({
 })
 export const variantSchema = z.strictObject({
   name: safeName.optional().describe(`folder under models/<model>/; ${SAFE_NAME_RULE}`),
-  distill: distillSchema.optional(),
+  distill: distillSchema.optional().describe('knowledge distillation: train a smaller student on this model\'s softened scores plus the labels (README, Compression)'),
   quantize: quantizeSchema.optional(),
   prune: pruneSchema.optional(),
   lowrank: lowrankSchema.optional(),
