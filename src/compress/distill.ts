@@ -16,6 +16,7 @@
  * teaches a pair student on the batch's sampled rows (bpr or bce, the student's loss).
  */
 import {modelLabel, modelSchema, modelTrainConfig, type ModelConfig, type RecConfig, type StudentConfig, type TrainConfig} from '../config/schema.js'
+import {DEFAULT_MAX_LEN} from '../data/sequences.js'
 import type {Split} from '../data/types.js'
 import {configError} from '../errors.js'
 import {getModelSpec, type ModelDims, resolveLoss} from '../models/registry.js'
@@ -35,8 +36,6 @@ export interface DistillParams {
   /** the baseline variant: the same student trained from scratch (alpha 1, no teacher) */
   scratch?: boolean
 }
-
-const SEQUENTIAL_DEFAULT_MAX_LEN = 50
 
 const PAIR_KINDS: readonly ModelKind[] = ['mf', 'neumf', 'two_tower']
 const SEQUENTIAL_STUDENTS: readonly ModelKind[] = ['sasrec', 'gru4rec']
@@ -104,7 +103,7 @@ export function validateDistill(p: DistillParams, teacher: TeacherShape, where: 
   if (tSeq && resolveLoss(spec, student) !== 'ce')
     throw configError('compress.bad_value', `${where}: a sequential student learns the teacher's softmax over all items, so it trains with loss ce (got ${student.loss})`, {hint: 'set student.loss: ce (or leave it unset)'})
   if (tSeq) {
-    const teacherLen = teacher.config?.max_len ?? SEQUENTIAL_DEFAULT_MAX_LEN
+    const teacherLen = teacher.config?.max_len ?? DEFAULT_MAX_LEN
     if (p.student.max_len !== undefined && p.student.max_len !== teacherLen)
       throw configError('compress.bad_value', `${where}: the student reads the same histories as the teacher: max_len must be the teacher's ${teacherLen} (got ${p.student.max_len})`, {hint: 'leave student.max_len unset'})
   }
