@@ -6,6 +6,7 @@ import {describe, expect, it} from 'vitest'
 
 import {studentModelConfig} from '../../src/compress/distill.js'
 import {expandVariants, methodLabel, validateVariants} from '../../src/compress/registry.js'
+import {ignoredOptions} from '../../src/config/ignored.js'
 import {resolveConfigFromObject} from '../../src/config/load.js'
 import {variantSchema, type ModelConfig, type VariantConfig} from '../../src/config/schema.js'
 import {RecError} from '../../src/errors.js'
@@ -95,5 +96,18 @@ describe('distill variants', () => {
     configFailure(cfg({distill: {student: {model: 'sasrec', name: 'x'}}}), /name/)
     configFailure(cfg({distill: {student: {model: 'mf'}}}), /compress\.variants\.0.*cannot teach a mf student/)
     expect(() => cfg({distill: {student: {model: 'sasrec', hidden: 32, layers: 1}}})()).not.toThrow()
+  })
+
+  it('config show marks the student options its architecture ignores', () => {
+    const {config} = resolveConfigFromObject({
+      models: [{model: 'neumf'}],
+      compress: {variants: [{distill: {student: {model: 'mf', factors: 8}, alpha: 1}}, {pipeline: [{distill: {student: {model: 'neumf', loss: 'bpr'}}}, {quantize: {dtype: 'int8'}}]}]},
+    })
+    const ignored = ignoredOptions(config)
+    expect(ignored['compress.variants.0.distill.student.mlp_layers']).toBe('only neumf uses mlp_layers')
+    expect(ignored['compress.variants.0.distill.student.loss']).toBeUndefined()
+    expect(ignored['compress.variants.0.distill.temperature']).toBe('alpha 1 gives the teacher no weight')
+    expect(ignored['compress.variants.1.pipeline.0.distill.student.loss']).toBe('neumf always trains with bce')
+    expect(ignored['compress.variants.1.pipeline.0.distill.student.mlp_layers']).toBeUndefined()
   })
 })
