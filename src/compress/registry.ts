@@ -153,12 +153,14 @@ function expandStep(v: StepConfig, where: string, allowLists: boolean): Step[] {
 
 /**
  * The scratch baseline of a distillation variant: the same steps with the distill step training the
- * same student from scratch (alpha 1, no teacher), named `<name>-scratch`
+ * same student from scratch (alpha 1, no teacher; temperature 1, unused), named `<name>-scratch`
  */
 export function scratchBaseline(spec: VariantSpec): VariantSpec | undefined {
   const first = spec.steps[0]
   if (first?.method !== 'distill' || first.params.scratch || !first.params.baseline) return undefined
-  const scratch: Step = {method: 'distill', params: {...first.params, alpha: 1, baseline: false, scratch: true}}
+  // alpha 1 and T 1 whatever the distilled variant's: the baseline does not depend on them, so trying
+  // another T or alpha keeps its stage key (it is not retrained)
+  const scratch: Step = {method: 'distill', params: {...first.params, temperature: 1, alpha: 1, baseline: false, scratch: true}}
   return {...spec, name: `${spec.name}-scratch`, steps: [scratch, ...spec.steps.slice(1)]}
 }
 

@@ -48,7 +48,10 @@ describe('distill variants', () => {
     expect(specs.map(methodLabel)).toEqual(['distill', 'distill.scratch', 'distill'])
     const [kd, scratch] = specs
     expect(kd.steps[0]).toMatchObject({method: 'distill', params: {temperature: 2, alpha: 0.5, epochs: 3, baseline: true}})
-    expect(scratch.steps[0]).toMatchObject({method: 'distill', params: {alpha: 1, scratch: true, baseline: false, epochs: 3, student: kd.steps[0].params.student}})
+    expect(scratch.steps[0]).toMatchObject({method: 'distill', params: {alpha: 1, temperature: 1, scratch: true, baseline: false, epochs: 3, student: kd.steps[0].params.student}})
+    // another T or alpha: the same baseline (its stage key does not change, it is not retrained)
+    const other = expandVariants([V({distill: {student: {model: 'sasrec', hidden: 32, layers: 1}, epochs: 3, temperature: 4, alpha: 0.1}})])
+    expect(other[1]).toEqual(scratch)
   })
 
   it('a pipeline starting with distill compresses the student; its baseline runs the same steps on the scratch student', () => {
