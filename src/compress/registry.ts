@@ -1,7 +1,9 @@
-import type {VariantConfig} from '../config/schema.js'
+import type {ModelConfig, VariantConfig} from '../config/schema.js'
 import {configError} from '../errors.js'
+import type {ModelDims} from '../models/registry.js'
 import type {ModelKind, ModelWeights} from '../models/types.js'
 import {executionOf, flopsPerPair, paramCounts} from './accounting.js'
+import {distillStepName, type DistillParams, studentShapes, validateDistill} from './distill.js'
 import {lowrank, type LowrankOneParams} from './lowrank.js'
 import {isBlockTarget, pruneMagnitude, pruneStructured, type PruneOneParams} from './prune.js'
 import {quantize, type QuantizeParams} from './quantize.js'
@@ -13,9 +15,12 @@ import {shortNumber} from '../report/format.js'
 export interface ModelShape {
   kind: ModelKind
   shapes: Record<string, number[]>
+  /** the model's config, when known (distillation reads the teacher's max_len) */
+  config?: ModelConfig
 }
 
 export type Step =
+  | {method: 'distill'; params: DistillParams}
   | {method: 'quantize'; params: QuantizeParams}
   | {method: 'prune'; params: PruneOneParams}
   | {method: 'lowrank'; params: LowrankOneParams}
@@ -110,8 +115,23 @@ export const lowrankMethod: CompressMethod<LowrankOneParams> = {
   apply: lowrank,
 }
 
+/**
+ * Distillation trains a new model (the student) from the teacher: validation happens here with the
+ * others', the training in the compress stage (src/run/compress-stage.ts makeVariant, through
+ * src/compress/distill.ts trainStudent), since it needs the data and takes epochs.
+ */
+export const distillMethod: CompressMethod<DistillParams> = {
+  name: 'distill',
+  validate(p, m, where) {
+    validateDistill(p, {kind: m.kind, config: m.config}, where)
+  },
+  apply() {
+    throw new Error('distill trains a student on the data: it runs in the compress stage (makeVariant), not as a weight transform')
+  },
+}
+
 /** the compression methods by name; unknown names fail with the list of known ones */
-export const compressMethods: Record<Step['method'], CompressMethod<any>> = {quantize: quantizeMethod, prune: pruneMethod, lowrank: lowrankMethod}
+export const compressMethods: Record<Step['method'], CompressMethod<any>> = {distill: distillMethod, quantize: quantizeMethod, prune: pruneMethod, lowrank: lowrankMethod}
 
 export function getMethod(name: string): CompressMethod<any> {
   const m = (compressMethods as Record<string, CompressMethod<any> | undefined>)[name]
@@ -122,6 +142,7 @@ export function getMethod(name: string): CompressMethod<any> {
 
 /** the generated name of one step: int8, int8-asym-per_tensor, int4-emb, magnitude-0.9, structured-0.5, lowrank-r8, lowrank-e0.9 */
 export function stepName(s: Step): string {
+  if (s.method === 'distill') return distillStepName(s.params)
   if (s.method === 'quantize') {
     const p = s.params
     const parts: string[] = [p.dtype]
@@ -135,13 +156,14 @@ export function stepName(s: Step): string {
   return s.params.rank !== undefined ? `lowrank-r${s.params.rank}` : `lowrank-e${shortNumber(s.params.energy ?? 1)}`
 }
 
-type StepConfig = Pick<VariantConfig, 'quantize' | 'prune' | 'lowrank'>
+type StepConfig = Pick<VariantConfig, 'distill' | 'quantize' | 'prune' | 'lowrank'>
 
 /** the one or several steps a variant (or pipeline step) config describes, one per list value */
 function expandStep(v: StepConfig, where: string, allowLists: boolean): Step[] {
-  const given = (['quantize', 'prune', 'lowrank'] as const).filter((k) => v[k] !== undefined)
+  const given = (['distill', 'quantize', 'prune', 'lowrank'] as const).filter((k) => v[k] !== undefined)
   if (given.length !== 1)
-    throw configError('compress.bad_variant', `${where}: give exactly one of quantize, prune, lowrank${allowLists ? ', pipeline' : ''} (got ${given.length === 0 ? 'none' : given.join(', ')})`)
+    throw configError('compress.bad_variant', `${where}: give exactly one of distill, quantize, prune, lowrank${allowLists ? ', pipeline' : ''} (got ${given.length === 0 ? 'none' : given.join(', ')})`)
+  if (v.distill) return [{method: 'distill', params: {...v.distill}}]
   const list = (x: number | number[] | undefined) => {
     if (Array.isArray(x) && !allowLists) throw configError('compress.bad_variant', `${where}: a pipeline step takes one value, not a list`)
     return Array.isArray(x) ? x : [x]
@@ -153,26 +175,46 @@ function expandStep(v: StepConfig, where: string, allowLists: boolean): Step[] {
 }
 
 /**
+ * The scratch baseline of a distillation variant: the same steps with the distill step training the
+ * same student from scratch (alpha 1, no teacher; temperature 1, unused), named `<name>-scratch`
+ */
+export function scratchBaseline(spec: VariantSpec): VariantSpec | undefined {
+  const first = spec.steps[0]
+  if (first?.method !== 'distill' || first.params.scratch || !first.params.baseline) return undefined
+  // alpha 1 and T 1 whatever the distilled variant's: the baseline does not depend on them, so trying
+  // another T or alpha keeps its stage key (it is not retrained)
+  const scratch: Step = {method: 'distill', params: {...first.params, temperature: 1, alpha: 1, baseline: false, scratch: true}}
+  return {...spec, name: `${spec.name}-scratch`, steps: [scratch, ...spec.steps.slice(1)]}
+}
+
+/**
  * Expand variant configs: a list-valued sparsity or rank gives one variant per value, named after the
  * value (`magnitude-0.9`, `lowrank-r8`; a given name gets the value appended); a pipeline is one
- * variant whose steps run in order (named `structured-0.5+int8` unless named). Duplicate names are a config error.
+ * variant whose steps run in order (named `structured-0.5+int8` unless named). A distillation
+ * variant (alone or first in a pipeline) is followed by its scratch baseline `<name>-scratch`
+ * unless `baseline: false`. Duplicate names are a config error.
  */
 export function expandVariants(variants: VariantConfig[]): VariantSpec[] {
   const out: VariantSpec[] = []
+  const push = (spec: VariantSpec) => {
+    out.push(spec)
+    const scratch = scratchBaseline(spec)
+    if (scratch) out.push(scratch)
+  }
   for (const [i, v] of variants.entries()) {
     const where = `compress.variants[${i}]`
     const extra = v.finetune ? {finetune: v.finetune} : {}
     if (v.pipeline) {
-      if (v.quantize || v.prune || v.lowrank) throw configError('compress.bad_variant', `${where}: a pipeline variant takes its methods inside pipeline:, not beside it`)
+      if (v.distill || v.quantize || v.prune || v.lowrank) throw configError('compress.bad_variant', `${where}: a pipeline variant takes its methods inside pipeline:, not beside it`)
       const steps = v.pipeline.flatMap((s, j) => expandStep(s, `${where}.pipeline[${j}]`, false))
-      out.push({name: v.name ?? steps.map(stepName).join('+'), steps, ...extra})
+      push({name: v.name ?? steps.map(stepName).join('+'), steps, ...extra})
       continue
     }
     const steps = expandStep(v, where, true)
     for (const s of steps) {
       const value = s.method === 'prune' ? shortNumber(s.params.sparsity) : s.method === 'lowrank' && s.params.rank !== undefined ? `r${s.params.rank}` : ''
       const name = v.name === undefined ? stepName(s) : steps.length > 1 ? `${v.name}-${value}` : v.name
-      out.push({name, steps: [s], ...extra})
+      push({name, steps: [s], ...extra})
     }
   }
   const seen = new Set<string>()
@@ -183,27 +225,36 @@ export function expandVariants(variants: VariantConfig[]): VariantSpec[] {
   return out
 }
 
-/** check pipeline order: quantize last; structured pruning before any quantize / lowrank */
+/** check pipeline order: distill first; quantize last; structured pruning before any quantize / lowrank */
 function validateOrder(steps: Step[], where: string) {
   for (const [j, s] of steps.entries()) {
+    if (s.method === 'distill' && j > 0)
+      throw configError('compress.pipeline_order', `${where}: distill must be the first step of a pipeline (it trains the student; the steps after it compress the student)`)
     if (s.method === 'quantize' && j < steps.length - 1)
       throw configError('compress.pipeline_order', `${where}: quantize must be the last step of a pipeline`)
-    if (s.method === 'prune' && s.params.method === 'structured' && steps.slice(0, j).some((p) => p.method !== 'prune'))
+    if (s.method === 'prune' && s.params.method === 'structured' && steps.slice(0, j).some((p) => p.method !== 'prune' && p.method !== 'distill'))
       throw configError('compress.pipeline_order', `${where}: structured pruning must come before lowrank / quantize`)
   }
 }
 
+/** dims for validating shapes before the data is read (the numbers only size the embedding tables) */
+const SHAPE_DIMS: ModelDims = {numUsers: 100, numItems: 100}
+
 /**
  * Validate every variant against one model before any work starts: expands lists, checks names,
- * values and applicability (throws a config error, exit 2). Returns the expanded variants.
+ * values and applicability (throws a config error, exit 2). Returns the expanded variants. The
+ * steps after a distill step are checked against the student (its shapes at `context.dims`).
  */
-export function validateVariants(variants: VariantConfig[], kind: ModelKind, shapes: Record<string, number[]>): VariantSpec[] {
+export function validateVariants(variants: VariantConfig[], kind: ModelKind, shapes: Record<string, number[]>, context: {config?: ModelConfig; dims?: ModelDims} = {}): VariantSpec[] {
   const specs = expandVariants(variants)
-  const model: ModelShape = {kind, shapes}
   for (const spec of specs) {
     const where = `compress variant "${spec.name}"`
     validateOrder(spec.steps, where)
-    for (const s of spec.steps) getMethod(s.method).validate(s.params, model, where)
+    let model: ModelShape = {kind, shapes, ...(context.config ? {config: context.config} : {})}
+    for (const s of spec.steps) {
+      getMethod(s.method).validate(s.params, model, where)
+      if (s.method === 'distill') model = studentShapes(s.params, {kind, config: context.config}, context.dims ?? SHAPE_DIMS)
+    }
   }
   return specs
 }
@@ -211,6 +262,7 @@ export function validateVariants(variants: VariantConfig[], kind: ModelKind, sha
 export function methodLabel(spec: VariantSpec): string {
   if (spec.steps.length > 1) return 'pipeline'
   const s = spec.steps[0]
+  if (s.method === 'distill') return s.params.scratch ? 'distill.scratch' : 'distill'
   return s.method === 'quantize' ? `quantize.${s.params.dtype}` : s.method === 'prune' ? `prune.${s.params.method}` : 'lowrank'
 }
 
@@ -221,6 +273,7 @@ export function compressVariant(weights: ModelWeights | CompressedModel, spec: V
   const notes: string[] = []
   validateOrder(spec.steps, `compress variant "${spec.name}"`)
   for (const s of spec.steps) {
+    if (s.method === 'distill') throw new Error(`compressVariant: variant "${spec.name}" trains a student (distill): make it with makeVariant`)
     const method = getMethod(s.method)
     method.validate(s.params, {kind: model.kind, shapes: shapesOf(model)}, `compress variant "${spec.name}"`)
     const r = method.apply(model, s.params, context)

@@ -173,7 +173,7 @@ function variantProblems(cfg: RecConfig, locate: Locate): ConfigProblem[] {
     for (const m of cfg.models) {
       const spec = getModelSpec(m.model)
       if (problemOf(() => spec.check?.(m))) continue // reported with the model
-      const problem = problemOf(() => validateVariants([v], m.model, spec.shapes(m, PLACEHOLDER_DIMS)))
+      const problem = problemOf(() => validateVariants([v], m.model, spec.shapes(m, PLACEHOLDER_DIMS), {config: m, dims: PLACEHOLDER_DIMS}))
       if (problem && !messages.has(problem.message)) {
         messages.add(problem.message)
         out.push({path, message: `model ${modelLabel(m)}: ${problem.message}`, hint: problem.hint, code: problem.code})

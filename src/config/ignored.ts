@@ -1,5 +1,5 @@
 import {getModelSpec} from '../models/registry.js'
-import type {RecConfig} from './schema.js'
+import type {ModelConfig, RecConfig} from './schema.js'
 
 /**
  * Options present in a resolved config (set, or filled in by a default) that nothing reads for this
@@ -9,8 +9,8 @@ import type {RecConfig} from './schema.js'
  */
 export function ignoredOptions(cfg: RecConfig): Record<string, string> {
   const out: Record<string, string> = {}
-  cfg.models.forEach((m, i) => {
-    const at = (key: string, why: string) => (out[`models.${i}.${key}`] = why)
+  /** a model entry's options its architecture does not read (models[] and distillation students) */
+  const modelOptions = (m: Pick<ModelConfig, 'model' | 'loss'> & {train?: unknown}, at: (key: string, why: string) => void) => {
     const spec = getModelSpec(m.model)
     if (!spec.trainable) {
       at('factors', `${m.model} has no embeddings`)
@@ -19,6 +19,17 @@ export function ignoredOptions(cfg: RecConfig): Record<string, string> {
     if (!spec.losses.includes(m.loss)) at('loss', spec.losses.length === 0 ? `${m.model} has no loss` : `${m.model} always trains with ${spec.losses.join(' or ')}`)
     if (m.model !== 'neumf') at('mlp_layers', 'only neumf uses mlp_layers')
     if (m.model !== 'two_tower') at('tower_layers', 'only two_tower uses tower_layers')
+  }
+  cfg.models.forEach((m, i) => modelOptions(m, (key, why) => (out[`models.${i}.${key}`] = why)))
+  cfg.compress.variants.forEach((v, i) => {
+    const students = [
+      ...(v.distill ? [{path: `compress.variants.${i}.distill`, d: v.distill}] : []),
+      ...(v.pipeline ?? []).flatMap((s, j) => (s.distill ? [{path: `compress.variants.${i}.pipeline.${j}.distill`, d: s.distill}] : [])),
+    ]
+    for (const {path, d} of students) {
+      modelOptions(d.student, (key, why) => (out[`${path}.student.${key}`] = why))
+      if (d.alpha === 1) out[`${path}.temperature`] = 'alpha 1 gives the teacher no weight'
+    }
   })
   const split = cfg.split
   if (split.method === 'leave_one_out') {

@@ -208,13 +208,34 @@ export const lowrankSchema = z
     target: z.enum(['all', 'dense', 'embeddings']).default('all'),
   })
   .refine((v) => (v.rank === undefined) !== (v.energy === undefined), {message: 'lowrank takes exactly one of rank or energy'})
+/**
+ * Knowledge distillation (src/compress/distill.ts): a smaller student trained on the trained model's
+ * (the teacher's) softened scores plus the true labels. The student is a models[] entry without
+ * name / train; its unset keys take the model's defaults, except max_len, which is the teacher's
+ * (both read the same histories).
+ */
+export const studentSchema = modelSchema
+  .omit({name: true, train: true})
+  .describe('the student architecture: a models[] entry without name / train (unset keys: the model defaults; max_len: the teacher\'s)')
+export const distillSchema = z.strictObject({
+  student: studentSchema,
+  temperature: z.number().positive().default(2).describe('T: teacher and student scores are divided by T before the softmax / sigmoid; the teacher term is scaled by T²'),
+  alpha: z.number().min(0).max(1).default(0.5).describe('weight of the true-label loss; 1 − alpha weighs the teacher term (alpha 1 = training from scratch)'),
+  epochs: positiveInt.optional().describe('training epochs of the student (default: the teacher model\'s train.epochs); no early stopping'),
+  baseline: z
+    .boolean()
+    .default(true)
+    .describe('also train the same student from scratch (same epochs, settings and initialisation, no teacher) as variant <name>-scratch, the row that says what distillation bought'),
+})
 export const stepSchema = z.strictObject({
+  distill: distillSchema.optional().describe('only as the first step of a pipeline'),
   quantize: quantizeSchema.optional(),
   prune: pruneSchema.optional(),
   lowrank: lowrankSchema.optional(),
 })
 export const variantSchema = z.strictObject({
   name: safeName.optional().describe(`folder under models/<model>/; ${SAFE_NAME_RULE}`),
+  distill: distillSchema.optional().describe('knowledge distillation: train a smaller student on this model\'s softened scores plus the labels (README, Compression)'),
   quantize: quantizeSchema.optional(),
   prune: pruneSchema.optional(),
   lowrank: lowrankSchema.optional(),
@@ -259,6 +280,8 @@ export type TrainConfig = z.infer<typeof trainSchema>
 export type EvalConfig = z.infer<typeof evalSchema>
 export type CompressConfig = z.infer<typeof compressSchema>
 export type VariantConfig = z.infer<typeof variantSchema>
+export type DistillConfig = z.infer<typeof distillSchema>
+export type StudentConfig = z.infer<typeof studentSchema>
 
 /** a model's label in tables and run directories: its `name`, else its registry name */
 export function modelLabel(m: ModelConfig): string {

@@ -1,5 +1,6 @@
 import {tf} from '../backend/index.js'
 import {Rng} from '../rng.js'
+import type {PositionDistill} from './distill-loss.js'
 import type {Tensor32} from './types.js'
 
 type Tensor = import('@tensorflow/tfjs').Tensor
@@ -222,9 +223,10 @@ export interface Gru4recTrainer {
   /**
    * One Adam step on a batch of windows: inputs and targets [B × maxLen] shifted ids (targets:
    * the next item at each position, 0 = no target). Returns the mean softmax cross-entropy (over
-   * all I items) of the non-padding target positions; 0 (and no step) when there is none.
+   * all I items) of the non-padding target positions; 0 (and no step) when there is none. With
+   * `distill`, the loss at those positions is the distillation loss it gives (src/models/distill-loss.ts).
    */
-  step(inputs: Int32Array, targets: Int32Array): number
+  step(inputs: Int32Array, targets: Int32Array, distill?: PositionDistill): number
   /** restart the dropout stream from `seed` (each epoch does, so that a resumed run repeats an uninterrupted one) */
   reseed(seed: number): void
   /** the trained variables by tensor name */
@@ -258,7 +260,7 @@ export function createGru4recTrainer(init: Gru4recWeights, opts: {lr: number; se
     },
     vars,
     optimizer,
-    step(inputs, targets) {
+    step(inputs, targets, distill) {
       if (disposed) throw new Error('gru4rec trainer used after dispose()')
       const B = checkSeqs(inputs, L, I)
       if (targets.length !== inputs.length) throw new Error('gru4rec: inputs and targets differ in length')
@@ -276,23 +278,31 @@ export function createGru4recTrainer(init: Gru4recWeights, opts: {lr: number; se
         labels[k++] = y - 1
       }
       const dropoutSeed = rng.int(0x7fffffff)
-      const loss = tf.tidy(() => {
-        const rowT = tf.tensor1d(rows, 'int32')
-        const pick = tf.tensor1d(Int32Array.from(labels, (y, k) => k * I + y), 'int32')
-        return optimizer.minimize(
-          () => {
-            const states = gru4recForward(vars, p, inputs, B, {all: true, dropout: {rate: p.dropout, seed: dropoutSeed}})
-            const all = tf.reshape(tf.stack(states, 1), [B * L, p.hidden])
-            const q = tf.add(tf.matMul(tf.gather(all, rowT), vars['dense.kernel']), vars['dense.bias']) // [N, e]
-            return softmaxCrossEntropy(q, tf.slice(vars.item_emb, [1, 0], [I, p.embedding]), pick)
-          },
-          true,
-          varList,
-        )!
-      })
-      const value = loss.dataSync()[0]
-      loss.dispose()
-      return value
+      // distillation: the teacher's side at these positions, outside the gradient
+      const kd = distill?.at(rows, labels)
+      try {
+        const loss = tf.tidy(() => {
+          const rowT = tf.tensor1d(rows, 'int32')
+          const pick = tf.tensor1d(Int32Array.from(labels, (y, k) => k * I + y), 'int32')
+          return optimizer.minimize(
+            () => {
+              const states = gru4recForward(vars, p, inputs, B, {all: true, dropout: {rate: p.dropout, seed: dropoutSeed}})
+              const all = tf.reshape(tf.stack(states, 1), [B * L, p.hidden])
+              const q = tf.add(tf.matMul(tf.gather(all, rowT), vars['dense.kernel']), vars['dense.bias']) // [N, e]
+              const items = tf.slice(vars.item_emb, [1, 0], [I, p.embedding])
+              if (kd) return kd.loss(tf.matMul(q, items, false, true) as Tensor2D)
+              return softmaxCrossEntropy(q, items, pick)
+            },
+            true,
+            varList,
+          )!
+        })
+        const value = loss.dataSync()[0]
+        loss.dispose()
+        return value
+      } finally {
+        kd?.dispose()
+      }
     },
     weights() {
       const tensors: Record<string, Tensor32> = {}

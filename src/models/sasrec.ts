@@ -330,9 +330,10 @@ export interface SasrecTrainer {
   /**
    * One Adam step on B sequences: `inputs` and `targets` are B×L (row-major, shifted ids), the
    * target at a position is the next item (0 = none). Returns the mean loss over the positions
-   * that have a target and a (non-padding) input.
+   * that have a target and a (non-padding) input. With `distill` (loss ce only) the loss at those
+   * positions is the distillation loss it gives (src/models/distill-loss.ts) instead of plain CE.
    */
-  step(inputs: Int32Array, targets: Int32Array): number
+  step(inputs: Int32Array, targets: Int32Array, distill?: import('./distill-loss.js').PositionDistill): number
   /** restart the dropout and negative streams from `seed` (each epoch does, so that a resumed run repeats an uninterrupted one) */
   reseed(seed: number): void
   /** the trained variables by tensor name (pruning masks are applied to them) */
@@ -368,8 +369,9 @@ export function createSasrecTrainer(weights: SasrecWeights, opts: SasrecTrainerO
   let negativeRng = new Rng(opts.seed).fork(2)
   let disposed = false
 
-  const step = (inputs: Int32Array, targets: Int32Array): number => {
+  const step = (inputs: Int32Array, targets: Int32Array, distill?: import('./distill-loss.js').PositionDistill): number => {
     if (disposed) throw new Error('sasrec trainer: disposed')
+    if (distill && opts.loss !== 'ce') throw new Error('sasrec trainer: distillation needs loss ce (softmax over all items)')
     if (inputs.length !== targets.length || inputs.length % L !== 0) throw new Error(`sasrec step: inputs and targets must both be B×${L}`)
     const B = inputs.length / L
     let n = 0
@@ -398,6 +400,8 @@ export function createSasrecTrainer(weights: SasrecWeights, opts: SasrecTrainerO
     const posT = tf.tensor1d(pos, 'int32')
     const tgtT = tf.tensor1d(tgt, 'int32')
     const negT = neg ? tf.tensor1d(neg, 'int32') : undefined
+    // distillation: the teacher's side at these positions, outside the gradient
+    const kd = distill?.at(pos, Int32Array.from(tgt, (y) => y - 1))
     try {
       const cost = optimizer.minimize(
         () => {
@@ -405,6 +409,7 @@ export function createSasrecTrainer(weights: SasrecWeights, opts: SasrecTrainerO
           const posScore = tf.sum(tf.mul(hidden, tf.gather(vars.item_emb, tgtT)), 1)
           if (opts.loss === 'ce') {
             const logits = tf.matMul(hidden as Tensor2D, itemMatrixT(vars.item_emb, I)) as Tensor2D
+            if (kd) return kd.loss(logits)
             return tf.sub(meanLogSumExpRows(logits), tf.mean(posScore)) as Scalar
           }
           const negScore = tf.sum(tf.mul(hidden, tf.gather(vars.item_emb, negT!)), 1)
@@ -422,6 +427,7 @@ export function createSasrecTrainer(weights: SasrecWeights, opts: SasrecTrainerO
       posT.dispose()
       tgtT.dispose()
       negT?.dispose()
+      kd?.dispose()
     }
   }
 

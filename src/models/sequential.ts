@@ -1,5 +1,6 @@
 import {tf} from '../backend/index.js'
 import {historyMatrix, type Sequences} from '../data/sequences.js'
+import type {PositionDistill} from './distill-loss.js'
 import {createGru4recTrainer, gru4recForward, type Gru4recConfig, type Gru4recWeights} from './gru4rec.js'
 import {createSasrecTrainer, sasrecConfigOf, sasrecForward, type SasrecLoss} from './sasrec.js'
 import type {SasrecWeights as ReferenceSasrecWeights} from './sasrec-reference.js'
@@ -64,8 +65,11 @@ export function fromGru4recWeights(g: Gru4recWeights, numUsers: number, loss = '
 
 /** one optimizer step at a time on windows of next-item targets (src/data/sequences.ts trainingWindows) */
 export interface SequenceTrainer {
-  /** one step on B windows (inputs and targets B × max_len, shifted ids); the mean loss of its target positions */
-  step(inputs: Int32Array, targets: Int32Array): number
+  /**
+   * one step on B windows (inputs and targets B × max_len, shifted ids); the mean loss of its target
+   * positions (with `distill`: the distillation loss at those positions, src/models/distill-loss.ts)
+   */
+  step(inputs: Int32Array, targets: Int32Array, distill?: PositionDistill): number
   /** restart the trainer's random streams (dropout, negatives) */
   reseed(seed: number): void
   readonly vars: Record<string, Variable>
@@ -99,6 +103,59 @@ export function createSequenceTrainer(w: ModelWeights, opts: {lr: number; seed: 
     }
   }
   throw new Error(`createSequenceTrainer: ${w.kind} is not a sequential model`)
+}
+
+/**
+ * A trained sequential model as a distillation teacher: its logits over all items at chosen
+ * positions of B windows, in inference mode (no dropout), weights resident as tfjs tensors.
+ */
+export interface SequenceTeacher {
+  readonly maxLen: number
+  /** logits [rows.length, I] at flat positions rows (b·L + t) of inputs (B × max_len shifted ids); the caller disposes them */
+  logits(inputs: Int32Array, rows: Int32Array): Tensor2D
+  dispose(): void
+}
+
+export function createSequenceTeacher(w: ModelWeights): SequenceTeacher {
+  const T: Record<string, Tensor> = {}
+  for (const [name, t] of Object.entries(w.tensors)) T[name] = tf.tensor(t.data, t.shape, 'float32')
+  const I = w.numItems
+  /** hidden states [B·L, h] of B windows; the query (h → the item table's width) of chosen ones */
+  let states: (inputs: Int32Array, B: number) => Tensor2D
+  let query: (h: Tensor2D) => Tensor2D = (h) => h
+  let L: number
+  let itemsT: Tensor
+  if (w.kind === 'sasrec') {
+    const cfg = sasrecConfigOf(w)
+    L = cfg.maxLen
+    itemsT = tf.keep(tf.tidy(() => tf.transpose(tf.slice(T.item_emb, [1, 0], [I, T.item_emb.shape[1]!]))))
+    states = (inputs, B) => tf.reshape(sasrecForward({cfg, tensors: T}, tf.tensor2d(inputs, [B, L], 'int32'), false), [B * L, cfg.hidden]) as Tensor2D
+  } else if (w.kind === 'gru4rec') {
+    const cfg = gru4recConfigOf(w)
+    L = cfg.maxLen
+    itemsT = tf.keep(tf.tidy(() => tf.transpose(tf.slice(T.item_emb, [1, 0], [I, T.item_emb.shape[1]!]))))
+    states = (inputs, B) => tf.reshape(tf.stack(gru4recForward(T, cfg, inputs, B, {all: true}), 1), [B * L, cfg.hidden]) as Tensor2D
+    query = (h) => tf.add(tf.matMul(h, T['dense.kernel'] as Tensor2D), T['dense.bias']) as Tensor2D
+  } else {
+    for (const t of Object.values(T)) t.dispose()
+    throw new Error(`createSequenceTeacher: ${w.kind} is not a sequential model`)
+  }
+  let disposed = false
+  return {
+    maxLen: L,
+    logits(inputs, rows) {
+      if (disposed) throw new Error('sequence teacher used after dispose()')
+      if (inputs.length % L !== 0) throw new Error(`teacher: ${inputs.length} ids are not rows of max_len ${L}`)
+      const B = inputs.length / L
+      return tf.tidy(() => tf.matMul(query(tf.gather(states(inputs, B), tf.tensor1d(rows, 'int32')) as Tensor2D), itemsT as Tensor2D))
+    },
+    dispose() {
+      if (disposed) return
+      disposed = true
+      itemsT.dispose()
+      for (const t of Object.values(T)) t.dispose()
+    },
+  }
 }
 
 /**

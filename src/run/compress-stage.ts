@@ -2,6 +2,7 @@ import {join} from 'node:path'
 
 import {modelLabel, modelTrainConfig, type ModelConfig, type RecConfig, type TrainConfig} from '../config/schema.js'
 import {compressedBytes, saveCompressed} from '../compress/io.js'
+import {distillNote, trainStudent, type DistillParams} from '../compress/distill.js'
 import {compressVariant, expandVariants, variantReport, type Step, type VariantSpec} from '../compress/registry.js'
 import {fromWeights, pruningMasks, toFloatWeights} from '../compress/tensors.js'
 import {pruneMagnitude, sparsityAt} from '../compress/prune.js'
@@ -16,17 +17,37 @@ import {writeFileAtomic, writeJsonAtomic} from './atomic.js'
 export const COMPRESS_JSON = 'compress.json'
 export const ONNX_FILE = 'model.onnx'
 
-/** what compress.json holds beside a variant: the honest account plus fine-tuning */
+/** what compress.json holds beside a variant: the honest account plus fine-tuning (and distillation) */
 export interface VariantRecord extends VariantReport {
   finetune: {epochs: number; seconds: number; skipped?: string}
+  /** a distilled student (or its scratch baseline): how it was trained */
+  distill?: DistillRecord
   sizeBytesTfjs: number
   sizeBytesOnnx: number
 }
 
+/** the training of a distill step's student, as compress.json and result.json record it */
+export interface DistillRecord {
+  /** label of the teacher model (the trained base) */
+  teacher: string
+  /** the student's architecture (its registry name) */
+  student: string
+  /** true for the baseline trained without the teacher */
+  scratch: boolean
+  temperature: number
+  alpha: number
+  /** epochs trained and their wall seconds */
+  epochs: number
+  seconds: number
+  /** the distilled variant: the name of its scratch baseline, when one is made */
+  scratchVariant?: string
+  /** the scratch baseline: the name of the distilled variant it is the baseline of */
+  distilledVariant?: string
+}
 
-/** fine-tuning changes weights only for methods that change them: pruning and low-rank */
-function finetuneEpochs(cfg: RecConfig, spec: VariantSpec): number {
-  const changesWeights = spec.steps.some((s) => s.method !== 'quantize')
+/** fine-tuning changes weights only for methods that change them: pruning and low-rank (the steps after a distill step: the student's) */
+function finetuneEpochs(cfg: RecConfig, spec: VariantSpec, steps: Step[]): number {
+  const changesWeights = steps.some((s) => s.method !== 'quantize')
   if (!changesWeights) return 0
   return spec.finetune?.epochs ?? cfg.compress.finetune.epochs
 }
@@ -41,9 +62,11 @@ export type MadeVariant =
   | {interrupted: true}
 
 /**
- * Make one variant: the steps before quantization, fine-tuning (pruned weights held at zero;
- * a polynomial schedule raises sparsity epoch by epoch as TF-MOT's PolynomialDecay), then the
- * quantization steps on the fine-tuned weights. Returns the compressed model and its record.
+ * Make one variant: a distill step first trains the student (src/compress/distill.ts; checkpoints
+ * in the checkpoint folder, the later fine-tuning's in its finetune/ subfolder), and the steps
+ * after it compress the student; then the steps before quantization, fine-tuning (pruned weights
+ * held at zero; a polynomial schedule raises sparsity epoch by epoch as TF-MOT's PolynomialDecay),
+ * then the quantization steps on the fine-tuned weights. Returns the compressed model and its record.
  */
 export async function makeVariant(args: {
   cfg: RecConfig
@@ -59,13 +82,39 @@ export async function makeVariant(args: {
    */
   checkpoint?: {dir: string; resume: boolean}
 }): Promise<MadeVariant> {
-  const {cfg, spec, base, progress} = args
-  const firstQuant = spec.steps.findIndex((s) => s.method === 'quantize')
-  const pre = firstQuant === -1 ? spec.steps : spec.steps.slice(0, firstQuant)
-  const post = firstQuant === -1 ? [] : spec.steps.slice(firstQuant)
+  const {cfg, spec, progress} = args
   const t0 = performance.now()
-  let current: CompressedModel = fromWeights(base)
   const notes: string[] = []
+  // distillation: the student replaces the teacher as the model the other steps compress
+  let base = args.base
+  let model = args.model
+  let distill: DistillRecord | undefined
+  const first = spec.steps[0]
+  if (first?.method === 'distill') {
+    const p: DistillParams = first.params
+    const st = await trainStudent({cfg, teacherModel: args.model, teacher: args.base, params: p, split: args.split, progress, signal: args.signal, ...(args.checkpoint ? {checkpoint: args.checkpoint} : {})})
+    if (st.interrupted) return {interrupted: true}
+    base = st.weights
+    model = st.model
+    notes.push(distillNote(p, modelLabel(args.model), st.epochs))
+    distill = {
+      teacher: modelLabel(args.model),
+      student: st.model.model,
+      scratch: p.scratch === true,
+      temperature: p.temperature,
+      alpha: p.alpha,
+      epochs: st.epochs,
+      seconds: st.seconds,
+      ...(p.scratch ? {distilledVariant: spec.name.replace(/-scratch$/, '')} : p.baseline ? {scratchVariant: `${spec.name}-scratch`} : {}),
+    }
+  }
+  const steps = distill ? spec.steps.slice(1) : spec.steps
+  // the fine-tuning after a distill step checkpoints beside the student's training
+  const finetuneCheckpoint = args.checkpoint && distill ? {...args.checkpoint, dir: join(args.checkpoint.dir, 'finetune')} : args.checkpoint
+  const firstQuant = steps.findIndex((s) => s.method === 'quantize')
+  const pre = firstQuant === -1 ? steps : steps.slice(0, firstQuant)
+  const post = firstQuant === -1 ? [] : steps.slice(firstQuant)
+  let current: CompressedModel = fromWeights(base)
   let compressSeconds = 0
   if (pre.length > 0) {
     const a = compressVariant(base, {...spec, steps: pre})
@@ -74,7 +123,7 @@ export async function makeVariant(args: {
     compressSeconds += a.report.compressSeconds
   }
 
-  const epochs = finetuneEpochs(cfg, spec)
+  const epochs = finetuneEpochs(cfg, spec, steps)
   let finetune: VariantRecord['finetune'] = {epochs: 0, seconds: 0}
   if (epochs > 0) {
     const hasFactors = Object.values(current.tensors).some((s) => s.kind === 'lowrank')
@@ -92,6 +141,7 @@ export async function makeVariant(args: {
     } else {
       const tf0 = performance.now()
       progress.update(`fine-tuning ${spec.name} for ${epochs} epochs`)
+      // a distilled student fine-tunes with the teacher model's settings, as it was trained
       const train: TrainConfig = {...modelTrainConfig(cfg, args.model), epochs, early_stopping: null}
       const fixed = pruningMasks(current)
       const poly = polynomialPrune(spec)
@@ -110,7 +160,7 @@ export async function makeVariant(args: {
           ? () => fixed
           : undefined
       const r = await trainModel({
-        model: args.model,
+        model,
         train,
         negatives: cfg.negatives,
         split: args.split,
@@ -121,7 +171,7 @@ export async function makeVariant(args: {
         masks,
         signal: args.signal,
         progress,
-        ...(args.checkpoint ? {checkpoint: args.checkpoint} : {}),
+        ...(finetuneCheckpoint ? {checkpoint: finetuneCheckpoint} : {}),
       })
       // a half-tuned variant must never be saved as finished: stop, keep the checkpoint
       if (r.interrupted) return {interrupted: true}
@@ -141,9 +191,10 @@ export async function makeVariant(args: {
     notes.push(...b.report.notes)
     compressSeconds += b.report.compressSeconds
   }
-  // the account of what the variant is now (after fine-tuning and quantization)
-  const seconds = compressSeconds || (performance.now() - t0) / 1000 - finetune.seconds
-  return {model: current, record: {...variantReport(current, spec, notes, seconds), finetune}}
+  // the account of what the variant is now (after fine-tuning and quantization); training (the
+  // student's, fine-tuning) is not compression time
+  const seconds = compressSeconds || Math.max(0, (performance.now() - t0) / 1000 - finetune.seconds - (distill?.seconds ?? 0))
+  return {model: current, record: {...variantReport(current, spec, notes, seconds), finetune, ...(distill ? {distill} : {})}}
 }
 
 /** write a variant: stored form (variant.json + variant.bin), model.onnx, compress.json */

@@ -25,7 +25,7 @@ import {compareWithReference, createOnnxScorer, type OnnxScorer} from '../onnx/s
 import type {Progress} from '../progress.js'
 import {formatMetric, formatMs} from '../report/format.js'
 import {writeFileAtomic, writeJsonAtomic} from './atomic.js'
-import {COMPRESS_JSON, ONNX_FILE, type VariantRecord} from './compress-stage.js'
+import {COMPRESS_JSON, ONNX_FILE, type DistillRecord, type VariantRecord} from './compress-stage.js'
 import {rebuildHint} from './digests.js'
 import {readRunFile} from './rundir.js'
 
@@ -73,6 +73,10 @@ export interface VariantResult {
   onnxMaxAbsDiff?: number
   /** against the model's base variant: metrics, p50Ms, sizeBytes */
   deltas?: Record<string, {abs: number; rel: number | null}>
+  /** a distilled student (or its scratch baseline): how it was trained */
+  distill?: DistillRecord
+  /** a distilled student: metrics, p50Ms and sizeBytes against its scratch baseline (what distillation bought) */
+  versusScratch?: {variant: string; deltas: Record<string, {abs: number; rel: number | null}>}
   gate?: {metric: string; maxRelativeDrop: number; relativeDrop: number; passed: boolean}
   evalSeconds: number
   trainSeconds?: number
@@ -274,6 +278,8 @@ export async function evaluateVariant(
       evalSeconds: r.seconds,
       ...(train ? {trainSeconds: train.seconds, epochs: train.epochs, bestEpoch: train.bestEpoch} : {}),
       ...(isBase ? {} : {compressSeconds: record.compressSeconds, finetuneSeconds: record.finetune?.seconds}),
+      // a student's training is its own: its epochs and seconds, with how it was taught
+      ...(record.distill ? {distill: record.distill, trainSeconds: record.distill.seconds, epochs: record.distill.epochs} : {}),
       notes: graph ? graph.notes : record.notes,
     }
     writeJsonAtomic(join(v.dir, 'result.json'), result)
@@ -285,21 +291,33 @@ export async function evaluateVariant(
   }
 }
 
-/** deltas of every metric (and p50, size) against the model's base variant, and the gate verdict */
+/** every metric, p50Ms and sizeBytes of `r` against `base`: absolute and relative differences */
+function deltasAgainst(r: VariantResult, base: VariantResult): Record<string, {abs: number; rel: number | null}> {
+  const deltas: Record<string, {abs: number; rel: number | null}> = {}
+  const add = (key: string, v: number | undefined, b: number | undefined) => {
+    if (v === undefined || b === undefined) return
+    deltas[key] = {abs: v - b, rel: b === 0 ? null : (v - b) / Math.abs(b)}
+  }
+  for (const [k, v] of Object.entries(r.metrics)) add(k, v, base.metrics[k])
+  add('p50Ms', r.latency.p50Ms, base.latency.p50Ms)
+  add('sizeBytes', r.sizeBytes, base.sizeBytes)
+  return deltas
+}
+
+/**
+ * deltas of every metric (and p50, size) against the model's base variant, and the gate verdict;
+ * a distilled student also against its scratch baseline (versusScratch), when that was measured
+ */
 export function withDeltasAndGate(cfg: RecConfig, results: VariantResult[]): VariantResult[] {
   const bases = new Map(results.filter((r) => r.name === 'base').map((r) => [r.model, r]))
   const gate = cfg.compress.gate
   return results.map((r) => {
     const base = bases.get(r.model)
     if (!base || r.name === 'base') return r
-    const deltas: Record<string, {abs: number; rel: number | null}> = {}
-    const add = (key: string, v: number | undefined, b: number | undefined) => {
-      if (v === undefined || b === undefined) return
-      deltas[key] = {abs: v - b, rel: b === 0 ? null : (v - b) / Math.abs(b)}
-    }
-    for (const [k, v] of Object.entries(r.metrics)) add(k, v, base.metrics[k])
-    add('p50Ms', r.latency.p50Ms, base.latency.p50Ms)
-    add('sizeBytes', r.sizeBytes, base.sizeBytes)
+    const deltas = deltasAgainst(r, base)
+    const scratchName = r.distill?.scratchVariant
+    const scratch = scratchName === undefined ? undefined : results.find((x) => x.model === r.model && x.name === scratchName)
+    const versus = scratch ? {versusScratch: {variant: scratch.name, deltas: deltasAgainst(r, scratch)}} : {}
     let g: VariantResult['gate']
     if (gate && r.metrics[gate.metric] !== undefined && base.metrics[gate.metric] !== undefined) {
       const b = base.metrics[gate.metric]
@@ -308,7 +326,7 @@ export function withDeltasAndGate(cfg: RecConfig, results: VariantResult[]): Var
       const drop = b === 0 ? 0 : (higher ? b - v : v - b) / Math.abs(b)
       g = {metric: gate.metric, maxRelativeDrop: gate.max_relative_drop, relativeDrop: drop, passed: drop <= gate.max_relative_drop + 1e-12}
     }
-    return {...r, deltas, ...(g ? {gate: g} : {})}
+    return {...r, deltas, ...versus, ...(g ? {gate: g} : {})}
   })
 }
 

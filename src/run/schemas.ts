@@ -39,6 +39,19 @@ export const trainJsonSchema = z.looseObject({
   history: z.array(z.looseObject({epoch: num, loss: num})),
 })
 
+/** how a distilled student (or its scratch baseline) was trained (compress.json and result.json) */
+const distillRecord = z.looseObject({
+  teacher: z.string(),
+  student: z.string(),
+  scratch: z.boolean(),
+  temperature: num,
+  alpha: num,
+  epochs: num,
+  seconds: num,
+  scratchVariant: z.string().optional(),
+  distilledVariant: z.string().optional(),
+})
+
 export const compressJsonSchema = z.looseObject({
   name: z.string(),
   method: z.string(),
@@ -50,6 +63,7 @@ export const compressJsonSchema = z.looseObject({
   compressSeconds: num,
   notes: z.array(z.string()),
   finetune: z.looseObject({epochs: num, seconds: num, skipped: z.string().optional()}),
+  distill: distillRecord.optional(),
   sizeBytesTfjs: num,
   sizeBytesOnnx: num,
 })
@@ -86,6 +100,8 @@ export const resultJsonSchema = z.looseObject({
   onnxMaxAbsDiff: num.optional(),
   deltas: z.record(z.string(), z.looseObject({abs: num, rel: num.nullable()})).optional(),
   gate: z.looseObject({metric: z.string(), maxRelativeDrop: num, relativeDrop: num, passed: z.boolean()}).optional(),
+  distill: distillRecord.optional(),
+  versusScratch: z.looseObject({variant: z.string(), deltas: z.record(z.string(), z.looseObject({abs: num, rel: num.nullable()}))}).optional(),
   evalSeconds: num,
   notes: z.array(z.string()),
 })

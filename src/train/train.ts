@@ -10,13 +10,16 @@ import {dataError} from '../errors.js'
 import {loadModel, packFloat32, saveModel, unpackFloat32} from '../models/io.js'
 import {modelFromWeights, type TrainableModel} from '../models/model.js'
 import {getModelSpec, initWeights, type Loss, resolveLoss} from '../models/registry.js'
-import {createSequenceTrainer, maxLenOf} from '../models/sequential.js'
+import {distillPairLoss, positionDistill} from '../models/distill-loss.js'
+import {pairScores, type TensorMap} from '../models/forward.js'
+import {createSequenceTeacher, createSequenceTrainer, isSequential, maxLenOf} from '../models/sequential.js'
 import type {ModelWeights} from '../models/types.js'
 import type {Progress} from '../progress.js'
 import {Rng} from '../rng.js'
 import {writeFileAtomic, writeJsonAtomic} from '../run/atomic.js'
 
 type Tensor = import('@tensorflow/tfjs').Tensor
+type Tensor1D = import('@tensorflow/tfjs').Tensor1D
 type Scalar = import('@tensorflow/tfjs').Scalar
 type Optimizer = import('@tensorflow/tfjs').Optimizer
 type Variable = import('@tensorflow/tfjs').Variable
@@ -83,6 +86,14 @@ export interface TrainArgs {
    * (1 keeps a weight, 0 prunes it). A function of the epoch allows a gradual schedule.
    */
   masks?: (epoch: number) => Record<string, Uint8Array>
+  /**
+   * knowledge distillation: train `model` (the student) on α · its own loss + (1 − α) · T² · the
+   * teacher term (src/models/distill-loss.ts) against these trained weights' scores on the same
+   * batches. A sequential teacher for a sequential student (logits over all items at every
+   * training position), a pair teacher for a pair student (logits of the batch's sampled rows).
+   * α = 1 gives the teacher no weight: plain training, without running the teacher.
+   */
+  distill?: {teacher: ModelWeights; temperature: number; alpha: number}
 }
 
 /**
@@ -220,6 +231,7 @@ export async function trainModel(args: TrainArgs): Promise<TrainResult> {
   }
   initial ??= args.init ?? initWeights(args.model, dims, seed, split.train)
 
+  if (args.distill) checkTeacher(args.distill.teacher, spec.sequential, dims, args.model.model)
   const engine: Engine = spec.sequential ? sequenceEngine(initial, args) : pairEngine(initial, args, spec)
   const {optimizer} = engine
   // Adam's moments and step count are part of the state: without them a resumed run would not
@@ -375,6 +387,21 @@ export async function trainModel(args: TrainArgs): Promise<TrainResult> {
   }
 }
 
+/** a teacher the student can learn from: the same protocol (sequential or pair) over the same users and items */
+function checkTeacher(teacher: ModelWeights, sequential: boolean, dims: {numUsers: number; numItems: number}, student: string): void {
+  if (isSequential(teacher.kind) !== sequential || teacher.kind === 'pop')
+    throw new Error(`distillation: a ${teacher.kind} teacher cannot teach a ${student} student (sequential teaches sequential, pair models teach pair models)`)
+  if (teacher.numItems !== dims.numItems || (!sequential && teacher.numUsers !== dims.numUsers))
+    throw new Error(`distillation: the teacher is for ${teacher.numUsers}×${teacher.numItems}, the student for ${dims.numUsers}×${dims.numItems}`)
+}
+
+/** the teacher's tensors, resident for the whole training (pair teachers) */
+function teacherTensors(w: ModelWeights): TensorMap {
+  const out: TensorMap = {}
+  for (const [name, t] of Object.entries(w.tensors)) out[name] = tf.tensor(t.data, t.shape, 'float32')
+  return out
+}
+
 /**
  * Pair models: BPR trains on (u, i⁺, i⁻) triples, `negatives` per positive; BCE on the positive
  * (label 1) plus `negatives` sampled items (label 0). A batch holds ⌊batch_size / rows per positive⌋
@@ -404,12 +431,22 @@ function pairEngine(initial: ModelWeights, args: TrainArgs, spec: ReturnType<typ
   const by = new Float32Array(maxRows) // BCE labels
   const negs = new Int32Array(Math.max(1, nNeg))
   const l2 = tc.l2
+  // distillation: the teacher scores the same rows (bpr: the difference t⁺ − t⁻ of each triple)
+  const distill = args.distill && args.distill.alpha < 1 ? args.distill : undefined
+  const teacher = distill ? teacherTensors(distill.teacher) : undefined
+  const teacherLogits = (u: Tensor1D, i: Tensor1D, j: Tensor1D | undefined): Tensor1D =>
+    tf.tidy(() => {
+      const kind = distill!.teacher.kind
+      const t = pairScores(kind, teacher!, u, i)
+      return j ? tf.sub(t, pairScores(kind, teacher!, u, j)) : t
+    })
 
   const step = (m: number): number => {
     const u = tf.tensor1d(bu.subarray(0, m), 'int32')
     const i = tf.tensor1d(bi.subarray(0, m), 'int32')
     const j = loss === 'bpr' ? tf.tensor1d(bj.subarray(0, m), 'int32') : undefined
     const y = loss === 'bce' ? tf.tensor1d(by.subarray(0, m), 'float32') : undefined
+    const t = distill ? teacherLogits(u, i, j) : undefined
     try {
       const cost = optimizer.minimize(
         () => {
@@ -419,9 +456,10 @@ function pairEngine(initial: ModelWeights, args: TrainArgs, spec: ReturnType<typ
             const sp = model.scorePairs(u, i, collect)
             const sn = model.scorePairs(u, j!, collect ? {out: collect.out, users: false, items: true} : undefined)
             // −log σ(s⁺ − s⁻) = softplus(s⁻ − s⁺)
-            objective = tf.mean(tf.softplus(tf.sub(sn, sp)))
+            objective = distill ? distillPairLoss(tf.sub(sp, sn), t!, undefined, distill) : tf.mean(tf.softplus(tf.sub(sn, sp)))
           } else {
-            objective = tf.mean(bceWithLogits(model.scorePairs(u, i, collect), y!))
+            const s = model.scorePairs(u, i, collect)
+            objective = distill ? distillPairLoss(s, t!, y!, distill) : tf.mean(bceWithLogits(s, y!))
           }
           if (collect && collect.out.length > 0) {
             const sq = tf.addN(collect.out.map((e) => tf.sum(tf.square(e))))
@@ -440,6 +478,7 @@ function pairEngine(initial: ModelWeights, args: TrainArgs, spec: ReturnType<typ
       i.dispose()
       j?.dispose()
       y?.dispose()
+      t?.dispose()
     }
   }
 
@@ -483,6 +522,7 @@ function pairEngine(initial: ModelWeights, args: TrainArgs, spec: ReturnType<typ
     dispose() {
       optimizer.dispose()
       model.dispose()
+      for (const x of Object.values(teacher ?? {})) x.dispose()
     },
   }
 }
@@ -501,6 +541,17 @@ function sequenceEngine(initial: ModelWeights, args: TrainArgs): Engine {
   const perBatch = Math.max(1, Math.floor(tc.batch_size / maxLen))
   if (tc.l2 > 0) args.progress?.warn(`train.l2 is not applied to ${initial.kind} (sequential models regularise with dropout)`)
   const trainer = createSequenceTrainer(initial, {lr: tc.lr, seed: args.seed, optimizer: tc.optimizer})
+  // distillation: the teacher's logits over all items at the trainer's positions of each batch
+  const distill = args.distill && args.distill.alpha < 1 ? args.distill : undefined
+  let teacher: ReturnType<typeof createSequenceTeacher> | undefined
+  try {
+    teacher = distill ? createSequenceTeacher(distill.teacher) : undefined
+    if (teacher && teacher.maxLen !== maxLen) throw new Error(`distillation: the teacher reads ${teacher.maxLen} items, the student ${maxLen}`)
+  } catch (error) {
+    teacher?.dispose()
+    trainer.dispose()
+    throw error
+  }
   return {
     vars: trainer.vars,
     optimizer: trainer.optimizer,
@@ -511,13 +562,17 @@ function sequenceEngine(initial: ModelWeights, args: TrainArgs): Engine {
       for (const b of windowBatches(windows, perBatch, stream)) {
         let n = 0
         for (let k = 0; k < b.targets.length; k++) if (b.targets[k] !== 0 && b.inputs[k] !== 0) n++
-        const loss = trainer.step(b.inputs, b.targets)
+        const kd = teacher ? positionDistill((rows) => teacher.logits(b.inputs, rows), distill!) : undefined
+        const loss = trainer.step(b.inputs, b.targets, kd)
         done += b.size
         yield {loss, rows: n, fraction: done / windows.count}
       }
     },
     toWeights: () => trainer.weights(),
-    dispose: () => trainer.dispose(),
+    dispose: () => {
+      trainer.dispose()
+      teacher?.dispose()
+    },
   }
 }
 
