@@ -187,10 +187,10 @@ function sampledColumn(metric: string): Column {
   return {key: `${SAMPLED}${info.key}`, title: info.key, align: 'right', kind: 'metric', higherIsBetter: info.info.higherIsBetter}
 }
 
-/** the group header of the sampled columns, e.g. "sampled: 1 positive + 100 negatives" */
+/** the group header of the sampled columns, e.g. "sampled 1+100" (1 positive + 100 negatives; the note says so) */
 export function sampledGroup(rows: ReportRow[]): string {
   const n = [...new Set(rows.map((r) => sampledOf(r)?.negatives).filter((x) => x !== undefined))]
-  return `sampled: 1 positive + ${n.length === 1 ? n[0] : n.join(' / ')} negatives`
+  return `sampled 1+${n.length === 1 ? n[0] : n.join('/')}`
 }
 
 /** a column by key, alias or metric name; throws a usage error for unknown names */
@@ -436,7 +436,7 @@ export function buildTable(rows: ReportRow[], options: TableOptions = {}): Table
     notes.push(`Columns under "${group}" are pointwise (classification) metrics, not top-K: precision@K and recall@K are the ranking ones.`)
   }
   if (columns.some((c) => c.group === sampled)) {
-    notes.push(`Columns under "${sampled}" rank each test item against that many sampled items the user never interacted with (eval.also_sampled, drawn by the negatives sampler; the SASRec paper's protocol at 100); the other top-K columns rank it against all items.`)
+    notes.push(`Columns under "${sampled}" rank each test item against N sampled items the user never interacted with (eval.also_sampled, drawn by the negatives sampler; the SASRec paper's protocol at 100); the other top-K columns rank it against all items.`)
   }
   if (baseline !== null) {
     const many = raw.filter((_, j) => isBaseline(j)).length > 1

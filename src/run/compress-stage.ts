@@ -7,7 +7,9 @@ import {compressVariant, expandVariants, variantReport, type Step, type VariantS
 import {fromWeights, pruningMasks, toFloatWeights} from '../compress/tensors.js'
 import {pruneMagnitude, sparsityAt} from '../compress/prune.js'
 import type {CompressedModel, VariantReport} from '../compress/types.js'
+import {historyMatrix, userSequences} from '../data/sequences.js'
 import type {Split} from '../data/types.js'
+import {isSequential, maxLenOf} from '../models/sequential.js'
 import type {ModelWeights} from '../models/types.js'
 import {exportOnnx} from '../onnx/export.js'
 import type {Progress} from '../progress.js'
@@ -58,8 +60,24 @@ function polynomialPrune(spec: VariantSpec): (Step & {method: 'prune'}) | undefi
 
 /** a finished variant, or `interrupted` (Ctrl-C during fine-tuning): nothing to save, the checkpoint is kept */
 export type MadeVariant =
-  | {interrupted?: false; model: CompressedModel; record: Omit<VariantRecord, 'sizeBytesTfjs' | 'sizeBytesOnnx'>}
+  | {interrupted?: false; model: CompressedModel; record: Omit<VariantRecord, 'sizeBytesTfjs' | 'sizeBytesOnnx'>; calibration?: Int32Array}
   | {interrupted: true}
+
+/** users whose training histories calibrate a sequential model's compression (int8 scales, head / block importance) */
+export const CALIBRATION_USERS = 256
+
+/**
+ * A sequential model's calibration histories: the training histories (never validation or test
+ * items) of CALIBRATION_USERS users spread evenly over the user ids, as B×max_len shifted ids;
+ * undefined for other models (they calibrate from their weights).
+ */
+export function calibrationHistories(split: Split, model: Pick<ModelWeights, 'kind' | 'params'>): Int32Array | undefined {
+  if (!isSequential(model.kind)) return undefined
+  const U = split.train.numUsers
+  const n = Math.min(U, CALIBRATION_USERS)
+  const users = Int32Array.from({length: n}, (_, k) => Math.floor((k * U) / n))
+  return historyMatrix(userSequences([split.train], U), users, maxLenOf(model))
+}
 
 /**
  * Make one variant: a distill step first trains the student (src/compress/distill.ts; checkpoints
@@ -116,8 +134,9 @@ export async function makeVariant(args: {
   const post = firstQuant === -1 ? [] : steps.slice(firstQuant)
   let current: CompressedModel = fromWeights(base)
   let compressSeconds = 0
+  const calibration = calibrationHistories(args.split, base)
   if (pre.length > 0) {
-    const a = compressVariant(base, {...spec, steps: pre})
+    const a = compressVariant(base, {...spec, steps: pre}, {calibration})
     current = a.model
     notes.push(...a.report.notes)
     compressSeconds += a.report.compressSeconds
@@ -127,7 +146,9 @@ export async function makeVariant(args: {
   let finetune: VariantRecord['finetune'] = {epochs: 0, seconds: 0}
   if (epochs > 0) {
     const hasFactors = Object.values(current.tensors).some((s) => s.kind === 'lowrank')
-    const unchanged = Object.entries(current.tensors).every(([name, s]) => {
+    // a tensor the compression removed (a dropped SASRec block) is a change too
+    const sameNames = Object.keys(current.tensors).length === Object.keys(base.tensors).length
+    const unchanged = sameNames && Object.entries(current.tensors).every(([name, s]) => {
       const b = base.tensors[name]
       return s.kind === 'float32' && !s.pruned && b !== undefined && s.tensor.data.length === b.data.length && s.tensor.data.every((x, j) => x === b.data[j])
     })
@@ -186,7 +207,7 @@ export async function makeVariant(args: {
   }
 
   if (post.length > 0) {
-    const b = compressVariant(current, {...spec, steps: post})
+    const b = compressVariant(current, {...spec, steps: post}, {calibration})
     current = b.model
     notes.push(...b.report.notes)
     compressSeconds += b.report.compressSeconds
@@ -194,13 +215,14 @@ export async function makeVariant(args: {
   // the account of what the variant is now (after fine-tuning and quantization); training (the
   // student's, fine-tuning) is not compression time
   const seconds = compressSeconds || Math.max(0, (performance.now() - t0) / 1000 - finetune.seconds - (distill?.seconds ?? 0))
-  return {model: current, record: {...variantReport(current, spec, notes, seconds), finetune, ...(distill ? {distill} : {})}}
+  return {model: current, record: {...variantReport(current, spec, notes, seconds), finetune, ...(distill ? {distill} : {})}, calibration}
 }
 
 /** write a variant: stored form (variant.json + variant.bin), model.onnx, compress.json */
-export function saveVariant(dir: string, model: CompressedModel, record: Omit<VariantRecord, 'sizeBytesTfjs' | 'sizeBytesOnnx'>): VariantRecord {
+export function saveVariant(dir: string, model: CompressedModel, record: Omit<VariantRecord, 'sizeBytesTfjs' | 'sizeBytesOnnx'>, calibration?: Int32Array): VariantRecord {
   saveCompressed(dir, model)
-  const onnx = exportOnnx(model)
+  // int8 activation scales of a sequential model come from its calibration histories (calibrationHistories)
+  const onnx = exportOnnx(model, {calibration})
   writeFileAtomic(join(dir, ONNX_FILE), onnx)
   const full: VariantRecord = {...record, sizeBytesTfjs: compressedBytes(dir), sizeBytesOnnx: onnx.byteLength}
   writeJsonAtomic(join(dir, COMPRESS_JSON), full)

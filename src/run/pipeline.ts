@@ -422,7 +422,7 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
       timings.compressSeconds = elapsed()
       return finish({variants: [], protocol: protocolOf(cfg), stoppedAfter: 'train', interrupted: true})
     }
-    const rec = saveVariant(join(runDir, rel), v.model, v.record)
+    const rec = saveVariant(join(runDir, rel), v.model, v.record, v.calibration)
     stages.done(name, key, t(), stageFiles.compress(rel))
     rmSync(ckptDir, {recursive: true, force: true})
     progress.done(`${rec.execution}, ${rec.paramsNonZero}/${rec.paramsTotal} non-zero params, ONNX ${rec.sizeBytesOnnx} bytes (${t().toFixed(1)}s)`)

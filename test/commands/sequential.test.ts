@@ -62,7 +62,8 @@ describe('rec run with sasrec and gru4rec', () => {
     }
     const human = await runCli(['compare', result.runDir])
     expect(human.code).toBe(0)
-    expect(human.stdout).toContain('sampled: 1 positive + 20 negatives')
+    expect(human.stdout).toContain('sampled 1+20')
+    expect(human.stdout).toContain('Columns under "sampled 1+20" rank each test item against N sampled items the user never interacted with')
     const csv = await runCli(['compare', result.runDir, '--format', 'csv'])
     expect(csv.stdout.split('\n')[0]).toContain(',sampled_hr@10,sampled_ndcg@10')
   })
