@@ -106,6 +106,69 @@ export function createSequenceTrainer(w: ModelWeights, opts: {lr: number; seed: 
 }
 
 /**
+ * A sequential model's weights resident as tfjs tensors (uploaded once), in inference mode (no
+ * dropout): the hidden states of B windows (B × max_len shifted ids) at every position ([B·L, h])
+ * or at the last one only ([B, h]), the query they make (gru4rec: through its dense layer) and the
+ * item table item_emb[1..I]ᵀ the queries score against. The scorer and the distillation teacher
+ * are both made of it. Call `states` / `query` inside tf.tidy.
+ */
+interface ResidentSequenceModel {
+  readonly maxLen: number
+  states(inputs: Int32Array, B: number, at: 'all' | 'last'): Tensor2D
+  query(h: Tensor2D): Tensor2D
+  readonly itemsT: Tensor2D
+  dispose(): void
+}
+
+function residentSequenceModel(w: ModelWeights): ResidentSequenceModel {
+  const T: Record<string, Tensor> = {}
+  for (const [name, t] of Object.entries(w.tensors)) T[name] = tf.tensor(t.data, t.shape, 'float32')
+  const I = w.numItems
+  const dispose = () => {
+    for (const t of Object.values(T)) t.dispose()
+  }
+  const itemsT = () => tf.keep(tf.tidy(() => tf.transpose(tf.slice(T.item_emb, [1, 0], [I, T.item_emb.shape[1]!])))) as Tensor2D
+  if (w.kind === 'sasrec') {
+    const cfg = sasrecConfigOf(w)
+    const L = cfg.maxLen
+    T['@items.T'] = itemsT()
+    return {
+      maxLen: L,
+      states(inputs, B, at) {
+        const hidden = sasrecForward({cfg, tensors: T}, tf.tensor2d(inputs, [B, L], 'int32'), false)
+        const h = hidden.shape[2]!
+        return (at === 'all' ? tf.reshape(hidden, [B * L, h]) : tf.reshape(tf.slice(hidden, [0, L - 1, 0], [B, 1, h]), [B, h])) as Tensor2D
+      },
+      query: (h) => h,
+      itemsT: T['@items.T'] as Tensor2D,
+      dispose,
+    }
+  }
+  if (w.kind === 'gru4rec') {
+    const cfg = gru4recConfigOf(w)
+    T['@items.T'] = itemsT()
+    return {
+      maxLen: cfg.maxLen,
+      states(inputs, B, at) {
+        const out = gru4recForward(T, cfg, inputs, B, {all: at === 'all'})
+        return (at === 'all' ? tf.reshape(tf.stack(out, 1), [B * cfg.maxLen, cfg.hidden]) : out[out.length - 1]) as Tensor2D
+      },
+      query: (h) => tf.add(tf.matMul(h, T['dense.kernel'] as Tensor2D), T['dense.bias']) as Tensor2D,
+      itemsT: T['@items.T'] as Tensor2D,
+      dispose,
+    }
+  }
+  dispose()
+  throw new Error(`${w.kind} is not a sequential model`)
+}
+
+/** B = rows / max_len, or an error naming the bad length */
+function windowsOf(ids: Int32Array, L: number, what: string): number {
+  if (ids.length % L !== 0) throw new Error(`${what}: ${ids.length} ids are not rows of max_len ${L}`)
+  return ids.length / L
+}
+
+/**
  * A trained sequential model as a distillation teacher: its logits over all items at chosen
  * positions of B windows, in inference mode (no dropout), weights resident as tfjs tensors.
  */
@@ -117,43 +180,19 @@ export interface SequenceTeacher {
 }
 
 export function createSequenceTeacher(w: ModelWeights): SequenceTeacher {
-  const T: Record<string, Tensor> = {}
-  for (const [name, t] of Object.entries(w.tensors)) T[name] = tf.tensor(t.data, t.shape, 'float32')
-  const I = w.numItems
-  /** hidden states [B·L, h] of B windows; the query (h → the item table's width) of chosen ones */
-  let states: (inputs: Int32Array, B: number) => Tensor2D
-  let query: (h: Tensor2D) => Tensor2D = (h) => h
-  let L: number
-  let itemsT: Tensor
-  if (w.kind === 'sasrec') {
-    const cfg = sasrecConfigOf(w)
-    L = cfg.maxLen
-    itemsT = tf.keep(tf.tidy(() => tf.transpose(tf.slice(T.item_emb, [1, 0], [I, T.item_emb.shape[1]!]))))
-    states = (inputs, B) => tf.reshape(sasrecForward({cfg, tensors: T}, tf.tensor2d(inputs, [B, L], 'int32'), false), [B * L, cfg.hidden]) as Tensor2D
-  } else if (w.kind === 'gru4rec') {
-    const cfg = gru4recConfigOf(w)
-    L = cfg.maxLen
-    itemsT = tf.keep(tf.tidy(() => tf.transpose(tf.slice(T.item_emb, [1, 0], [I, T.item_emb.shape[1]!]))))
-    states = (inputs, B) => tf.reshape(tf.stack(gru4recForward(T, cfg, inputs, B, {all: true}), 1), [B * L, cfg.hidden]) as Tensor2D
-    query = (h) => tf.add(tf.matMul(h, T['dense.kernel'] as Tensor2D), T['dense.bias']) as Tensor2D
-  } else {
-    for (const t of Object.values(T)) t.dispose()
-    throw new Error(`createSequenceTeacher: ${w.kind} is not a sequential model`)
-  }
+  const m = residentSequenceModel(w)
   let disposed = false
   return {
-    maxLen: L,
+    maxLen: m.maxLen,
     logits(inputs, rows) {
       if (disposed) throw new Error('sequence teacher used after dispose()')
-      if (inputs.length % L !== 0) throw new Error(`teacher: ${inputs.length} ids are not rows of max_len ${L}`)
-      const B = inputs.length / L
-      return tf.tidy(() => tf.matMul(query(tf.gather(states(inputs, B), tf.tensor1d(rows, 'int32')) as Tensor2D), itemsT as Tensor2D))
+      const B = windowsOf(inputs, m.maxLen, 'teacher')
+      return tf.tidy(() => tf.matMul(m.query(tf.gather(m.states(inputs, B, 'all'), tf.tensor1d(rows, 'int32')) as Tensor2D), m.itemsT))
     },
     dispose() {
       if (disposed) return
       disposed = true
-      itemsT.dispose()
-      for (const t of Object.values(T)) t.dispose()
+      m.dispose()
     },
   }
 }
@@ -169,46 +208,15 @@ export interface SequenceScoring {
 }
 
 export function createSequenceScoring(w: ModelWeights): SequenceScoring {
-  const T: Record<string, Tensor> = {}
-  for (const [name, t] of Object.entries(w.tensors)) T[name] = tf.tensor(t.data, t.shape, 'float32')
-  const I = w.numItems
-  let forward: (seqs: Int32Array, B: number) => Tensor
-  let L: number
-  if (w.kind === 'sasrec') {
-    const cfg = sasrecConfigOf(w)
-    L = cfg.maxLen
-    const itemsT = tf.keep(tf.tidy(() => tf.transpose(tf.slice(T.item_emb, [1, 0], [I, T.item_emb.shape[1]!]))))
-    T['@items.T'] = itemsT
-    forward = (seqs, B) => {
-      const hidden = sasrecForward({cfg, tensors: T}, tf.tensor2d(seqs, [B, L], 'int32'), false)
-      const h = hidden.shape[2]!
-      const last = tf.reshape(tf.slice(hidden, [0, L - 1, 0], [B, 1, h]), [B, h]) as Tensor2D
-      return tf.matMul(last, itemsT as Tensor2D)
-    }
-  } else if (w.kind === 'gru4rec') {
-    const cfg = gru4recConfigOf(w)
-    L = cfg.maxLen
-    const e = T.item_emb.shape[1]!
-    const itemsT = tf.keep(tf.tidy(() => tf.transpose(tf.slice(T.item_emb, [1, 0], [I, e]))))
-    T['@items.T'] = itemsT
-    forward = (seqs, B) => {
-      const [last] = gru4recForward(T, cfg, seqs, B, {all: false})
-      const q = tf.add(tf.matMul(last as Tensor2D, T['dense.kernel'] as Tensor2D), T['dense.bias']) as Tensor2D
-      return tf.matMul(q, itemsT as Tensor2D)
-    }
-  } else {
-    for (const t of Object.values(T)) t.dispose()
-    throw new Error(`createSequenceScoring: ${w.kind} is not a sequential model`)
-  }
+  const m = residentSequenceModel(w)
   let disposed = false
   return {
-    maxLen: L,
+    maxLen: m.maxLen,
     score(seqs) {
       if (disposed) throw new Error('sequence scoring used after dispose()')
-      if (seqs.length % L !== 0) throw new Error(`score: ${seqs.length} ids are not rows of max_len ${L}`)
-      const B = seqs.length / L
+      const B = windowsOf(seqs, m.maxLen, 'score')
       if (B === 0) return new Float32Array(0)
-      const s = tf.tidy(() => forward(seqs, B))
+      const s = tf.tidy(() => tf.matMul(m.query(m.states(seqs, B, 'last')), m.itemsT))
       const data = new Float32Array(s.dataSync() as Float32Array)
       s.dispose()
       return data
@@ -216,7 +224,7 @@ export function createSequenceScoring(w: ModelWeights): SequenceScoring {
     dispose() {
       if (disposed) return
       disposed = true
-      for (const t of Object.values(T)) t.dispose()
+      m.dispose()
     },
   }
 }

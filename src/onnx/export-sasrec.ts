@@ -4,7 +4,7 @@ import {fromWeights, storedShape, toFloatWeights} from '../compress/tensors.js'
 import type {CompressedModel, StoredTensor} from '../compress/types.js'
 import {checkSasrecShapes, SASREC_LN_EPS, SASREC_MASK, sasrecParamsOf, type SasrecGeometry, type SasrecWeights} from '../models/sasrec-reference.js'
 import type {Tensor32} from '../models/types.js'
-import {ONNX_OPSET} from './export.js'
+import {ONNX_OPSET, unpackInt4} from './export.js'
 import {DataType, GraphBuilder, MS_DOMAIN, valueInfo} from './graph.js'
 
 export interface SasrecExportOptions {
@@ -160,14 +160,7 @@ class SasrecExporter {
       }
       case 'int4': {
         const d = s.shape[1]
-        const packed = g.init(`${name}.q4`, [s.shape[0], Math.ceil(d / 2)], s.data)
-        const x = g.op('Cast', [packed], {to: DataType.INT32})
-        const sixteen = g.init(g.fresh('i32_16'), [], Int32Array.of(16))
-        const lo = g.op('Unsqueeze', [g.op('Mod', [x, sixteen]), g.int64([2])])
-        const hi = g.op('Unsqueeze', [g.op('Div', [x, sixteen]), g.int64([2])])
-        let flat = g.op('Reshape', [g.op('Concat', [lo, hi], {axis: 2}), g.int64([0, -1])])
-        if (d % 2 === 1) flat = g.op('Slice', [flat, g.int64([0]), g.int64([d]), g.int64([1])])
-        const q = g.op('Sub', [g.op('Cast', [flat], {to: DataType.FLOAT}), g.float(8)])
+        const q = unpackInt4(g, g.init(`${name}.q4`, [s.shape[0], Math.ceil(d / 2)], s.data), d)
         return g.op('Mul', [q, g.init(`${name}.scale`, [s.shape[0], 1], s.scale)])
       }
       case 'lowrank':

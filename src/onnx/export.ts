@@ -13,6 +13,17 @@ export const ONNX_OPSET = 17
 
 type Int8Stored = Extract<StoredTensor, {kind: 'int8'}>
 
+/** nibbles of packed rows [N, ceil(d/2)] uint8 → float q values [N, d] (q = nibble − 8), in-graph */
+export function unpackInt4(g: GraphBuilder, packed: string, d: number): string {
+  const x = g.op('Cast', [packed], {to: DataType.INT32})
+  const sixteen = g.init(g.fresh('i32_16'), [], Int32Array.of(16))
+  const lo = g.op('Unsqueeze', [g.op('Mod', [x, sixteen]), g.int64([2])])
+  const hi = g.op('Unsqueeze', [g.op('Div', [x, sixteen]), g.int64([2])])
+  let flat = g.op('Reshape', [g.op('Concat', [lo, hi], {axis: 2}), g.int64([0, -1])])
+  if (d % 2 === 1) flat = g.op('Slice', [flat, g.int64([0]), g.int64([d]), g.int64([1])])
+  return g.op('Sub', [g.op('Cast', [flat], {to: DataType.FLOAT}), g.float(8)])
+}
+
 /** an activation: a float tensor, or (`uint8`) one already quantized with the consuming int8 kernel's activation constants */
 type Input = string | {uint8: string}
 
@@ -93,16 +104,8 @@ class Exporter {
     return g.op('Mul', [x, g.init(`${name}.scale`, bshape, s.scale)])
   }
 
-  /** nibbles of packed rows [N, ceil(d/2)] uint8 → float q values [N, d] (q = nibble − 8) */
   private unpackInt4(packed: string, d: number): string {
-    const g = this.g
-    const x = g.op('Cast', [packed], {to: DataType.INT32})
-    const sixteen = g.init(g.fresh('i32_16'), [], Int32Array.of(16))
-    const lo = g.op('Unsqueeze', [g.op('Mod', [x, sixteen]), g.int64([2])])
-    const hi = g.op('Unsqueeze', [g.op('Div', [x, sixteen]), g.int64([2])])
-    let flat = g.op('Reshape', [g.op('Concat', [lo, hi], {axis: 2}), g.int64([0, -1])])
-    if (d % 2 === 1) flat = g.op('Slice', [flat, g.int64([0]), g.int64([d]), g.int64([1])])
-    return g.op('Sub', [g.op('Cast', [flat], {to: DataType.FLOAT}), g.float(8)])
+    return unpackInt4(this.g, packed, d)
   }
 
   /** the float32 value of a whole stored tensor, built from constants (folded at session load) */
