@@ -1,4 +1,5 @@
 import {tf} from '../backend/index.js'
+import {DEFAULT_MAX_LEN} from '../data/sequences.js'
 import {Rng} from '../rng.js'
 import type {PositionDistill} from './distill-loss.js'
 import type {Tensor32} from './types.js'
@@ -32,7 +33,7 @@ export interface Gru4recConfig {
   dropout: number
 }
 
-export const DEFAULT_GRU4REC: Gru4recConfig = {embedding: 64, hidden: 64, layers: 1, maxLen: 50, dropout: 0.3}
+export const DEFAULT_GRU4REC: Gru4recConfig = {embedding: 64, hidden: 64, layers: 1, maxLen: DEFAULT_MAX_LEN, dropout: 0.3}
 
 export interface Gru4recWeights {
   kind: 'gru4rec'

@@ -5,7 +5,8 @@ import {modelLabel, type ModelConfig} from '../config/schema.js'
 import type {Interactions} from '../data/types.js'
 import {configError} from '../errors.js'
 import {Rng} from '../rng.js'
-import {initGru4rec} from './gru4rec.js'
+import {DEFAULT_MAX_LEN} from '../data/sequences.js'
+import {DEFAULT_GRU4REC, initGru4rec} from './gru4rec.js'
 import {initSasrec, type SasrecConfig, sasrecShapes} from './sasrec.js'
 import {fromGru4recWeights} from './sequential.js'
 import type {ModelKind, ModelWeights, Tensor32} from './types.js'
@@ -200,12 +201,13 @@ const twoTower: ModelSpec = {
 
 /** SASRec's architecture from a model config, RecBole's defaults for what is not set */
 export function sasrecConfig(cfg: ModelConfig): SasrecConfig {
-  return {hidden: cfg.hidden ?? 64, layers: cfg.layers ?? 2, heads: cfg.heads ?? 2, inner: cfg.inner ?? 256, maxLen: cfg.max_len ?? 50, dropout: cfg.dropout ?? 0.5}
+  return {hidden: cfg.hidden ?? 64, layers: cfg.layers ?? 2, heads: cfg.heads ?? 2, inner: cfg.inner ?? 256, maxLen: cfg.max_len ?? DEFAULT_MAX_LEN, dropout: cfg.dropout ?? 0.5}
 }
 
 /** GRU4Rec's architecture from a model config (RecBole's defaults: embedding = factors 64, hidden 64, 1 layer, dropout 0.3) */
 function gru4recConfig(cfg: ModelConfig) {
-  return {embedding: cfg.factors, hidden: cfg.hidden ?? 64, layers: cfg.layers ?? 1, maxLen: cfg.max_len ?? 50, dropout: cfg.dropout ?? 0.3}
+  const d = DEFAULT_GRU4REC
+  return {embedding: cfg.factors, hidden: cfg.hidden ?? d.hidden, layers: cfg.layers ?? d.layers, maxLen: cfg.max_len ?? d.maxLen, dropout: cfg.dropout ?? d.dropout}
 }
 
 /** a seed for the model modules' own initialisers, drawn from the registry's rng */
