@@ -30,11 +30,6 @@ import {rebuildHint} from './digests.js'
 import {readRunFile} from './rundir.js'
 
 /** One row of results: a model variant as measured (the `--json` contract of run / eval). */
-/** the top-K metrics of a metrics record (the pointwise ones do not depend on the ranking protocol) */
-function rankingOnly(metrics: Record<string, number>): Record<string, number> {
-  return Object.fromEntries(Object.entries(metrics).filter(([k]) => parseMetricName(k).info.kind !== 'pointwise'))
-}
-
 export interface VariantResult {
   /** variant name: `base` for the trained model, else the compression variant's name */
   name: string
@@ -216,7 +211,7 @@ export async function evaluateVariant(
     const sampled = also
       ? await evaluate({scorer: primary, split, part: 'test', cfg: {...cfg.eval, mode: 'sampled', negatives: also}, seed: cfg.seed, negatives: cfg.negatives, progress, pointwise: false, negativesSetting: 'eval.also_sampled'})
       : undefined
-    const sampledResult = sampled ? {negatives: also!, metrics: rankingOnly(sampled.metrics), description: sampled.protocol.candidates} : undefined
+    const sampledResult = sampled ? {negatives: also!, metrics: sampled.metrics, description: sampled.protocol.candidates} : undefined
     const seen = historiesOf(cfg)
     const full = {...r.protocol, split: cfg.split, ...(seen ? {histories: seen} : {})}
     const protocol: ProtocolInfo = {...full, description: describeProtocol(full)}
