@@ -132,14 +132,22 @@ function pickModel(cfg: RecConfig, name: string | undefined): ModelConfig {
   return m
 }
 
-/** p50 of a candidate and of the base in one window: blocks of requests alternate base, candidate (same users per pair of blocks) */
+/** requests per block of measurePair: short blocks, so that a change of the machine's load hits both alike */
+const PAIR_BLOCK = 25
+
+/**
+ * p50 of a candidate and of the base in one window: short blocks of requests alternate base,
+ * candidate (the same users in both blocks of a pair), `requests` in all for each; the samples of
+ * each are pooled. On a shared machine the base's p50 moves by tens of percent between minutes: a
+ * ratio from one window is what a budget relative to the base can be checked against.
+ */
 async function measurePair(base: OnnxScorer, cand: OnnxScorer, args: {numUsers: number; k: number; requests: number; warmup: number; seed: number}): Promise<{base: number; cand: number}> {
-  const blocks = 3
+  const blocks = Math.max(3, Math.ceil(args.requests / PAIR_BLOCK))
   const per = Math.max(1, Math.ceil(args.requests / blocks))
   const ms: {base: number[]; cand: number[]} = {base: [], cand: []}
   for (let b = 0; b < blocks; b++) {
     for (const [key, scorer] of [['base', base], ['cand', cand]] as const) {
-      const r = await measureLatencyWithSamples({scorer, numUsers: args.numUsers, k: args.k, requests: per, warmup: b === 0 ? args.warmup : Math.min(5, args.warmup), batch: 1, seed: args.seed + b, throughputBatches: 1})
+      const r = await measureLatencyWithSamples({scorer, numUsers: args.numUsers, k: args.k, requests: per, warmup: b === 0 ? args.warmup : Math.min(2, args.warmup), batch: 1, seed: args.seed + b, throughputBatches: 1})
       ms[key].push(...r.samples.ms)
     }
   }
