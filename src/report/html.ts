@@ -41,8 +41,8 @@ body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px auto;
 h1{font-size:1.5em;margin-bottom:4px}h2{font-size:1.2em;margin-top:32px;border-bottom:1px solid #e0e0e0;padding-bottom:4px}
 .meta{color:#616161;font-size:.9em}
 .scroll{overflow-x:auto}
-table{border-collapse:collapse;font-size:.85em;margin:12px 0}
-th,td{padding:4px 8px;border-bottom:1px solid #eeeeee;white-space:nowrap}
+table{border-collapse:collapse;font-size:.8em;margin:12px 0}
+th,td{padding:3px 6px;border-bottom:1px solid #eeeeee;white-space:nowrap}
 th{background:#f5f5f5;text-align:left;position:sticky;top:0}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 tr.baseline td{background:#f1f8e9;font-weight:600}
@@ -58,21 +58,32 @@ function header(c: Column): string {
   return `${c.key.startsWith(SAMPLED) ? 'sampled' : POINTWISE} ${c.title}`
 }
 
-/** the comparison table as an HTML table (the formatted cells of `table`) */
+/** columns that say the same for every row of a report (where it ran): shown once above the table instead */
+const COLLAPSIBLE = new Set(['backend', 'runtime'])
+
+/**
+ * The comparison table as an HTML table (the formatted cells of `table`). A backend or runtime
+ * column with one value for every row is said once above the table instead of in every row.
+ */
 export function renderHtmlTable(table: Table): string {
-  const head = table.columns.map((c) => `<th${isNumeric(c) ? ' class="num"' : ''}${c.group ? ` title="${escapeHtml(c.group)}"` : ''}>${escapeHtml(header(c))}</th>`).join('')
+  const same = table.columns.map((c, ci) => COLLAPSIBLE.has(c.key) && table.rows.length > 0 && table.rows.every((r) => r[ci] === table.rows[0][ci]))
+  const shown = table.columns.map((_, ci) => ci).filter((ci) => !same[ci])
+  const head = shown.map((ci) => table.columns[ci]).map((c) => `<th${isNumeric(c) ? ' class="num"' : ''}${c.group ? ` title="${escapeHtml(c.group)}"` : ''}>${escapeHtml(header(c))}</th>`).join('')
   const gateCol = table.columns.findIndex((c) => c.key === 'gate')
   const variantCol = table.columns.findIndex((c) => c.key === 'variant')
   const body = table.rows.map((cells) => {
     // buildTable marks every baseline row's variant cell (one per model with --baseline base)
     const cls = cells[variantCol]?.endsWith(' (baseline)') ? ' class="baseline"' : ''
-    const tds = cells.map((cell, ci) => {
+    const tds = shown.map((ci) => {
+      const cell = cells[ci]
       const classes = [isNumeric(table.columns[ci]) ? 'num' : '', ci === gateCol && /fail/i.test(cell) ? 'fail' : ''].filter(Boolean)
       return `<td${classes.length ? ` class="${classes.join(' ')}"` : ''}>${escapeHtml(cell)}</td>`
     })
     return `<tr${cls}>${tds.join('')}</tr>`
   })
-  return `<div class="scroll"><table><thead><tr>${head}</tr></thead><tbody>\n${body.join('\n')}\n</tbody></table></div>`
+  const where = table.columns.flatMap((c, ci) => (same[ci] ? [`${c.title} ${table.rows[0][ci]}`] : []))
+  const caption = where.length > 0 ? `<p class="meta">every row: ${escapeHtml(where.join(', '))}</p>\n` : ''
+  return `${caption}<div class="scroll"><table><thead><tr>${head}</tr></thead><tbody>\n${body.join('\n')}\n</tbody></table></div>`
 }
 
 /** the whole page */

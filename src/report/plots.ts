@@ -73,8 +73,11 @@ const xLabel = (axis: ParetoAxis, v: number) => (axis === 'p50' ? `${formatMs(v)
 
 /**
  * The Pareto plot of one model's variants: every variant a point (the base a square), the front as
- * a step line through its points, each point labelled with its variant name, and the gate's
- * acceptable band (metric ≥ bound) shaded. x: p50 latency in ms, or size in KiB.
+ * a step line through its points, the front and the base labelled with their variant names (the
+ * dominated points are grey, named in the table), and the gate's acceptable band (metric ≥ bound)
+ * shaded. The y axis spans the top of the range down to twice the gate's distance below it (5%
+ * below the base without a gate): a variant further down sits on the bottom edge, labelled with
+ * its value. x: p50 latency in ms, or size in KiB.
  */
 export function paretoSpec(points: ParetoPoint[], options: ParetoOptions): VegaLiteSpec {
   const {axis, metric} = options
@@ -93,15 +96,40 @@ export function paretoSpec(points: ParetoPoint[], options: ParetoOptions): VegaL
       role: p.variant === base ? 'base' : front.has(j) ? 'on the front' : 'dominated',
       front: front.has(j),
     }))
-  const frontValues = values.filter((v) => v.front).sort((a, b) => a.x - b.x)
+  // the y axis shows the region that matters: down to the gate's bound (or 5% below the base)
+  // and a margin; variants far below it are drawn on the bottom edge, labelled with their value
+  const baseMetric = values.find((v) => v.role === 'base')?.metric ?? Math.max(...values.map((v) => v.metric))
+  const floor = options.gate ? options.gate.bound - 2 * Math.max(baseMetric - options.gate.bound, 0.01 * Math.abs(baseMetric)) : baseMetric - 0.05 * Math.abs(baseMetric)
   const ys = values.map((v) => v.metric).concat(options.gate ? [options.gate.bound] : [])
-  const lo = Math.min(...ys)
+  const lo = Math.max(Math.min(...ys), floor)
   const hi = Math.max(...ys)
   const pad = Math.max((hi - lo) * 0.08, Math.abs(hi) * 0.005, 1e-4)
   const yDomain = [lo - pad, hi + pad]
+  // labels in the right part of the plot go to the left of their point, so they stay inside it
+  const xs = values.map((v) => v.x)
+  const xMid = Math.min(...xs) + 0.6 * (Math.max(...xs) - Math.min(...xs))
+  for (const v of values) {
+    const below = v.metric < yDomain[0]
+    Object.assign(v, {label: v.role === 'dominated' && !below ? '' : below ? `${v.variant} ↓ ${v.metric.toFixed(4)}` : v.variant, right: v.x > xMid})
+  }
+  // variants on the bottom edge close together (within 5% of the x range) share one label
+  const near = 0.05 * (Math.max(...xs) - Math.min(...xs))
+  // (the names only: their values are in the table)
+  const bottom = values.filter((v) => v.metric < yDomain[0]).sort((a, b) => a.x - b.x) as (typeof values[number] & {label: string})[]
+  const groups: (typeof bottom)[] = []
+  for (const v of bottom) {
+    const g = groups.at(-1)
+    if (g && v.x - g[0].x <= near) g.push(v)
+    else groups.push([v])
+  }
+  for (const g of groups.filter((x) => x.length > 1)) {
+    g[0].label = `${g.map((v) => v.variant).join(', ')} ↓`
+    for (const v of g.slice(1)) v.label = ''
+  }
+  const frontValues = values.filter((v) => v.front).sort((a, b) => a.x - b.x)
   const xTitle = axis === 'p50' ? 'p50 latency (ms, lower is better)' : 'size (KiB, lower is better)'
   const x = {field: 'x', type: 'quantitative' as const, title: xTitle, scale: {zero: false, nice: true}}
-  const y = {field: 'metric', type: 'quantitative' as const, title: `${metric} (higher is better)`, scale: {domain: yDomain, zero: false}}
+  const y = {field: 'metric', type: 'quantitative' as const, title: `${metric} (higher is better)`, scale: {domain: yDomain, zero: false, clamp: true}}
   const layers: unknown[] = []
   if (options.gate) {
     layers.push(
@@ -115,8 +143,8 @@ export function paretoSpec(points: ParetoPoint[], options: ParetoOptions): VegaL
         layer: [
           {mark: {type: 'rule', color: '#2e7d32', strokeDash: [4, 3]}, encoding: {y: {field: 'bound', type: 'quantitative'}}},
           {
-            mark: {type: 'text', align: 'left', baseline: 'bottom', dx: 4, dy: -2, color: '#2e7d32', fontSize: 10},
-            encoding: {y: {field: 'bound', type: 'quantitative'}, x: {value: 0}, text: {field: 'label'}},
+            mark: {type: 'text', align: 'right', baseline: 'top', dx: -4, dy: 3, color: '#2e7d32', fontSize: 10},
+            encoding: {y: {field: 'bound', type: 'quantitative'}, x: {value: options.width ?? 460}, text: {field: 'label'}},
           },
         ],
       },
@@ -139,17 +167,17 @@ export function paretoSpec(points: ParetoPoint[], options: ParetoOptions): VegaL
         tooltip: [{field: 'variant'}, {field: 'metric', format: '.4f'}, {field: 'xLabel', title: axis === 'p50' ? 'p50' : 'size'}, {field: 'execution'}],
       },
     },
-    {
-      data: {values},
-      mark: {type: 'text', align: 'left', dx: 6, dy: -6, fontSize: 10},
-      encoding: {x, y, text: {field: 'variant'}, color: {value: '#424242'}},
-    },
+    ...[false, true].map((right) => ({
+      data: {values: values.filter((v) => (v as {right?: boolean}).right === right)},
+      mark: {type: 'text', align: right ? 'right' : 'left', dx: right ? -6 : 6, dy: -6, fontSize: 10},
+      encoding: {x, y, text: {field: 'label'}, color: {value: '#424242'}},
+    })),
   )
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: options.title ?? `${metric} vs ${axis === 'p50' ? 'p50 latency' : 'size'}`,
-    width: options.width ?? 420,
-    height: options.height ?? 280,
+    width: options.width ?? 460,
+    height: options.height ?? 300,
     config: {font: 'sans-serif', legend: {orient: 'bottom'}},
     layer: layers,
   } as VegaLiteSpec

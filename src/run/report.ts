@@ -112,7 +112,7 @@ export function writePlots(models: ModelPlots[]): string[] {
 }
 
 /** the table columns of a report page (narrower than compare's defaults: the plots carry the rest) */
-export const REPORT_COLUMNS = ['execution', 'ndcg@10', 'recall@10', 'mrr@10', 'p50_ms', 'p95_ms', 'size', 'params_nonzero', 'gate']
+export const REPORT_COLUMNS = ['execution', 'ndcg@10', 'recall@10', 'p50_ms', 'p95_ms', 'size', 'params_nonzero', 'gate']
 
 export interface ReportResult {
   /** the runs the report covers (their directories) */
