@@ -147,3 +147,10 @@ export async function buildReport(paths: string[], options: {metric?: string; co
   })
   return {runs: results.map((r) => r.runDir), table, plots, html}
 }
+
+/** `rec compare --plot pareto`: each run's Pareto plots (metric vs p50, vs size) written as SVG files in the run; returns the files */
+export async function writeParetoPlots(paths: string[], metric = 'ndcg@10'): Promise<string[]> {
+  const files: string[] = []
+  for (const r of loadRunResults(paths)) files.push(...writePlots(await runPlots(r, {metric, kinds: ['pareto-p50', 'pareto-size']})))
+  return files
+}

@@ -126,4 +126,17 @@ describe('rec report (CLI)', () => {
     expect(missing.code).toBe(2)
     expect(missing.stderr).toContain('no run directory')
   })
+
+  it('rec compare --plot pareto writes the two Pareto SVGs into the run straight away, the table unchanged on stdout', async () => {
+    const run = writeFakeRun(join(tmp('compare'), 'fake', 'run1'))
+    const r = await runCli(['compare', run, '--plot', 'pareto', '--format', 'csv', '--metrics', 'ndcg@10'])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout.split('\n')[0]).toBe('model,variant,backend,runtime,ndcg@10')
+    for (const kind of ['p50', 'size']) {
+      const file = join(run, 'plots', `neumf-pareto-${kind}.svg`)
+      expect(readFileSync(file, 'utf8')).toMatch(/^<svg/)
+      expect(r.stderr).toContain(`wrote ${file}`)
+    }
+    expect(existsSync(join(run, 'plots', 'neumf-training.svg'))).toBe(false)
+  })
 })
