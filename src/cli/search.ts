@@ -4,7 +4,7 @@ import {formatBytes, formatMetric, formatMs} from '../report/format.js'
 import type {SearchResult} from '../search/search.js'
 
 const ratio = (x: number | undefined) => (x === undefined ? '–' : `${x.toFixed(2)}×`)
-const signedPct = (x: number | undefined) => (x === undefined ? '–' : `${x > 0 ? '−' : '+'}${(Math.abs(x) * 100).toFixed(1)}%`)
+const signedPct = (x: number | undefined) => (x === undefined ? '–' : `${x > 0 ? '−' : '+'}${(Math.abs(x) * 100).toFixed(2)}%`)
 
 /** what `rec search` prints: the trajectory (every candidate, its cost and why it was kept or dropped), the verdict, the test rows */
 export function renderSearch(r: SearchResult): string {
@@ -38,7 +38,8 @@ export function renderSearch(r: SearchResult): string {
   lines.push(`${r.tried} of ${r.space} candidates tried (${r.skipped} skipped) in ${s.search.toFixed(1)} s: making them ${s.makeTotal.toFixed(1)} s, validation ${s.validateTotal.toFixed(1)} s, latency ${s.latencyTotal.toFixed(1)} s`)
   lines.push(r.verdict === 'found' ? `chosen: ${r.message}` : `none: ${r.message}`)
   if (r.test) {
-    const keys = Object.keys(r.test.base.metrics).filter((k) => k.includes('@')).slice(0, 6)
+    // the searched metric first, then the usual top-K ones the run measured
+    const keys = [...new Set([r.metric, 'recall@10', 'mrr@10', 'hr@10', 'precision@10'])].filter((k) => r.test!.base.metrics[k] !== undefined)
     const tt = new Table({head: ['test part', ...keys, 'p50 ms', 'size', 'execution'], style: {head: [], border: []}})
     for (const row of [r.test.base, r.test.chosen]) tt.push([row.variant, ...keys.map((k) => formatMetric(row.metrics[k])), formatMs(row.p50Ms), formatBytes(row.sizeBytes), row.execution])
     lines.push(tt.toString())

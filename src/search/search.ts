@@ -162,7 +162,7 @@ const clock = () => {
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`
 /** a relative drop as a signed change of the metric: 0.012 → −1.2%, −0.001 → +0.1% */
-const change = (drop: number) => `${drop > 0 ? '−' : '+'}${pct(Math.abs(drop))}`
+const change = (drop: number) => `${drop > 0 ? '−' : '+'}${(Math.abs(drop) * 100).toFixed(2)}%`
 
 /** run the search (training the experiment's models first when they are not trained yet) */
 export async function runSearch(loaded: LoadedConfig, options: SearchOptions): Promise<SearchResult> {
