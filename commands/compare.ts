@@ -1,4 +1,4 @@
-import {Args} from '@oclif/core'
+import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../src/cli/base.js'
 import {formatFlags} from '../src/cli/flags.js'
@@ -7,6 +7,7 @@ import {checkFlags} from '../src/cli/run-flags.js'
 import {parseTolerance, readReference, type CheckResult} from '../src/run/check.js'
 import {tableToJson, type JsonReport} from '../src/report/render.js'
 import {loadRunRows} from '../src/run/compare.js'
+import {writeParetoPlots} from '../src/run/report.js'
 
 export default class Compare extends BaseCommand {
   static summary = 'Compare the model variants of one or more runs in one table.'
@@ -21,7 +22,11 @@ Several runs (e.g. CI shards) are merged only when their data, split and trainin
   ]
   static strict = false
   static args = {runs: Args.string({description: 'run directories (or runs/<experiment> for the newest run)', required: true})}
-  static flags = {...formatFlags, ...checkFlags}
+  static flags = {
+    ...formatFlags,
+    ...checkFlags,
+    plot: Flags.string({description: 'also write plots as SVG files in each run directory: pareto = ndcg@10 against p50 and against size (<run>/plots/<model>-pareto-*.svg; rec report makes the whole page)', options: ['pareto']}),
+  }
 
   async run(): Promise<JsonReport & {check?: CheckResult}> {
     const {argv, flags} = await this.parse(Compare)
@@ -29,6 +34,7 @@ Several runs (e.g. CI shards) are merged only when their data, split and trainin
     if (flags.check) readReference(flags.check)
     const rows = loadRunRows(argv as string[])
     const table = tableFor(rows, flags)
+    if (flags.plot === 'pareto') for (const f of await writeParetoPlots(argv as string[])) this.progress.info(`wrote ${f}`)
     this.out(renderRows(table, flags))
     return applyCheck(tableToJson(table), {rows}, flags, (t) => this.out(t))
   }

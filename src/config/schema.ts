@@ -250,6 +250,24 @@ export const compressSchema = z
   })
   .describe('compression variants made from each trained model')
 
+/** `rec search` (src/search/): a budget and a tolerable loss; flags override each key */
+const budgetValue = z.union([z.number().positive(), z.string().min(1)])
+export const searchSchema = z
+  .strictObject({
+    budget: z
+      .strictObject({
+        p50: budgetValue.optional().describe('upper bound on p50 latency: 0.1ms, 250us, or 0.5x (of the base model, measured in the same session); a bare number is ms'),
+        size: budgetValue.optional().describe('upper bound on the served file: 400KiB, 1.5MB, or 0.5x (of the base model); a bare number is bytes'),
+      })
+      .optional()
+      .describe('what the variant must meet (at least one of p50, size; --budget overrides)'),
+    max_drop: z.number().min(0).max(1).default(0.01).describe('largest tolerable relative drop of the metric on the validation part against the base'),
+    metric: z.string().default('ndcg@10').describe('the validation metric the search keeps highest (higher is better)'),
+    model: z.string().optional().describe('the model (its label) to search for; required when the experiment has several'),
+    distill: z.boolean().default(true).describe('also try a distilled half-size student (costs a training) when nothing cheaper met the budget'),
+  })
+  .describe('budget search (rec search): the best variant under a latency / size budget within a tolerable loss')
+
 export const configSchema = z
   .strictObject({
     $schema: z.string().optional().describe('path to the JSON Schema, for editors'),
@@ -265,6 +283,7 @@ export const configSchema = z
     train: trainSchema.default(trainSchema.parse({})),
     eval: evalSchema.default(evalSchema.parse({})),
     compress: compressSchema.default(compressSchema.parse({})),
+    search: searchSchema.default(searchSchema.parse({})),
     output: z.strictObject({dir: z.string().default('runs').describe('root of run directories: the default is ./runs of the working directory; a value set in a file is relative to that file')}).default({dir: 'runs'}),
   })
   .describe('a rec experiment')
@@ -281,6 +300,7 @@ export type EvalConfig = z.infer<typeof evalSchema>
 export type CompressConfig = z.infer<typeof compressSchema>
 export type VariantConfig = z.infer<typeof variantSchema>
 export type DistillConfig = z.infer<typeof distillSchema>
+export type SearchConfig = z.infer<typeof searchSchema>
 export type StudentConfig = z.infer<typeof studentSchema>
 
 /** a model's label in tables and run directories: its `name`, else its registry name */

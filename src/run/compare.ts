@@ -14,6 +14,11 @@ import {toReportRows} from './rows.js'
  * split and the same trained models), and the base rows every shard evaluates appear once.
  */
 export function loadRunRows(paths: string[]): ReportRow[] {
+  return loadRunResults(paths).flatMap((r) => toReportRows(r))
+}
+
+/** every run's results.json (checked against its schema), shards of one run merged into one */
+export function loadRunResults(paths: string[]): RunResult[] {
   const results = paths.map((p) => {
     const dir = resolveRunDir(p)
     if (!existsSync(join(dir, 'results.json'))) {
@@ -23,8 +28,7 @@ export function loadRunRows(paths: string[]): ReportRow[] {
     return {...readRunFile<RunResult>(file, 'results file', `it is not what rec wrote; \`rec eval ${p}\` writes it again`), runDir: dir}
   })
   const shards = results.filter((r) => r.shard)
-  if (shards.length > 0) return toReportRows(mergeShards(results))
-  return results.flatMap((r) => toReportRows(r))
+  return shards.length > 0 ? [mergeShards(results)] : results
 }
 
 export function mergeShards(results: RunResult[]): RunResult {
