@@ -44,6 +44,16 @@ export function buildApp(args: {recommender: Recommender; info: ServeInfo; onEve
     bodyLimit: 1 << 20,
     ajv: {customOptions: {coerceTypes: 'array', removeAdditional: false, allErrors: false}},
   })
+  // a graceful close waits for every connection to end: a keep-alive connection whose request was
+  // in flight when the close began is told to close after its answer
+  let closing = false
+  app.addHook('preClose', async () => {
+    closing = true
+  })
+  app.addHook('onSend', async (_req, reply, payload) => {
+    if (closing) void reply.header('connection', 'close')
+    return payload
+  })
   const started = new WeakMap<object, bigint>()
   app.addHook('onRequest', async (req) => {
     started.set(req, process.hrtime.bigint())

@@ -1,4 +1,5 @@
 import type {FastifyInstance} from 'fastify'
+import {usageError} from '../errors.js'
 
 import {buildApp, type ServeInfo} from './app.js'
 import {KnownInteractions} from './known.js'
@@ -84,4 +85,61 @@ export function startupLine(address: string, s: Server): string {
   const batching = c.batching.max_batch > 1 ? `micro-batching ${c.batching.max_batch} users / ${c.batching.max_wait_ms} ms` : 'micro-batching off'
   const i = s.info
   return `rec serve: listening on ${address}: ${i.model}/${i.variant} (${i.architecture}, ${i.runtime}, ${i.users} users × ${i.items} items) from ${i.runDir}; ${cache}; ${batching}; updates ${i.update}`
+}
+
+/** what `rec serve --json` prints when it stops */
+export interface ServeSummary {
+  address: string
+  model: string
+  variant: string
+  architecture: string
+  runtime: string
+  /** version of the model served at the end (1 + swaps) */
+  modelVersion: number
+  requests: number
+  cacheHitRatio: number | null
+  eventsPosted: number
+  swaps: number
+  uptimeSeconds: number
+  interrupted: false
+}
+
+/**
+ * `rec serve`: listen, log the startup line, serve until `signal` aborts (SIGTERM / SIGINT), then
+ * close gracefully: no new connections, requests in flight answered, the running update finished.
+ */
+export async function serveUntilStopped(
+  runDir: string,
+  options: ServeOptions & {port: number; host: string; signal: AbortSignal; log: (line: string) => void},
+): Promise<ServeSummary> {
+  const t0 = performance.now()
+  const server = await createServer(runDir, {...options, onUpdateError: (err) => options.log(`rec serve: update failed, the served model is kept: ${(err as Error).message}`)})
+  let address: string
+  try {
+    address = await server.listen(options.port, options.host)
+  } catch (err) {
+    server.recommender.dispose()
+    const e = err as NodeJS.ErrnoException
+    throw usageError('serve.listen', `cannot listen on ${options.host}:${options.port}: ${e.code ?? e.message}`, {hint: 'pick another --port (0: any free port)'})
+  }
+  options.log(startupLine(address, server))
+  if (!options.signal.aborted) await new Promise<void>((resolve) => options.signal.addEventListener('abort', () => resolve(), {once: true}))
+  options.log('rec serve: stopping: finishing the requests in flight')
+  await server.close()
+  if (process.env.REC_DEBUG) options.log('rec serve: closed')
+  const m = server.recommender.metrics
+  return {
+    address,
+    model: server.info.model,
+    variant: server.info.variant,
+    architecture: server.info.architecture,
+    runtime: server.info.runtime,
+    modelVersion: server.recommender.holder.current.version,
+    requests: m.latency.count,
+    cacheHitRatio: Number.isNaN(m.hitRatio) ? null : m.hitRatio,
+    eventsPosted: m.eventsPosted,
+    swaps: m.swaps,
+    uptimeSeconds: (performance.now() - t0) / 1000,
+    interrupted: false,
+  }
 }
