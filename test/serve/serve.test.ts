@@ -350,3 +350,38 @@ describe('rec serve (the CLI)', () => {
     expect(s.stderr).toContain('rec serve can only change serve.*')
   })
 })
+
+describe('rec bench serve', () => {
+  it('drives the server on 127.0.0.1 with zero errors and prints / saves one table (--json: schemas/bench-serve.schema.json)', async () => {
+    const out = join(tmp, 'bench.json')
+    const r = await spawnCli(['bench', 'serve', runDir, 'int8', '--cache', 'on', '--batching', 'on', '--concurrency', '1,4', '--duration', '1', '--warmup', '0', '--out', out, '--json']).done
+    expect(r.code, r.stderr).toBe(0)
+    const result = JSON.parse(r.stdout)
+    const schema = JSON.parse(readFileSync(join(repoRoot, 'schemas', 'bench-serve.schema.json'), 'utf8')) as Schema
+    expect(checkSchema(result, schema)).toEqual([])
+    expect(JSON.parse(readFileSync(out, 'utf8'))).toEqual(result)
+    expect(result.rows.map((row: any) => [row.variant, row.cache, row.batching, row.concurrency])).toEqual([
+      ['int8', true, true, 1],
+      ['int8', true, true, 4],
+    ])
+    for (const row of result.rows) {
+      expect(row.errors).toBe(0)
+      expect(row.requests).toBeGreaterThan(0)
+      expect(row.p50Ms).toBeLessThanOrEqual(row.p95Ms)
+      expect(row.p95Ms).toBeLessThanOrEqual(row.p99Ms)
+      // 60 users: after the first second every one has been seen, so the cache answers most requests
+      expect(row.hitRatio).toBeGreaterThan(0)
+    }
+    expect(result.totalErrors).toBe(0)
+  }, 60_000)
+
+  it('draws users in proportion to their activity', async () => {
+    const {activityPaths} = await import('../../src/serve/bench.js')
+    const paths = activityPaths([0, 1, 3], ['a', 'b', 'c'], 20_000, 5, 3)
+    const n = (u: string) => paths.filter((p) => p === `/v1/recommend?user=${u}&k=5`).length
+    expect(n('a')).toBe(0)
+    expect(n('b') + n('c')).toBe(20_000)
+    // expected 5000 / 15000; 5 standard deviations (~306) apart at most
+    expect(Math.abs(n('b') - 5000)).toBeLessThan(306)
+  })
+})
