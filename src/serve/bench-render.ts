@@ -3,7 +3,7 @@ import type {BenchRow, BenchServeResult} from './bench.js'
 
 const onOff = (b: boolean) => (b ? 'on' : 'off')
 
-/** the bench table as rows of cells (header first): variant, cache, batching, concurrency, req/s, p50/p95/p99 ms, hit ratio, errors */
+/** the bench table (medians over the repeats) as rows of cells (header first): variant, cache, batching, concurrency, req/s, p50/p95/p99 ms, hit ratio, errors */
 export function benchCells(result: BenchServeResult): string[][] {
   const header = ['variant', 'cache', 'batching', 'conc.', 'req/s', 'p50 ms', 'p95 ms', 'p99 ms', 'hit ratio', 'mean batch', 'errors']
   const row = (r: BenchRow) => [
@@ -19,15 +19,15 @@ export function benchCells(result: BenchServeResult): string[][] {
     r.meanBatch.toFixed(1),
     String(r.errors),
   ]
-  return [header, ...result.rows.map(row)]
+  return [header, ...result.summary.map(row)]
 }
 
 /** what micro-batching and the cache each buy at the highest concurrency, per variant (req/s and p99 ratios) */
 export function benchGains(result: BenchServeResult): string[] {
-  const c = Math.max(...result.rows.map((r) => r.concurrency))
-  const find = (variant: string, cache: boolean, batching: boolean) => result.rows.find((r) => r.variant === variant && r.cache === cache && r.batching === batching && r.concurrency === c)
+  const c = Math.max(...result.summary.map((r) => r.concurrency))
+  const find = (variant: string, cache: boolean, batching: boolean) => result.summary.find((r) => r.variant === variant && r.cache === cache && r.batching === batching && r.concurrency === c)
   const lines: string[] = []
-  for (const variant of [...new Set(result.rows.map((r) => r.variant))]) {
+  for (const variant of [...new Set(result.summary.map((r) => r.variant))]) {
     const none = find(variant, false, false)
     const batched = find(variant, false, true)
     const cached = find(variant, true, false)

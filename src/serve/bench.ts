@@ -9,6 +9,8 @@ import {loadServedVariant} from './loader.js'
 
 /** one load-test run: a variant under one setting at one concurrency */
 export interface BenchRow {
+  /** which pass over the grid (1-based); in `summary`: how many passes the medians are over */
+  repeat: number
   model: string
   variant: string
   cache: boolean
@@ -55,8 +57,11 @@ export interface BenchServeResult {
   k: number
   /** how the user ids of the requests were drawn */
   users: string
-  settings: {cacheCapacity: number; cacheTtlMs: number; maxBatch: number; maxWaitMs: number; durationSeconds: number; warmupSeconds: number}
+  settings: {cacheCapacity: number; cacheTtlMs: number; maxBatch: number; maxWaitMs: number; durationSeconds: number; warmupSeconds: number; repeat: number}
+  /** every measured run, in the order they ran */
   rows: BenchRow[]
+  /** per variant × cache × batching × concurrency: the median of each figure over the repeats (errors and requests: the sums) */
+  summary: BenchRow[]
   soak?: SoakResult
   machine: {cores: number; cpuModel: string; node: string; loadAverageBefore: number[]; loadAverageAfter: number[]}
   totalErrors: number
@@ -71,6 +76,8 @@ export interface BenchServeOptions {
   batching: boolean[]
   durationSeconds: number
   warmupSeconds: number
+  /** passes over the whole grid, interleaved (each pass runs every setting and variant once): the table shows medians */
+  repeat: number
   /** seconds of the long run at the highest concurrency, cache and batching on, first variant (0: none) */
   soakSeconds: number
   k: number
@@ -210,47 +217,50 @@ export async function benchServe(o: BenchServeOptions): Promise<BenchServeResult
     ...(batching ? [] : ['--set', 'serve.batching.max_batch=1']),
   ]
   const label = (cache: boolean, batching: boolean) => `cache ${cache ? 'on' : 'off'}, batching ${batching ? 'on' : 'off'}`
-  for (const variant of o.variants) {
+  for (let repeat = 1; repeat <= o.repeat; repeat++) {
     for (const cache of o.cache) {
       for (const batching of o.batching) {
-        if (o.signal?.aborted) break
-        const child = await startServer(o.cli, serverArgs(variant, cache, batching))
-        try {
-          if (o.warmupSeconds > 0) await drive(child.url, Math.max(...o.concurrency), o.warmupSeconds, paths, cursor, o.signal)
-          for (const c of o.concurrency) {
-            if (o.signal?.aborted) break
-            o.log(`${served.model}/${variant}, ${label(cache, batching)}: concurrency ${c} for ${o.durationSeconds} s`)
-            const before = await scrape(child.url)
-            const loadAverageBefore = loadavg()
-            const t0 = performance.now()
-            const r = await drive(child.url, c, o.durationSeconds, paths, cursor, o.signal)
-            const seconds = (performance.now() - t0) / 1000
-            const loadAverageAfter = loadavg()
-            const after = await scrape(child.url)
-            const hits = after.rec_cache_hits_total - before.rec_cache_hits_total
-            const misses = after.rec_cache_misses_total - before.rec_cache_misses_total
-            const batches = after.rec_batch_size_count - before.rec_batch_size_count
-            rows.push({
-              model: served.model,
-              variant,
-              cache,
-              batching,
-              concurrency: c,
-              requests: r.requests,
-              reqPerSec: r.requests / seconds,
-              p50Ms: percentile(r.latencies, 50),
-              p95Ms: percentile(r.latencies, 95),
-              p99Ms: percentile(r.latencies, 99),
-              hitRatio: cache && hits + misses > 0 ? hits / (hits + misses) : null,
-              errors: r.errors,
-              meanBatch: batches > 0 ? (after.rec_batch_size_sum - before.rec_batch_size_sum) / batches : 0,
-              seconds,
-              loadAverageBefore,
-              loadAverageAfter,
-            })
+        for (const variant of o.variants) {
+          if (o.signal?.aborted) break
+          const child = await startServer(o.cli, serverArgs(variant, cache, batching))
+          try {
+            if (o.warmupSeconds > 0) await drive(child.url, Math.max(...o.concurrency), o.warmupSeconds, paths, cursor, o.signal)
+            for (const c of o.concurrency) {
+              if (o.signal?.aborted) break
+              o.log(`${served.model}/${variant}, ${label(cache, batching)}: concurrency ${c} for ${o.durationSeconds} s${o.repeat > 1 ? ` (repeat ${repeat}/${o.repeat})` : ''}`)
+              const before = await scrape(child.url)
+              const loadAverageBefore = loadavg()
+              const t0 = performance.now()
+              const r = await drive(child.url, c, o.durationSeconds, paths, cursor, o.signal)
+              const seconds = (performance.now() - t0) / 1000
+              const loadAverageAfter = loadavg()
+              const after = await scrape(child.url)
+              const hits = after.rec_cache_hits_total - before.rec_cache_hits_total
+              const misses = after.rec_cache_misses_total - before.rec_cache_misses_total
+              const batches = after.rec_batch_size_count - before.rec_batch_size_count
+              rows.push({
+                repeat,
+                model: served.model,
+                variant,
+                cache,
+                batching,
+                concurrency: c,
+                requests: r.requests,
+                reqPerSec: r.requests / seconds,
+                p50Ms: percentile(r.latencies, 50),
+                p95Ms: percentile(r.latencies, 95),
+                p99Ms: percentile(r.latencies, 99),
+                hitRatio: cache && hits + misses > 0 ? hits / (hits + misses) : null,
+                errors: r.errors,
+                meanBatch: batches > 0 ? (after.rec_batch_size_sum - before.rec_batch_size_sum) / batches : 0,
+                seconds,
+                loadAverageBefore,
+                loadAverageAfter,
+              })
+            }
+          } finally {
+            await stopServer(child)
           }
-        } finally {
-          await stopServer(child)
         }
       }
     }
@@ -303,12 +313,55 @@ export async function benchServe(o: BenchServeOptions): Promise<BenchServeResult
     model: served.model,
     k: o.k,
     users: `drawn (seed ${o.seed}) with probability proportional to each user's interactions in the training part`,
-    settings: {cacheCapacity: s.cache.capacity, cacheTtlMs: s.cache.ttl_ms, maxBatch: s.batching.max_batch, maxWaitMs: s.batching.max_wait_ms, durationSeconds: o.durationSeconds, warmupSeconds: o.warmupSeconds},
+    settings: {cacheCapacity: s.cache.capacity, cacheTtlMs: s.cache.ttl_ms, maxBatch: s.batching.max_batch, maxWaitMs: s.batching.max_wait_ms, durationSeconds: o.durationSeconds, warmupSeconds: o.warmupSeconds, repeat: o.repeat},
     rows,
+    summary: summarize(rows),
     ...(soak ? {soak} : {}),
     machine: {cores: cpu.length, cpuModel: cpu[0]?.model ?? 'unknown', node: process.version, loadAverageBefore: machineBefore, loadAverageAfter: loadavg()},
     totalErrors,
   }
+}
+
+function median(xs: number[]): number {
+  const a = [...xs].sort((x, y) => x - y)
+  const m = a.length >> 1
+  return a.length % 2 === 1 ? a[m] : (a[m - 1] + a[m]) / 2
+}
+
+/** medians over the repeats of each variant × cache × batching × concurrency, in first-run order */
+export function summarize(rows: BenchRow[]): BenchRow[] {
+  const groups = new Map<string, BenchRow[]>()
+  for (const r of rows) {
+    const key = `${r.variant}\u0000${r.cache}\u0000${r.batching}\u0000${r.concurrency}`
+    const g = groups.get(key)
+    if (g) g.push(r)
+    else groups.set(key, [r])
+  }
+  const variants = [...new Set(rows.map((r) => r.variant))]
+  const rank = (r: BenchRow) => [variants.indexOf(r.variant), r.cache ? 1 : 0, r.batching ? 1 : 0, r.concurrency]
+  return [...groups.values()]
+    .map((g): BenchRow => {
+      const med = (f: (r: BenchRow) => number) => median(g.map(f))
+      const hits = g.map((r) => r.hitRatio).filter((h): h is number => h !== null)
+      return {
+        ...g[0],
+        repeat: g.length,
+        requests: g.reduce((a, r) => a + r.requests, 0),
+        errors: g.reduce((a, r) => a + r.errors, 0),
+        reqPerSec: med((r) => r.reqPerSec),
+        p50Ms: med((r) => r.p50Ms),
+        p95Ms: med((r) => r.p95Ms),
+        p99Ms: med((r) => r.p99Ms),
+        hitRatio: hits.length > 0 ? median(hits) : null,
+        meanBatch: med((r) => r.meanBatch),
+        seconds: med((r) => r.seconds),
+      }
+    })
+    .sort((a, b) => {
+      const x = rank(a)
+      const y = rank(b)
+      return x[0] - y[0] || x[1] - y[1] || x[2] - y[2] || x[3] - y[3]
+    })
 }
 
 /** a load test with errors failed its check (exit 4); the result goes with the error */

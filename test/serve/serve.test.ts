@@ -353,16 +353,23 @@ describe('rec serve (the CLI)', () => {
 describe('rec bench serve', () => {
   it('drives the server on 127.0.0.1 with zero errors and prints / saves one table (--json: schemas/bench-serve.schema.json)', async () => {
     const out = join(tmp, 'bench.json')
-    const r = await spawnCli(['bench', 'serve', runDir, 'int8', '--cache', 'on', '--batching', 'on', '--concurrency', '1,4', '--duration', '1', '--warmup', '0', '--out', out, '--json']).done
+    const r = await spawnCli(['bench', 'serve', runDir, 'int8', '--cache', 'on', '--batching', 'on', '--concurrency', '1,4', '--duration', '1', '--warmup', '0', '--repeat', '2', '--out', out, '--json']).done
     expect(r.code, r.stderr).toBe(0)
     const result = JSON.parse(r.stdout)
     const schema = JSON.parse(readFileSync(join(repoRoot, 'schemas', 'bench-serve.schema.json'), 'utf8')) as Schema
     expect(checkSchema(result, schema)).toEqual([])
     expect(JSON.parse(readFileSync(out, 'utf8'))).toEqual(result)
-    expect(result.rows.map((row: any) => [row.variant, row.cache, row.batching, row.concurrency])).toEqual([
-      ['int8', true, true, 1],
-      ['int8', true, true, 4],
+    expect(result.rows.map((row: any) => [row.repeat, row.variant, row.cache, row.batching, row.concurrency])).toEqual([
+      [1, 'int8', true, true, 1],
+      [1, 'int8', true, true, 4],
+      [2, 'int8', true, true, 1],
+      [2, 'int8', true, true, 4],
     ])
+    // the table: medians over the two passes
+    for (const [j, c] of [1, 4].entries()) {
+      const runs = result.rows.filter((row: any) => row.concurrency === c)
+      expect(result.summary[j]).toMatchObject({repeat: 2, concurrency: c, requests: runs[0].requests + runs[1].requests, reqPerSec: (runs[0].reqPerSec + runs[1].reqPerSec) / 2})
+    }
     for (const row of result.rows) {
       expect(row.errors).toBe(0)
       expect(row.requests).toBeGreaterThan(0)
