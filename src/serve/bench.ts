@@ -129,6 +129,10 @@ interface Child {
 /** start `rec serve` in a child process on a free port of 127.0.0.1 */
 async function startServer(cli: string[], args: string[]): Promise<Child> {
   const proc = spawn(cli[0], [...cli.slice(1), 'serve', ...args, '--host', '127.0.0.1', '--port', '0', '--quiet'], {stdio: ['ignore', 'ignore', 'pipe']})
+  // a bench that dies leaves no server behind
+  const orphan = () => proc.kill('SIGKILL')
+  process.once('exit', orphan)
+  proc.once('exit', () => process.off('exit', orphan))
   let err = ''
   const url = await new Promise<string>((resolve, reject) => {
     proc.stderr!.on('data', (b: Buffer) => {
