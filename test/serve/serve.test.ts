@@ -338,7 +338,7 @@ describe('rec serve (the CLI)', () => {
     expect(checkSchema(summary, schema)).toEqual([])
     expect(summary).toMatchObject({address: url, model: 'neumf', variant: 'base', modelVersion: 1, interrupted: false})
     await expect(fetch(`${url}/healthz`)).rejects.toThrow()
-  }, 30_000)
+  }, 90_000)
 
   it('names the known variants when asked for an unknown one (exit 2), and refuses --set outside serve.*', async () => {
     const r = await spawnCli(['serve', runDir, '--variant', 'int4', '--port', '0']).done
@@ -347,7 +347,7 @@ describe('rec serve (the CLI)', () => {
     expect(r.stderr).toContain('known variants: base, int8')
     await expect(createServer(runDir, {set: ['train.epochs=3']})).rejects.toMatchObject({code: 'usage.bad_set', exitCode: 2, message: expect.stringContaining('rec serve can only change serve.*')})
     await expect(createServer(runDir, {model: 'mf'})).rejects.toMatchObject({code: 'serve.unknown_model', hint: 'known models: neumf, sasrec'})
-  })
+  }, 60_000)
 })
 
 describe('rec bench serve', () => {
@@ -379,7 +379,7 @@ describe('rec bench serve', () => {
       expect(row.hitRatio).toBeGreaterThan(0)
     }
     expect(result.totalErrors).toBe(0)
-  }, 60_000)
+  }, 120_000)
 
   it('draws users in proportion to their activity', async () => {
     const {activityPaths} = await import('../../src/serve/bench.js')
