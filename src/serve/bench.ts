@@ -174,7 +174,7 @@ async function drive(url: string, connections: number, seconds: number, paths: s
         connections,
         duration: seconds,
         pipelining: 1,
-        timeout: 10,
+        timeout: 30,
         requests: [{method: 'GET', setupRequest: (req) => ({...req, path: paths[cursor.i++ % paths.length]})}],
       },
       (err, result) => (err ? reject(err) : resolve(result)),
