@@ -1,6 +1,6 @@
 import Fastify, {type FastifyError, type FastifyInstance} from 'fastify'
 
-import type {KnownInteractions, PostedEvent} from './known.js'
+import type {PostedEvent} from './known.js'
 import type {Answer, Recommender} from './recommender.js'
 
 /** what GET /healthz and the startup line say about the served model */
@@ -151,7 +151,7 @@ export function buildApp(args: {recommender: Recommender; info: ServeInfo; onEve
       }))
       recommender.post(events)
       args.onEvents?.()
-      return eventsAnswer(events, known)
+      return eventsAnswer(events)
     },
   )
 
@@ -181,13 +181,12 @@ function withInfo(a: Answer, info: ServeInfo): Answer & {model: string; variant:
   return {...a, model: info.model, variant: info.variant}
 }
 
-function eventsAnswer(events: PostedEvent[], known: KnownInteractions): {accepted: number; unknownUsers: number; unknownItems: number} {
+function eventsAnswer(events: PostedEvent[]): {accepted: number; unknownUsers: number; unknownItems: number} {
   let unknownUsers = 0
   let unknownItems = 0
   for (const e of events) {
     if (e.user < 0) unknownUsers++
     if (e.item < 0) unknownItems++
   }
-  void known
   return {accepted: events.length, unknownUsers, unknownItems}
 }

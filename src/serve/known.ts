@@ -186,6 +186,7 @@ export class KnownInteractions {
       items.set(b.items.subarray(s, e), w)
       times.set(b.times.subarray(s, e), w)
       w += e - s
+      // posted events come after everything the run knows, in posting order (scorers read the order, not the times)
       for (const i of this.posted.get(u) ?? []) {
         items[w] = i
         times[w] = Number.POSITIVE_INFINITY

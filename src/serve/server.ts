@@ -126,7 +126,6 @@ export async function serveUntilStopped(
   if (!options.signal.aborted) await new Promise<void>((resolve) => options.signal.addEventListener('abort', () => resolve(), {once: true}))
   options.log('rec serve: stopping: finishing the requests in flight')
   await server.close()
-  if (process.env.REC_DEBUG) options.log('rec serve: closed')
   const m = server.recommender.metrics
   return {
     address,
