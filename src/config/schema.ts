@@ -267,6 +267,32 @@ export const searchSchema = z
     distill: z.boolean().default(true).describe('also try a distilled half-size student (costs a training) when nothing cheaper met the budget'),
   })
   .describe('budget search (rec search): the best variant under a latency / size budget within a tolerable loss')
+/** `rec serve` / `rec bench serve` (src/serve/): the answer cache, micro-batching and background updates */
+export const serveSchema = z
+  .strictObject({
+    cache: z
+      .strictObject({
+        capacity: nonNegativeInt.default(10000).describe('users whose top-K answer is kept (LRU); 0 turns the cache off'),
+        ttl_ms: nonNegativeInt.default(60000).describe('an answer older than this is computed again (0: no expiry)'),
+      })
+      .default({capacity: 10000, ttl_ms: 60000}),
+    batching: z
+      .strictObject({
+        max_batch: positiveInt.default(32).describe('users scored in one ONNX Runtime call at most; 1 turns micro-batching off'),
+        max_wait_ms: z.number().min(0).max(1000).default(2).describe('how long the first request of a batch waits for others to join it'),
+      })
+      .default({max_batch: 32, max_wait_ms: 2}),
+    max_k: positiveInt.default(100).describe('largest k a request may ask for (a larger one is a 400)'),
+    max_batch_users: positiveInt.default(256).describe('users in one POST /v1/recommend at most'),
+    update: z
+      .strictObject({
+        mode: z.enum(['none', 'incremental']).default('none').describe('incremental: posted events update the model in the background, then it is swapped in atomically'),
+        min_events: positiveInt.default(50).describe('events posted since the last update that start the next one'),
+        epochs: positiveInt.default(1).describe('training epochs over the new events per update'),
+      })
+      .default({mode: 'none', min_events: 50, epochs: 1}),
+  })
+  .describe('serving: rec serve and rec bench serve')
 
 export const configSchema = z
   .strictObject({
@@ -284,6 +310,7 @@ export const configSchema = z
     eval: evalSchema.default(evalSchema.parse({})),
     compress: compressSchema.default(compressSchema.parse({})),
     search: searchSchema.default(searchSchema.parse({})),
+    serve: serveSchema.default(serveSchema.parse({})),
     output: z.strictObject({dir: z.string().default('runs').describe('root of run directories: the default is ./runs of the working directory; a value set in a file is relative to that file')}).default({dir: 'runs'}),
   })
   .describe('a rec experiment')
@@ -302,6 +329,7 @@ export type VariantConfig = z.infer<typeof variantSchema>
 export type DistillConfig = z.infer<typeof distillSchema>
 export type SearchConfig = z.infer<typeof searchSchema>
 export type StudentConfig = z.infer<typeof studentSchema>
+export type ServeConfig = z.infer<typeof serveSchema>
 
 /** a model's label in tables and run directories: its `name`, else its registry name */
 export function modelLabel(m: ModelConfig): string {
