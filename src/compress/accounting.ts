@@ -1,5 +1,6 @@
 import {SASREC_CALIBRATION_MAX_ROWS, SASREC_RANDOM_HISTORIES} from './sasrec-calibrate.js'
 import {layerNames, storedShape} from './tensors.js'
+import {isDotModel} from '../models/itemitem.js'
 import type {CompressedModel, Execution, StoredTensor} from './types.js'
 
 /**
@@ -87,7 +88,9 @@ export function flopsPerPair(c: CompressedModel): number {
   switch (c.kind) {
     case 'pop':
       return 0
-    case 'mf': {
+    case 'mf':
+    case 'itemknn':
+    case 'ease': {
       const s = scoredTable(t.item_emb)
       return s.perPair + (s.perUser + gatherFlops(t.user_emb)) / items
     }
@@ -188,7 +191,7 @@ export function gru4recRequestFlops(c: CompressedModel): number {
 export function int8KernelTensors(c: CompressedModel): string[] {
   const out: string[] = []
   const isInt8 = (n: string) => c.tensors[n]?.kind === 'int8'
-  if (c.kind === 'mf' && isInt8('item_emb')) out.push('item_emb')
+  if (isDotModel(c.kind) && isInt8('item_emb')) out.push('item_emb')
   if (c.kind === 'neumf') {
     if (isInt8('gmf_item')) out.push('gmf_item')
     for (const l of layerNames(c.tensors, 'mlp_')) if (isInt8(`${l}.kernel`)) out.push(`${l}.kernel`)
@@ -214,7 +217,7 @@ export function int8KernelTensors(c: CompressedModel): string[] {
 export function activationTables(c: CompressedModel): Record<string, string> {
   const kernels = new Set(int8KernelTensors(c))
   const pairs: [string, string][] =
-    c.kind === 'mf' ? [['user_emb', 'item_emb']]
+    isDotModel(c.kind) ? [['user_emb', 'item_emb']]
     : c.kind === 'neumf' ? [['gmf_user', 'gmf_item'], ['mlp_user', `${layerNames(c.tensors, 'mlp_')[0]}.kernel`]]
     : c.kind === 'two_tower' ? [['user_emb', `${layerNames(c.tensors, 'user_tower_')[0]}.kernel`]]
     : []

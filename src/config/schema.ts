@@ -84,6 +84,10 @@ export const splitSchema = z
     ratios: z.array(z.number().min(0).max(1)).length(3).default([0.8, 0.1, 0.1]).describe('train / validation / test fractions, summing to 1'),
     scope: z.enum(['global', 'per_user']).default('per_user').describe('random and temporal: cut over all events or within each user'),
     order: z.enum(['latest', 'random']).default('latest').describe('leave_one_out: hold out each user\'s latest events or random ones'),
+    rounding: z
+      .enum(['round', 'floor'])
+      .default('round')
+      .describe('random / temporal per_user: a user\'s validation and test counts are round(n·ratio), or floor(n·ratio) as RecBole\'s split_by_ratio (a part with 0 < n·ratio < 1 still gets one event while train keeps more than one)'),
     row_order: z.boolean().default(false).describe('temporal / leave_one_out on data without timestamps: order events by input row (the protocol line says so) instead of stopping with an error'),
   })
   .superRefine((s, ctx) => {
@@ -141,7 +145,7 @@ export type TrainOverrideConfig = z.infer<typeof trainOverrideSchema>
 
 export const modelSchema = z
   .strictObject({
-    model: z.enum(['pop', 'mf', 'neumf', 'two_tower', 'sasrec', 'gru4rec']).describe('registry name of the model'),
+    model: z.enum(['pop', 'mf', 'neumf', 'two_tower', 'sasrec', 'gru4rec', 'itemknn', 'ease']).describe('registry name of the model'),
     name: safeName.optional().describe(`label in tables and folder under models/ (default: the model name); ${SAFE_NAME_RULE}`),
     factors: positiveInt.default(64).describe('embedding size (neumf: GMF embedding size; gru4rec: item embedding size)'),
     loss: z
@@ -156,6 +160,9 @@ export const modelSchema = z
     inner: positiveInt.optional().describe('sasrec: feed-forward width (default 256)'),
     dropout: z.number().min(0).lt(1).optional().describe('sasrec: dropout of embeddings, attention and residual branches (default 0.5); gru4rec: embedding dropout (default 0.3)'),
     max_len: positiveInt.optional().describe('sasrec / gru4rec: the last max_len items of a history, left-padded (default 50)'),
+    k: positiveInt.optional().describe('itemknn: neighbours kept per item (default 100, RecBole\'s)'),
+    shrink: z.number().nonnegative().optional().describe('itemknn: added to the cosine\'s denominator (default 0, RecBole\'s)'),
+    lambda: z.number().positive().optional().describe('ease: L2 weight λ of the closed form (XᵀX + λI)⁻¹ (default 250, RecBole\'s reg_weight)'),
     train: trainOverrideSchema.optional().describe('per-model overrides of the train section'),
   })
   .describe('one model to train')

@@ -97,8 +97,7 @@ export function splitInteractions(inter: Interactions, cfg: SplitConfig, seed: n
       const mine = rows.subarray(s, e)
       if (cfg.method === 'random') shuffleRng.shuffle(mine)
       else sortRowsByTime(mine, inter.timestamp)
-      let nTest = Math.round(m * rTest)
-      let nValid = Math.round(m * rValid)
+      let [nValid, nTest] = cfg.rounding === 'floor' ? floorCounts(m, rValid, rTest) : [Math.round(m * rValid), Math.round(m * rTest)]
       // train keeps at least one row: shrink valid first, then test
       let over = nTest + nValid - (m - 1)
       if (over > 0) {
@@ -154,6 +153,25 @@ export function splitInteractions(inter: Interactions, cfg: SplitConfig, seed: n
       order,
     },
   }
+}
+
+/**
+ * RecBole's `_calcu_split_ids` for one user's n events: validation and test get floor(n·r) each,
+ * then (test first, then validation) a part with 0 < n·r < 1 takes one event from train as long as
+ * train has more than one. Returns [valid, test].
+ */
+export function floorCounts(n: number, rValid: number, rTest: number): [number, number] {
+  const cnt = [0, Math.floor(rValid * n), Math.floor(rTest * n)]
+  cnt[0] = n - cnt[1] - cnt[2]
+  const ratios = [0, rValid, rTest]
+  for (const p of [2, 1]) {
+    if (cnt[0] <= 1) break
+    if (ratios[p] * n > 0 && ratios[p] * n < 1) {
+      cnt[p]++
+      cnt[0]--
+    }
+  }
+  return [cnt[1], cnt[2]]
 }
 
 /**

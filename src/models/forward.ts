@@ -50,7 +50,9 @@ export function pairScores(kind: ModelKind, T: TensorMap, users: Tensor1D, items
     case 'pop': {
       return tf.gather(T.item_pop, items) as Tensor1D
     }
-    case 'mf': {
+    case 'mf':
+    case 'itemknn':
+    case 'ease': {
       const u = gather2(T.user_emb, users, collect, 'users')
       const i = gather2(T.item_emb, items, collect, 'items')
       return tf.sum(tf.mul(u, i), 1)

@@ -33,7 +33,7 @@ export interface ModelJson {
 export const MODEL_JSON = 'model.json'
 export const WEIGHTS_BIN = 'weights.bin'
 export const IDMAP_JSON = 'idmap.json'
-const KINDS: readonly string[] = ['pop', 'mf', 'neumf', 'two_tower', 'sasrec', 'gru4rec']
+const KINDS: readonly string[] = ['pop', 'mf', 'neumf', 'two_tower', 'sasrec', 'gru4rec', 'itemknn', 'ease']
 
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1)
 
@@ -213,6 +213,8 @@ export function flopsBreakdown(weights: ModelWeights): {perPair: number; perUser
     case 'pop':
       return {perPair: 0, perUser: 0, perItem: 0}
     case 'mf':
+    case 'itemknn':
+    case 'ease':
       return {perPair: 2 * t.user_emb.shape[1], perUser: 0, perItem: 0}
     case 'two_tower': {
       const nu = countLayers(Object.keys(t), 'user_tower')

@@ -9,6 +9,7 @@ import {DEFAULT_MAX_LEN} from '../data/sequences.js'
 import {DEFAULT_GRU4REC, initGru4rec} from './gru4rec.js'
 import {initSasrec, type SasrecConfig, sasrecShapes} from './sasrec.js'
 import {fromGru4recWeights} from './sequential.js'
+import {fitEase, fitItemKnn} from './itemitem.js'
 import type {ModelKind, ModelWeights, Tensor32} from './types.js'
 
 export type Loss = 'bpr' | 'bce' | 'ce'
@@ -257,8 +258,50 @@ const gru4rec: ModelSpec = {
   },
 }
 
+/** RecBole's ItemKNN defaults (recbole/properties/model/ItemKNN.yaml): k 100, shrink 0 */
+export const DEFAULT_ITEMKNN = {k: 100, shrink: 0}
+/** RecBole's EASE default (recbole/properties/model/EASE.yaml): reg_weight 250 */
+export const DEFAULT_EASE_LAMBDA = 250
+
+/** the shapes of an item-item model: the interaction rows [U, I] and the item-item matrix [I, I] (src/models/itemitem.ts) */
+const itemItemShapes = (dims: ModelDims) => ({user_emb: [dims.numUsers, dims.numItems], item_emb: [dims.numItems, dims.numItems]})
+
+/** the training interactions a closed-form model is fitted on (trainModel passes split.train) */
+function needTrain(name: string, train: Interactions | undefined): Interactions {
+  if (!train) throw new Error(`${name} is fitted in closed form from the training interactions; init was called without them`)
+  return train
+}
+
+const itemknn: ModelSpec = {
+  name: 'itemknn',
+  description: 'ItemKNN as RecBole: item-item cosine over the training matrix, k nearest neighbours per item (default 100), shrink; fitted, not trained',
+  trainable: false,
+  losses: [],
+  needsNegatives: false,
+  probabilities: false,
+  sequential: false,
+  shapes: (_cfg, dims) => itemItemShapes(dims),
+  init(cfg, dims, _rng, train) {
+    return fitItemKnn(needTrain('itemknn', train), dims, {k: cfg.k ?? DEFAULT_ITEMKNN.k, shrink: cfg.shrink ?? DEFAULT_ITEMKNN.shrink})
+  },
+}
+
+const ease: ModelSpec = {
+  name: 'ease',
+  description: 'EASE (Steck 2019): closed-form item-item weights B = I − P·diagMat(1/diag(P)), P = (XᵀX + λI)⁻¹ (λ default 250); fitted, not trained',
+  trainable: false,
+  losses: [],
+  needsNegatives: false,
+  probabilities: false,
+  sequential: false,
+  shapes: (_cfg, dims) => itemItemShapes(dims),
+  init(cfg, dims, _rng, train) {
+    return fitEase(needTrain('ease', train), dims, cfg.lambda ?? DEFAULT_EASE_LAMBDA)
+  },
+}
+
 /** every model `rec` can train, by registry name */
-export const modelRegistry: Readonly<Record<ModelKind, ModelSpec>> = {pop, mf, neumf, two_tower: twoTower, sasrec, gru4rec}
+export const modelRegistry: Readonly<Record<ModelKind, ModelSpec>> = {pop, mf, neumf, two_tower: twoTower, sasrec, gru4rec, itemknn, ease}
 export const knownModels = Object.keys(modelRegistry) as ModelKind[]
 
 /** the spec of a model name; unknown names fail with the list of known ones (config error, exit 2) */

@@ -2,6 +2,7 @@ import {tf} from '../backend/index.js'
 import {countLayers, dense, pairScores, type TensorMap} from './forward.js'
 import type {ModelWeights, Scorer} from './types.js'
 import {modelRegistry} from './registry.js'
+import {isDotModel} from './itemitem.js'
 import {createSequenceScoring, historyRows, isSequential} from './sequential.js'
 import type {Sequences} from '../data/sequences.js'
 
@@ -58,7 +59,7 @@ export function createTfjsScorer(weights: ModelWeights, options: TfjsScorerOptio
     block = (users, out, offset) => {
       for (let b = 0; b < users.shape[0]; b++) out.set(pop, offset + b * numItems)
     }
-  } else if (kind === 'mf' || kind === 'two_tower') {
+  } else if (isDotModel(kind) || kind === 'two_tower') {
     const tower = kind === 'two_tower'
     const nu = tower ? countLayers(T, 'user_tower') : 0
     // [k, numItems]: stored transposed so that the per-request matMul needs no transpose

@@ -269,6 +269,8 @@ class Exporter {
         break
       }
       case 'mf':
+      case 'itemknn': // the item-item models are stored as mf with d = numItems (src/models/itemitem.ts)
+      case 'ease':
         scores = this.scoreAgainst(this.userInput('user_emb', users, 'item_emb'), 'item_emb')
         break
       case 'two_tower': {
