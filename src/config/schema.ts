@@ -48,7 +48,7 @@ export const synthSchema = z
 
 export const dataSchema = z
   .strictObject({
-    format: z.enum(['synth', 'ml-100k', 'ml-1m', 'delimited']).default('synth').describe('reader to use'),
+    format: z.enum(['synth', 'ml-100k', 'ml-1m', 'delimited', 'recbole']).default('synth').describe('reader to use (recbole: a RecBole atomic .inter file, typed header, fields user_id, item_id, rating, timestamp)'),
     path: z.string().optional().describe('input file (relative to the config file that sets it); not used by synth'),
     delimiter: z.string().min(1).optional().describe('field delimiter for delimited files (default ","); "\\t" for tab'),
     header: z.boolean().default(false).describe('first line holds column names (delimited)'),
@@ -80,7 +80,14 @@ export const preprocessSchema = z
 
 export const splitSchema = z
   .strictObject({
-    method: z.enum(['random', 'temporal', 'leave_one_out']).default('random').describe('random by ratio, temporal (later events to test), or leave-one-out'),
+    method: z.enum(['random', 'temporal', 'leave_one_out', 'files']).default('random').describe('random by ratio, temporal (later events to test), leave-one-out, or files: a split given as files (train, valid, test)'),
+    train: z.string().optional().describe('method files: the training interactions, read with the data section\'s format (relative to the config file that sets it)'),
+    valid: z.string().optional().describe('method files: the validation interactions (optional: without it, no validation part)'),
+    test: z.string().optional().describe('method files: the test interactions'),
+    validation: z
+      .enum(['one', 'none'])
+      .default('one')
+      .describe('leave_one_out: hold out one event per user for validation (the one before the test event), or none (all but the test event train; no early stopping)'),
     ratios: z.array(z.number().min(0).max(1)).length(3).default([0.8, 0.1, 0.1]).describe('train / validation / test fractions, summing to 1'),
     scope: z.enum(['global', 'per_user']).default('per_user').describe('random and temporal: cut over all events or within each user'),
     order: z.enum(['latest', 'random']).default('latest').describe('leave_one_out: hold out each user\'s latest events or random ones'),
@@ -96,6 +103,8 @@ export const splitSchema = z
       ctx.addIssue({code: 'custom', path: ['ratios'], message: `split ratios must sum to 1 (they sum to ${Number(sum.toFixed(6))})`})
     }
     if (s.ratios[0] <= 0) ctx.addIssue({code: 'custom', path: ['ratios', 0], message: 'the train fraction must be > 0'})
+    if (s.method === 'files') for (const key of ['train', 'test'] as const) if (!s[key]) ctx.addIssue({code: 'custom', path: [key], message: `split.method files needs split.${key} (a file of the ${key} interactions)`})
+    if (s.method !== 'files') for (const key of ['train', 'valid', 'test'] as const) if (s[key]) ctx.addIssue({code: 'custom', path: [key], message: `split.${key} is only read with split.method files`})
   })
   .describe('train / validation / test split')
 
@@ -176,6 +185,10 @@ export const latencySchema = z.strictObject({
 export const evalSchema = z
   .strictObject({
     mode: z.enum(['full', 'sampled']).default('full').describe('full ranking over all items, or 1 positive + N sampled negatives'),
+    negatives_file: z
+      .string()
+      .optional()
+      .describe('sampled mode: fixed test negatives in the NCF format, one line per test positive: (user,item) then its negatives, tab-separated, original ids (e.g. ml-1m.test.negative); replaces sampling, so published sampled numbers are reproduced exactly'),
     negatives: positiveInt.default(99).describe('sampled mode: distinct negatives per positive (99: the NCF protocol; 100: the SASRec paper\'s); every evaluated user must have that many items left'),
     also_sampled: positiveInt
       .optional()
