@@ -1,5 +1,6 @@
 import {SASREC_CALIBRATION_MAX_ROWS, SASREC_RANDOM_HISTORIES} from './sasrec-calibrate.js'
-import {layerNames, storedShape} from './tensors.js'
+import {layerNames, storedShape, toFloatWeights} from './tensors.js'
+import {flopsBreakdown} from '../models/io.js'
 import {isDotModel} from '../models/itemitem.js'
 import type {CompressedModel, Execution, StoredTensor} from './types.js'
 
@@ -122,6 +123,10 @@ export function flopsPerPair(c: CompressedModel): number {
       const s = scoredTable(t.item_emb)
       return s.perPair + (sasrecRequestFlops(c) + s.perUser) / items
     }
+    case 'gmf':
+    case 'mlp':
+      // float32 only (not compressed yet): the model's own count
+      return flopsBreakdown(toFloatWeights(c)).perPair
     case 'gru4rec': {
       const s = scoredTable(t.item_emb)
       return s.perPair + (gru4recRequestFlops(c) + s.perUser) / items

@@ -2,6 +2,7 @@ import {expandVariants, validateVariants} from '../compress/registry.js'
 import {isRecError} from '../errors.js'
 import {parseMetricName} from '../eval/metrics.js'
 import {checkModel, getModelSpec, type ModelDims} from '../models/registry.js'
+import {initFromProblems} from '../models/ncf.js'
 import {modelLabel, modelTrainConfig, type RecConfig} from './schema.js'
 
 /**
@@ -34,6 +35,7 @@ export function experimentProblems(cfg: RecConfig, locate: Locate): ConfigProble
     ...duplicateModels(cfg, locate),
     ...splitProblems(cfg),
     ...noValidationProblems(cfg),
+    ...cfg.models.flatMap((_, i) => initFromProblems(cfg.models, i).map((p) => ({path: ['models', i, ...(p.key === 'model' ? ['init_from'] : ['init_from', p.key])], message: p.message}))),
     ...columnProblems(cfg),
     ...gateProblems(cfg),
     ...modelProblems(cfg),

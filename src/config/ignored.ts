@@ -17,7 +17,8 @@ export function ignoredOptions(cfg: RecConfig): Record<string, string> {
       if (m.train) at('train', `${m.model} is fitted from counts, not trained`)
     }
     if (!spec.losses.includes(m.loss)) at('loss', spec.losses.length === 0 ? `${m.model} has no loss` : `${m.model} always trains with ${spec.losses.join(' or ')}`)
-    if (m.model !== 'neumf') at('mlp_layers', 'only neumf uses mlp_layers')
+    if (m.model !== 'neumf' && m.model !== 'mlp') at('mlp_layers', 'only neumf uses mlp_layers')
+    if (m.model === 'mlp') at('factors', 'mlp sizes its embeddings from mlp_layers[0] / 2')
     if (m.model !== 'two_tower') at('tower_layers', 'only two_tower uses tower_layers')
     const set = m as Record<string, unknown>
     if (m.model !== 'itemknn') for (const key of ['k', 'shrink']) if (set[key] !== undefined) at(key, `only itemknn uses ${key}`)

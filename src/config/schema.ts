@@ -154,7 +154,7 @@ export type TrainOverrideConfig = z.infer<typeof trainOverrideSchema>
 
 export const modelSchema = z
   .strictObject({
-    model: z.enum(['pop', 'mf', 'neumf', 'two_tower', 'sasrec', 'gru4rec', 'itemknn', 'ease']).describe('registry name of the model'),
+    model: z.enum(['pop', 'mf', 'neumf', 'two_tower', 'sasrec', 'gru4rec', 'itemknn', 'ease', 'gmf', 'mlp']).describe('registry name of the model'),
     name: safeName.optional().describe(`label in tables and folder under models/ (default: the model name); ${SAFE_NAME_RULE}`),
     factors: positiveInt.default(64).describe('embedding size (neumf: GMF embedding size; gru4rec: item embedding size)'),
     loss: z
@@ -172,6 +172,14 @@ export const modelSchema = z
     k: positiveInt.optional().describe('itemknn: neighbours kept per item (default 100, RecBole\'s)'),
     shrink: z.number().nonnegative().optional().describe('itemknn: added to the cosine\'s denominator (default 0, RecBole\'s)'),
     lambda: z.number().positive().optional().describe('ease: L2 weight λ of the closed form (XᵀX + λI)⁻¹ (default 250, RecBole\'s reg_weight)'),
+    init_from: z
+      .strictObject({
+        gmf: z.string().describe('label of a gmf model earlier in models[] (same factors)'),
+        mlp: z.string().describe('label of an mlp model earlier in models[] (same mlp_layers)'),
+        alpha: z.number().min(0).max(1).default(0.5).describe('weight of the GMF output layer; 1 − alpha weighs the MLP\'s (the NCF paper: 0.5)'),
+      })
+      .optional()
+      .describe('neumf: start from trained gmf and mlp models of this experiment (the NCF paper\'s pre-training): their embeddings and MLP layers, output layer [α·h_gmf ; (1 − α)·h_mlp], bias α·b_gmf + (1 − α)·b_mlp'),
     train: trainOverrideSchema.optional().describe('per-model overrides of the train section'),
   })
   .describe('one model to train')

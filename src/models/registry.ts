@@ -300,8 +300,58 @@ const ease: ModelSpec = {
   },
 }
 
+/** NeuMF's two towers alone (He et al. 2017): each with its own sigmoid output layer, BCE with sampled negatives */
+const gmf: ModelSpec = {
+  name: 'gmf',
+  description: 'GMF (He et al. 2017): element-wise product of user and item embeddings, learned output layer, sigmoid; BCE with sampled negatives',
+  trainable: true,
+  losses: ['bce'],
+  needsNegatives: true,
+  probabilities: true,
+  sequential: false,
+  shapes: (cfg, dims) => ({gmf_user: [dims.numUsers, cfg.factors], gmf_item: [dims.numItems, cfg.factors], 'out.kernel': [cfg.factors, 1], 'out.bias': [1]}),
+  init(cfg, dims, rng) {
+    const f = cfg.factors
+    // as neumf's GMF tower (same forks): embeddings N(0, 0.01²), output Glorot uniform
+    return {
+      kind: 'gmf',
+      ...dims,
+      params: {factors: f, loss: 'bce'},
+      tensors: {gmf_user: normal(rng.fork(1), [dims.numUsers, f], 0.01), gmf_item: normal(rng.fork(2), [dims.numItems, f], 0.01), 'out.kernel': glorot(rng.fork(6), f, 1), 'out.bias': zeros(1)},
+    }
+  },
+}
+
+const mlpModel: ModelSpec = {
+  name: 'mlp',
+  description: 'MLP (He et al. 2017): NeuMF\'s MLP tower alone over concatenated user and item embeddings, sigmoid output; BCE with sampled negatives',
+  trainable: true,
+  losses: ['bce'],
+  needsNegatives: true,
+  probabilities: true,
+  sequential: false,
+  check(cfg) {
+    if (cfg.mlp_layers[0] % 2 !== 0) throw configError('model.mlp_layers', `mlp mlp_layers[0] must be even (it is 2 × the MLP embedding size); got ${cfg.mlp_layers[0]}`)
+  },
+  shapes(cfg, dims) {
+    const layers = cfg.mlp_layers
+    const e = Math.floor(layers[0] / 2)
+    const last = layers.length > 1 ? layers.at(-1)! : layers[0]
+    return {mlp_user: [dims.numUsers, e], mlp_item: [dims.numItems, e], ...denseShapes('mlp', layers[0], layers.slice(1)), 'out.kernel': [last, 1], 'out.bias': [1]}
+  },
+  init(cfg, dims, rng) {
+    const layers = cfg.mlp_layers
+    const e = layers[0] / 2
+    const tensors: Record<string, Tensor32> = {mlp_user: normal(rng.fork(3), [dims.numUsers, e], 0.01), mlp_item: normal(rng.fork(4), [dims.numItems, e], 0.01)}
+    const last = denseStack(tensors, rng.fork(5), 'mlp', layers[0], layers.slice(1))
+    tensors['out.kernel'] = glorot(rng.fork(6), last, 1)
+    tensors['out.bias'] = zeros(1)
+    return {kind: 'mlp', ...dims, params: {mlp_layers: [...layers], loss: 'bce'}, tensors}
+  },
+}
+
 /** every model `rec` can train, by registry name */
-export const modelRegistry: Readonly<Record<ModelKind, ModelSpec>> = {pop, mf, neumf, two_tower: twoTower, sasrec, gru4rec, itemknn, ease}
+export const modelRegistry: Readonly<Record<ModelKind, ModelSpec>> = {pop, mf, neumf, two_tower: twoTower, sasrec, gru4rec, itemknn, ease, gmf, mlp: mlpModel}
 export const knownModels = Object.keys(modelRegistry) as ModelKind[]
 
 /** the spec of a model name; unknown names fail with the list of known ones (config error, exit 2) */

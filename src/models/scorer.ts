@@ -140,6 +140,22 @@ export function createTfjsScorer(weights: ModelWeights, options: TfjsScorerOptio
         }
       }
     }
+  } else if (kind === 'gmf' || kind === 'mlp') {
+    // NeuMF's towers alone: every (user, item) pair through the forward pass, users in chunks of ⌊maxPairs / numItems⌋
+    const allItems = keep(tf.range(0, numItems, 1, 'int32') as Tensor1D)
+    const usersPerChunk = Math.max(1, Math.floor(maxPairs / numItems))
+    block = (users, out, offset) => {
+      const B = users.shape[0]
+      for (let u0 = 0; u0 < B; u0 += usersPerChunk) {
+        const ub = Math.min(usersPerChunk, B - u0)
+        const s = tf.tidy(() => {
+          const uids = tf.reshape(tf.tile(tf.reshape(tf.slice(users, [u0], [ub]), [ub, 1]), [1, numItems]), [-1]) as Tensor1D
+          return tf.sigmoid(pairScores(kind, T, uids, tf.tile(allItems, [ub])))
+        })
+        out.set(s.dataSync() as Float32Array, offset + u0 * numItems)
+        s.dispose()
+      }
+    }
   } else {
     for (const t of resident) t.dispose()
     throw new Error(`createTfjsScorer: unknown model kind ${String(kind)}`)

@@ -10,6 +10,7 @@ import {parseSetArgs, resolveConfigFromObject} from '../config/load.js'
 import {evalSchema, modelLabel, modelTrainConfig, type EvalConfig, type ModelConfig, type RecConfig, type TrainConfig} from '../config/schema.js'
 import {datasetFingerprint, fingerprintedDataConfig} from '../data/fingerprint.js'
 import {preprocess} from '../data/preprocess.js'
+import {initFromPretrained} from '../models/ncf.js'
 import {dataInputSha256, readAndSplit} from '../data/files-split.js'
 import {splitInteractions, type SplitOrder} from '../data/split.js'
 import {datasetStats} from '../data/stats.js'
@@ -333,7 +334,8 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
   for (const m of cfg.models) {
     const label = modelLabel(m)
     if (options.signal?.aborted) return stopped(`train ${label}`, 'data')
-    const key = trainKey(cfg, m, dKey, backend.name)
+    // a neumf initialised from trained gmf / mlp models (init_from) depends on their training too
+    const key = m.init_from ? hash('train-init', trainKey(cfg, m, dKey, backend.name), keys.train[m.init_from.gmf], keys.train[m.init_from.mlp], m.init_from.alpha) : trainKey(cfg, m, dKey, backend.name)
     keys.train[label] = key
     const name = `train:${label}`
     const dir = join(runDir, 'models', label, 'base')
@@ -374,7 +376,8 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
         }
       : undefined
     const t = clock()
-    const r = await trainModel({model: m, train, negatives: cfg.negatives, split, seed: cfg.seed, progress, validate, signal: options.signal, checkpoint: {dir: ckptDir, resume}})
+    const init = initFromPretrained(m, (from) => loadModel(join(runDir, 'models', from, 'base')).weights)
+    const r = await trainModel({model: m, train, negatives: cfg.negatives, split, seed: cfg.seed, progress, validate, signal: options.signal, checkpoint: {dir: ckptDir, resume}, init})
     if (r.interrupted) {
       progress.warn(interruptedMessage(`train ${label}`, ckptDir))
       timings.trainSeconds = elapsed()
