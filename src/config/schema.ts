@@ -156,12 +156,12 @@ export const modelSchema = z
   .strictObject({
     model: z.enum(['pop', 'mf', 'neumf', 'two_tower', 'sasrec', 'gru4rec', 'itemknn', 'ease', 'gmf', 'mlp']).describe('registry name of the model'),
     name: safeName.optional().describe(`label in tables and folder under models/ (default: the model name); ${SAFE_NAME_RULE}`),
-    factors: positiveInt.default(64).describe('embedding size (neumf: GMF embedding size; gru4rec: item embedding size)'),
+    factors: positiveInt.default(64).describe('embedding size (neumf, gmf: GMF embedding size; gru4rec: item embedding size; not read by mlp, itemknn, ease)'),
     loss: z
       .enum(['bpr', 'bce', 'ce'])
       .default('bpr')
-      .describe('mf / two_tower: pairwise BPR or pointwise binary cross-entropy; neumf always bce; sasrec: ce (softmax over all items) or bce (one sampled negative per position), default ce; gru4rec always ce'),
-    mlp_layers: z.array(positiveInt).min(1).default([64, 32, 16]).describe('neumf: MLP tower widths (first = 2 × MLP embedding size)'),
+      .describe('mf / two_tower: pairwise BPR or pointwise binary cross-entropy; neumf, gmf, mlp always bce; sasrec: ce (softmax over all items) or bce (one sampled negative per position), default ce; gru4rec always ce'),
+    mlp_layers: z.array(positiveInt).min(1).default([64, 32, 16]).describe('neumf, mlp: MLP tower widths (first = 2 × MLP embedding size)'),
     tower_layers: z.array(positiveInt).min(1).default([64, 32]).describe('two_tower: widths of each tower\'s MLP (last = output size)'),
     hidden: positiveInt.optional().describe('sasrec / gru4rec: hidden width (default 64; sasrec: divisible by heads)'),
     layers: positiveInt.optional().describe('sasrec: transformer blocks (default 2); gru4rec: GRU layers (default 1)'),
