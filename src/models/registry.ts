@@ -129,6 +129,12 @@ const mf: ModelSpec = {
   },
 }
 
+/** the MLP tower's input is [user embedding, item embedding]: mlp_layers[0] is twice the embedding size */
+function checkMlpInput(name: string, cfg: ModelConfig): void {
+  const first = cfg.mlp_layers[0]
+  if (first % 2 !== 0) throw configError('model.mlp_layers', `${name} mlp_layers[0] must be even (it is 2 × the MLP embedding size); got ${first}`)
+}
+
 const neumf: ModelSpec = {
   name: 'neumf',
   description: 'NeuMF (He et al. 2017): GMF + MLP towers, sigmoid output, BCE with sampled negatives',
@@ -137,10 +143,7 @@ const neumf: ModelSpec = {
   needsNegatives: true,
   probabilities: true,
   sequential: false,
-  check(cfg) {
-    const first = cfg.mlp_layers[0]
-    if (first % 2 !== 0) throw configError('model.mlp_layers', `neumf mlp_layers[0] must be even (it is 2 × the MLP embedding size); got ${first}`)
-  },
+  check: (cfg) => checkMlpInput('neumf', cfg),
   shapes(cfg, dims) {
     const f = cfg.factors
     const layers = cfg.mlp_layers
@@ -272,33 +275,32 @@ function needTrain(name: string, train: Interactions | undefined): Interactions 
   return train
 }
 
-const itemknn: ModelSpec = {
-  name: 'itemknn',
-  description: 'ItemKNN as RecBole: item-item cosine over the training matrix, k nearest neighbours per item (default 100), shrink; fitted, not trained',
-  trainable: false,
-  losses: [],
-  needsNegatives: false,
-  probabilities: false,
-  sequential: false,
-  shapes: (_cfg, dims) => itemItemShapes(dims),
-  init(cfg, dims, _rng, train) {
-    return fitItemKnn(needTrain('itemknn', train), dims, {k: cfg.k ?? DEFAULT_ITEMKNN.k, shrink: cfg.shrink ?? DEFAULT_ITEMKNN.shrink})
-  },
+/** a model fitted in closed form from the training interactions and stored as interaction rows × item-item matrix */
+function itemItemSpec(name: 'itemknn' | 'ease', description: string, fit: (cfg: ModelConfig, train: Interactions, dims: ModelDims) => ModelWeights): ModelSpec {
+  return {
+    name,
+    description,
+    trainable: false,
+    losses: [],
+    needsNegatives: false,
+    probabilities: false,
+    sequential: false,
+    shapes: (_cfg, dims) => itemItemShapes(dims),
+    init: (cfg, dims, _rng, train) => fit(cfg, needTrain(name, train), dims),
+  }
 }
 
-const ease: ModelSpec = {
-  name: 'ease',
-  description: 'EASE (Steck 2019): closed-form item-item weights B = I − P·diagMat(1/diag(P)), P = (XᵀX + λI)⁻¹ (λ default 250); fitted, not trained',
-  trainable: false,
-  losses: [],
-  needsNegatives: false,
-  probabilities: false,
-  sequential: false,
-  shapes: (_cfg, dims) => itemItemShapes(dims),
-  init(cfg, dims, _rng, train) {
-    return fitEase(needTrain('ease', train), dims, cfg.lambda ?? DEFAULT_EASE_LAMBDA)
-  },
-}
+const itemknn = itemItemSpec(
+  'itemknn',
+  'ItemKNN as RecBole: item-item cosine over the training matrix, k nearest neighbours per item (default 100), shrink; fitted, not trained',
+  (cfg, train, dims) => fitItemKnn(train, dims, {k: cfg.k ?? DEFAULT_ITEMKNN.k, shrink: cfg.shrink ?? DEFAULT_ITEMKNN.shrink}),
+)
+
+const ease = itemItemSpec(
+  'ease',
+  'EASE (Steck 2019): closed-form item-item weights B = I − P·diagMat(1/diag(P)), P = (XᵀX + λI)⁻¹ (λ default 250); fitted, not trained',
+  (cfg, train, dims) => fitEase(train, dims, cfg.lambda ?? DEFAULT_EASE_LAMBDA),
+)
 
 /** NeuMF's two towers alone (He et al. 2017): each with its own sigmoid output layer, BCE with sampled negatives */
 const gmf: ModelSpec = {
@@ -330,9 +332,7 @@ const mlpModel: ModelSpec = {
   needsNegatives: true,
   probabilities: true,
   sequential: false,
-  check(cfg) {
-    if (cfg.mlp_layers[0] % 2 !== 0) throw configError('model.mlp_layers', `mlp mlp_layers[0] must be even (it is 2 × the MLP embedding size); got ${cfg.mlp_layers[0]}`)
-  },
+  check: (cfg) => checkMlpInput('mlp', cfg),
   shapes(cfg, dims) {
     const layers = cfg.mlp_layers
     const e = Math.floor(layers[0] / 2)

@@ -1,3 +1,4 @@
+import {matmul} from '../compress/tensors.js'
 import {countLayers} from '../models/forward.js'
 import type {ModelWeights, Tensor32} from '../models/types.js'
 import {DataType, GraphBuilder, valueInfo} from './graph.js'
@@ -8,23 +9,6 @@ export const NCF_OPSET = 17
 function rows(t: Tensor32, from: number, to: number): Tensor32 {
   const c = t.shape[1]
   return {shape: [to - from, c], data: t.data.slice(from * c, to * c)}
-}
-
-/** a [m, k] × [k, n] product in float64, rounded to float32 (item-only precomputation at export) */
-function matmul(a: Tensor32, b: Tensor32): Tensor32 {
-  const [m, k] = a.shape
-  const n = b.shape[1]
-  const out = new Float32Array(m * n)
-  const acc = new Float64Array(n)
-  for (let i = 0; i < m; i++) {
-    acc.fill(0)
-    for (let p = 0; p < k; p++) {
-      const x = a.data[i * k + p]
-      if (x !== 0) for (let j = 0; j < n; j++) acc[j] += x * b.data[p * n + j]
-    }
-    out.set(acc, i * n)
-  }
-  return {shape: [m, n], data: out}
 }
 
 /**

@@ -11,6 +11,7 @@ import {readNegativesFile} from '../../src/data/negatives-file.js'
 import {readInteractions} from '../../src/data/read.js'
 import {floorCounts, splitInteractions} from '../../src/data/split.js'
 import type {Interactions} from '../../src/data/types.js'
+import {interactions as inter} from './fixtures.js'
 import {evaluate} from '../../src/eval/evaluate.js'
 import {initWeights} from '../../src/models/registry.js'
 import {createTfjsScorer} from '../../src/models/scorer.js'
@@ -18,19 +19,6 @@ import {isRecError} from '../../src/errors.js'
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'rec-h13b-'))
 
-function inter(rows: [number, number, number][], numUsers: number, numItems: number): Interactions {
-  return {
-    user: Int32Array.from(rows, (r) => r[0]),
-    item: Int32Array.from(rows, (r) => r[1]),
-    rating: new Float32Array(rows.length).fill(1),
-    timestamp: Float64Array.from(rows, (r) => r[2]),
-    length: rows.length,
-    numUsers,
-    numItems,
-    userIds: Array.from({length: numUsers}, (_, u) => `u${u}`),
-    itemIds: Array.from({length: numItems}, (_, i) => `i${i}`),
-  }
-}
 
 async function thrown(p: Promise<unknown> | (() => unknown)): Promise<any> {
   try {

@@ -6,6 +6,7 @@ import {compressVariant, expandVariants} from '../../src/compress/registry.js'
 import {fromWeights, toFloatWeights} from '../../src/compress/tensors.js'
 import {configSchema, variantSchema} from '../../src/config/schema.js'
 import type {Interactions} from '../../src/data/types.js'
+import {interactions as inter} from './fixtures.js'
 import {checkCatalogue, fitEase, fitItemKnn, invertSpd, invertSpdBlocked, MAX_ITEMS_EASE} from '../../src/models/itemitem.js'
 import {initWeights} from '../../src/models/registry.js'
 import {createTfjsScorer} from '../../src/models/scorer.js'
@@ -14,19 +15,6 @@ import {exportOnnx} from '../../src/onnx/export.js'
 import {compareWithReference, createOnnxScorer} from '../../src/onnx/scorer.js'
 import {Rng} from '../../src/rng.js'
 
-function inter(pairs: [number, number][], numUsers: number, numItems: number): Interactions {
-  return {
-    user: Int32Array.from(pairs, (p) => p[0]),
-    item: Int32Array.from(pairs, (p) => p[1]),
-    rating: new Float32Array(pairs.length).fill(1),
-    timestamp: Float64Array.from(pairs, (_, k) => k),
-    length: pairs.length,
-    numUsers,
-    numItems,
-    userIds: Array.from({length: numUsers}, (_, u) => String(u)),
-    itemIds: Array.from({length: numItems}, (_, i) => String(i)),
-  }
-}
 
 /** 30 users × 12 items, 2-7 distinct items each */
 function randomTrain(seed: number, U = 30, I = 12): Interactions {
