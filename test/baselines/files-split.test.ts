@@ -10,8 +10,9 @@ import {evaluate} from '../../src/eval/evaluate.js'
 import {initWeights} from '../../src/models/registry.js'
 import {createTfjsScorer} from '../../src/models/scorer.js'
 import {Rng} from '../../src/rng.js'
-import {parseJson, tempDir} from '../commands/fixtures.js'
+import {loadSchema, parseJson, tempDir} from '../commands/fixtures.js'
 import {runCli} from '../helpers/cli.js'
+import {checkSchema} from '../commands/schema-check.js'
 
 /**
  * A split given as files (split.method files) and fixed negatives in the NCF format
@@ -106,6 +107,7 @@ describe('split given as files + NCF negatives file', () => {
     const ra = parseJson(a.stdout)
     const rb = parseJson(b.stdout)
     expect(rb.protocol.description).toContain('x.test.negative')
+    expect(checkSchema(rb, loadSchema('run-result'))).toEqual([])
     expect(rb.variants.map((v: any) => v.model)).toEqual(['mf', 'itemknn'])
     for (const [k, v] of (rb.variants as any[]).entries()) {
       expect(v.metrics['ndcg@10']).toBeGreaterThan(0)

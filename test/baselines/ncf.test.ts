@@ -16,8 +16,9 @@ import type {ModelWeights, Scorer} from '../../src/models/types.js'
 import {exportOnnx} from '../../src/onnx/export.js'
 import {compareWithReference, createOnnxScorer} from '../../src/onnx/scorer.js'
 import {Rng} from '../../src/rng.js'
-import {findDirs, parseJson, tempDir} from '../commands/fixtures.js'
+import {findDirs, loadSchema, parseJson, tempDir} from '../commands/fixtures.js'
 import {runCli} from '../helpers/cli.js'
+import {checkSchema} from '../commands/schema-check.js'
 
 const dims = {numUsers: 9, numItems: 14}
 const model = (m: Record<string, unknown>): ModelConfig => configSchema.parse({models: [m]}).models[0]
@@ -104,6 +105,7 @@ describe('neumf init_from (the NCF paper\'s pre-training)', () => {
     expect(r.code, r.stderr).toBe(0)
     const res = parseJson(r.stdout)
     expect(res.variants.map((v: any) => v.model)).toEqual(['gmf', 'mlp', 'neumf-pre'])
+    expect(checkSchema(res, loadSchema('run-result'))).toEqual([])
     const base = (label: string) => loadModel(join(res.runDir, 'models', label, 'base')).weights
     const [g, m, n] = [base('gmf'), base('mlp'), base('neumf-pre')]
     expect(Array.from(n.tensors.gmf_user.data)).toEqual(Array.from(g.tensors.gmf_user.data))
