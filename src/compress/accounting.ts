@@ -1,5 +1,7 @@
 import {SASREC_CALIBRATION_MAX_ROWS, SASREC_RANDOM_HISTORIES} from './sasrec-calibrate.js'
-import {layerNames, storedShape} from './tensors.js'
+import {layerNames, storedShape, toFloatWeights} from './tensors.js'
+import {flopsBreakdown} from '../models/io.js'
+import {isDotModel} from '../models/itemitem.js'
 import type {CompressedModel, Execution, StoredTensor} from './types.js'
 
 /**
@@ -87,7 +89,9 @@ export function flopsPerPair(c: CompressedModel): number {
   switch (c.kind) {
     case 'pop':
       return 0
-    case 'mf': {
+    case 'mf':
+    case 'itemknn':
+    case 'ease': {
       const s = scoredTable(t.item_emb)
       return s.perPair + (s.perUser + gatherFlops(t.user_emb)) / items
     }
@@ -119,6 +123,10 @@ export function flopsPerPair(c: CompressedModel): number {
       const s = scoredTable(t.item_emb)
       return s.perPair + (sasrecRequestFlops(c) + s.perUser) / items
     }
+    case 'gmf':
+    case 'mlp':
+      // float32 only (not compressed yet): the model's own count
+      return flopsBreakdown(toFloatWeights(c)).perPair
     case 'gru4rec': {
       const s = scoredTable(t.item_emb)
       return s.perPair + (gru4recRequestFlops(c) + s.perUser) / items
@@ -188,7 +196,7 @@ export function gru4recRequestFlops(c: CompressedModel): number {
 export function int8KernelTensors(c: CompressedModel): string[] {
   const out: string[] = []
   const isInt8 = (n: string) => c.tensors[n]?.kind === 'int8'
-  if (c.kind === 'mf' && isInt8('item_emb')) out.push('item_emb')
+  if (isDotModel(c.kind) && isInt8('item_emb')) out.push('item_emb')
   if (c.kind === 'neumf') {
     if (isInt8('gmf_item')) out.push('gmf_item')
     for (const l of layerNames(c.tensors, 'mlp_')) if (isInt8(`${l}.kernel`)) out.push(`${l}.kernel`)
@@ -214,7 +222,7 @@ export function int8KernelTensors(c: CompressedModel): string[] {
 export function activationTables(c: CompressedModel): Record<string, string> {
   const kernels = new Set(int8KernelTensors(c))
   const pairs: [string, string][] =
-    c.kind === 'mf' ? [['user_emb', 'item_emb']]
+    isDotModel(c.kind) ? [['user_emb', 'item_emb']]
     : c.kind === 'neumf' ? [['gmf_user', 'gmf_item'], ['mlp_user', `${layerNames(c.tensors, 'mlp_')[0]}.kernel`]]
     : c.kind === 'two_tower' ? [['user_emb', `${layerNames(c.tensors, 'user_tower_')[0]}.kernel`]]
     : []

@@ -3,6 +3,7 @@ import {configError} from '../errors.js'
 import type {Tensor32} from '../models/types.js'
 import {pruneSasrecStructured, type PruneContext} from './sasrec-prune.js'
 import {isTarget, layerNames} from './tensors.js'
+import {isDotModel} from '../models/itemitem.js'
 import type {CompressedModel, StoredTensor} from './types.js'
 
 export type PruneParams = NonNullable<VariantConfig['prune']>
@@ -230,7 +231,7 @@ export function pruneStructured(model: CompressedModel, p: PruneOneParams, ctx: 
     }
     if (dims && layerNames(model.tensors, 'user_tower_').length === 0) pruneDims(['user_emb', 'item_emb'], undefined)
     if (units) notes.push('the last tower layer keeps its width (user and item outputs must match)')
-  } else if (model.kind === 'mf') {
+  } else if (isDotModel(model.kind)) {
     if (dims) pruneDims(['user_emb', 'item_emb'], undefined)
   }
   const tensors = {...model.tensors}

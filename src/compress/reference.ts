@@ -141,7 +141,9 @@ export function referenceScores(w: ModelWeights, users: ArrayLike<number>, optio
     case 'pop':
       for (let b = 0; b < B; b++) out.set(t.item_pop.data, b * I)
       return out
-    case 'mf': {
+    case 'mf':
+    case 'itemknn':
+    case 'ease': {
       const d = t.user_emb.shape[1]
       const u = maybeQ('item_emb', gather(t.user_emb, users))
       for (let b = 0; b < B; b++) for (let i = 0; i < I; i++) out[b * I + i] = dot(u, b * d, t.item_emb.data, i * d, d)
@@ -227,6 +229,8 @@ export function calibrateActivations(w: ModelWeights, kernels: Iterable<string>,
     case 'pop':
       return out
     case 'mf':
+    case 'itemknn':
+    case 'ease':
       put('item_emb', t.user_emb.data, 'all')
       return out
     case 'two_tower': {

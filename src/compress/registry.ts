@@ -52,6 +52,7 @@ const names = (m: ModelShape, role: 'embedding' | 'dense') => Object.keys(m.shap
 
 function notOnPop(method: string, m: ModelShape, where: string) {
   if (m.kind === 'pop') throw configError('compress.not_applicable', `${where}: ${method} does not apply to model pop (it has no weights to compress)`)
+  if (m.kind === 'gmf' || m.kind === 'mlp') throw configError('compress.not_applicable', `${where}: ${method} is not implemented for ${m.kind} in rec yet (neumf, which holds both towers, is compressed)`)
   if (m.kind === 'gru4rec') throw configError('compress.not_applicable', `${where}: ${method} is not implemented for gru4rec in rec yet (sasrec, mf, neumf and two_tower are compressed)`)
 }
 

@@ -2,6 +2,7 @@ import {expandVariants, validateVariants} from '../compress/registry.js'
 import {isRecError} from '../errors.js'
 import {parseMetricName} from '../eval/metrics.js'
 import {checkModel, getModelSpec, type ModelDims} from '../models/registry.js'
+import {initFromProblems} from '../models/ncf.js'
 import {modelLabel, modelTrainConfig, type RecConfig} from './schema.js'
 
 /**
@@ -33,6 +34,8 @@ export function experimentProblems(cfg: RecConfig, locate: Locate): ConfigProble
   return [
     ...duplicateModels(cfg, locate),
     ...splitProblems(cfg),
+    ...noValidationProblems(cfg),
+    ...cfg.models.flatMap((_, i) => initFromProblems(cfg.models, i).map((p) => ({path: ['models', i, ...(p.key === 'model' ? ['init_from'] : ['init_from', p.key])], message: p.message}))),
     ...columnProblems(cfg),
     ...gateProblems(cfg),
     ...modelProblems(cfg),
@@ -93,7 +96,7 @@ function duplicateModels(cfg: RecConfig, locate: Locate): ConfigProblem[] {
 
 /** a part the protocol needs must not be empty: random and temporal cut by ratio (leave_one_out always holds one of each) */
 function splitProblems(cfg: RecConfig): ConfigProblem[] {
-  if (cfg.split.method === 'leave_one_out') return []
+  if (cfg.split.method === 'leave_one_out' || cfg.split.method === 'files') return []
   const out: ConfigProblem[] = []
   if (cfg.split.ratios[2] === 0) out.push({path: ['split', 'ratios', 2], message: 'the test fraction is 0: there would be nothing to evaluate'})
   if (cfg.split.ratios[1] === 0) {
@@ -101,6 +104,25 @@ function splitProblems(cfg: RecConfig): ConfigProblem[] {
     if (cfg.eval.threshold === 'validation') users.push('eval.threshold: validation')
     if (users.length > 0) out.push({path: ['split', 'ratios', 1], message: `the validation fraction is 0, but ${users.join(' and ')} validates on it`})
   }
+  return out
+}
+
+/**
+ * Splits without a validation part (leave_one_out with validation: none, files without split.valid):
+ * nothing may validate on it. And eval.negatives_file replaces drawn negatives only in mode sampled.
+ */
+function noValidationProblems(cfg: RecConfig): ConfigProblem[] {
+  const out: ConfigProblem[] = []
+  if (cfg.eval.negatives_file && cfg.eval.mode !== 'sampled') {
+    out.push({path: ['eval', 'negatives_file'], message: 'fixed negatives are read in eval.mode sampled only', hint: 'set eval.mode: sampled, or remove eval.negatives_file'})
+  }
+  const s = cfg.split
+  const none = s.method === 'leave_one_out' && s.validation === 'none' ? (['split', 'validation'] as const) : s.method === 'files' && !s.valid ? (['split', 'valid'] as const) : undefined
+  if (!none) return out
+  const users = cfg.models.filter((m) => modelTrainConfig(cfg, m).early_stopping).map((m) => `early stopping of model ${modelLabel(m)}`)
+  if (cfg.eval.threshold === 'validation') users.push('eval.threshold: validation')
+  const what = s.method === 'files' ? 'no split.valid file is given' : 'validation is none'
+  if (users.length > 0) out.push({path: [...none], message: `${what}, but ${users.join(' and ')} validates on it`, hint: 'set train.early_stopping: null (and a numeric eval.threshold), or keep a validation part'})
   return out
 }
 

@@ -21,6 +21,7 @@ const READS: Record<Format, readonly string[]> = {
   'ml-100k': ['path', 'encoding', 'on_bad_row', 'synth'],
   'ml-1m': ['path', 'encoding', 'on_bad_row', 'synth'],
   delimited: ['path', 'delimiter', 'header', 'columns', 'encoding', 'on_bad_row', 'synth'],
+  recbole: ['path', 'encoding', 'on_bad_row', 'synth'],
 }
 
 const WHY: Record<Format, string> = {
@@ -28,6 +29,7 @@ const WHY: Record<Format, string> = {
   'ml-100k': 'its layout is fixed: user, item, rating, timestamp, tab-separated, no header',
   'ml-1m': 'its layout is fixed: user::item::rating::timestamp, no header',
   delimited: '',
+  recbole: 'its layout is RecBole\'s atomic .inter: tab-separated, a typed header, fields user_id, item_id, rating, timestamp',
 }
 
 /**

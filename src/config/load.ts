@@ -68,6 +68,10 @@ export interface LoadOptions {
 export const PATH_KEYS: readonly (readonly string[])[] = [
   ['data', 'path'],
   ['output', 'dir'],
+  ['split', 'train'],
+  ['split', 'valid'],
+  ['split', 'test'],
+  ['eval', 'negatives_file'],
 ]
 
 const FORMATS: readonly string[] = dataSchema.shape.format.unwrap().options
@@ -382,6 +386,17 @@ function checkDataFile(merged: Record<string, unknown>, origins: Origins, proble
   const data = isPlainObject(merged.data) ? merged.data : {}
   const format = data.format ?? 'synth'
   if (typeof format !== 'string' || !FORMATS.includes(format) || format === 'synth') return
+  const split = isPlainObject(merged.split) ? merged.split : {}
+  if (split.method === 'files') {
+    // the split files are the data (data.path is not read): each one must exist
+    for (const key of ['train', 'valid', 'test']) {
+      const p = split[key]
+      if (typeof p === 'string' && !existsSync(p)) {
+        problems.push({path: `split.${key}`, message: `file not found: ${clip(p, 200)}`, origin: originAt(origins, ['split', key]), atKey: true, hint: 'relative paths are resolved against the folder of the config file that sets them'})
+      }
+    }
+    return
+  }
   const hint =
     format === 'ml-100k' || format === 'ml-1m'
       ? `MovieLens is not shipped with rec: \`rec data download ${format}\` fetches it, or point data.path at your copy`

@@ -48,7 +48,7 @@ export const synthSchema = z
 
 export const dataSchema = z
   .strictObject({
-    format: z.enum(['synth', 'ml-100k', 'ml-1m', 'delimited']).default('synth').describe('reader to use'),
+    format: z.enum(['synth', 'ml-100k', 'ml-1m', 'delimited', 'recbole']).default('synth').describe('reader to use (recbole: a RecBole atomic .inter file, typed header, fields user_id, item_id, rating, timestamp)'),
     path: z.string().optional().describe('input file (relative to the config file that sets it); not used by synth'),
     delimiter: z.string().min(1).optional().describe('field delimiter for delimited files (default ","); "\\t" for tab'),
     header: z.boolean().default(false).describe('first line holds column names (delimited)'),
@@ -80,10 +80,21 @@ export const preprocessSchema = z
 
 export const splitSchema = z
   .strictObject({
-    method: z.enum(['random', 'temporal', 'leave_one_out']).default('random').describe('random by ratio, temporal (later events to test), or leave-one-out'),
+    method: z.enum(['random', 'temporal', 'leave_one_out', 'files']).default('random').describe('random by ratio, temporal (later events to test), leave-one-out, or files: a split given as files (train, valid, test)'),
+    train: z.string().optional().describe('method files: the training interactions, read with the data section\'s format (relative to the config file that sets it)'),
+    valid: z.string().optional().describe('method files: the validation interactions (optional: without it, no validation part)'),
+    test: z.string().optional().describe('method files: the test interactions'),
+    validation: z
+      .enum(['one', 'none'])
+      .default('one')
+      .describe('leave_one_out: hold out one event per user for validation (the one before the test event), or none (all but the test event train; no early stopping)'),
     ratios: z.array(z.number().min(0).max(1)).length(3).default([0.8, 0.1, 0.1]).describe('train / validation / test fractions, summing to 1'),
     scope: z.enum(['global', 'per_user']).default('per_user').describe('random and temporal: cut over all events or within each user'),
     order: z.enum(['latest', 'random']).default('latest').describe('leave_one_out: hold out each user\'s latest events or random ones'),
+    rounding: z
+      .enum(['round', 'floor'])
+      .default('round')
+      .describe('random / temporal per_user: a user\'s validation and test counts are round(n·ratio), or floor(n·ratio) as RecBole\'s split_by_ratio (a part with 0 < n·ratio < 1 still gets one event while train keeps more than one)'),
     row_order: z.boolean().default(false).describe('temporal / leave_one_out on data without timestamps: order events by input row (the protocol line says so) instead of stopping with an error'),
   })
   .superRefine((s, ctx) => {
@@ -92,6 +103,8 @@ export const splitSchema = z
       ctx.addIssue({code: 'custom', path: ['ratios'], message: `split ratios must sum to 1 (they sum to ${Number(sum.toFixed(6))})`})
     }
     if (s.ratios[0] <= 0) ctx.addIssue({code: 'custom', path: ['ratios', 0], message: 'the train fraction must be > 0'})
+    if (s.method === 'files') for (const key of ['train', 'test'] as const) if (!s[key]) ctx.addIssue({code: 'custom', path: [key], message: `split.method files needs split.${key} (a file of the ${key} interactions)`})
+    if (s.method !== 'files') for (const key of ['train', 'valid', 'test'] as const) if (s[key]) ctx.addIssue({code: 'custom', path: [key], message: `split.${key} is only read with split.method files`})
   })
   .describe('train / validation / test split')
 
@@ -141,14 +154,14 @@ export type TrainOverrideConfig = z.infer<typeof trainOverrideSchema>
 
 export const modelSchema = z
   .strictObject({
-    model: z.enum(['pop', 'mf', 'neumf', 'two_tower', 'sasrec', 'gru4rec']).describe('registry name of the model'),
+    model: z.enum(['pop', 'mf', 'neumf', 'two_tower', 'sasrec', 'gru4rec', 'itemknn', 'ease', 'gmf', 'mlp']).describe('registry name of the model'),
     name: safeName.optional().describe(`label in tables and folder under models/ (default: the model name); ${SAFE_NAME_RULE}`),
-    factors: positiveInt.default(64).describe('embedding size (neumf: GMF embedding size; gru4rec: item embedding size)'),
+    factors: positiveInt.default(64).describe('embedding size (neumf, gmf: GMF embedding size; gru4rec: item embedding size; not read by mlp, itemknn, ease)'),
     loss: z
       .enum(['bpr', 'bce', 'ce'])
       .default('bpr')
-      .describe('mf / two_tower: pairwise BPR or pointwise binary cross-entropy; neumf always bce; sasrec: ce (softmax over all items) or bce (one sampled negative per position), default ce; gru4rec always ce'),
-    mlp_layers: z.array(positiveInt).min(1).default([64, 32, 16]).describe('neumf: MLP tower widths (first = 2 × MLP embedding size)'),
+      .describe('mf / two_tower: pairwise BPR or pointwise binary cross-entropy; neumf, gmf, mlp always bce; sasrec: ce (softmax over all items) or bce (one sampled negative per position), default ce; gru4rec always ce'),
+    mlp_layers: z.array(positiveInt).min(1).default([64, 32, 16]).describe('neumf, mlp: MLP tower widths (first = 2 × MLP embedding size)'),
     tower_layers: z.array(positiveInt).min(1).default([64, 32]).describe('two_tower: widths of each tower\'s MLP (last = output size)'),
     hidden: positiveInt.optional().describe('sasrec / gru4rec: hidden width (default 64; sasrec: divisible by heads)'),
     layers: positiveInt.optional().describe('sasrec: transformer blocks (default 2); gru4rec: GRU layers (default 1)'),
@@ -156,6 +169,17 @@ export const modelSchema = z
     inner: positiveInt.optional().describe('sasrec: feed-forward width (default 256)'),
     dropout: z.number().min(0).lt(1).optional().describe('sasrec: dropout of embeddings, attention and residual branches (default 0.5); gru4rec: embedding dropout (default 0.3)'),
     max_len: positiveInt.optional().describe('sasrec / gru4rec: the last max_len items of a history, left-padded (default 50)'),
+    k: positiveInt.optional().describe('itemknn: neighbours kept per item (default 100, RecBole\'s)'),
+    shrink: z.number().nonnegative().optional().describe('itemknn: added to the cosine\'s denominator (default 0, RecBole\'s)'),
+    lambda: z.number().positive().optional().describe('ease: L2 weight λ of the closed form (XᵀX + λI)⁻¹ (default 250, RecBole\'s reg_weight)'),
+    init_from: z
+      .strictObject({
+        gmf: z.string().describe('label of a gmf model earlier in models[] (same factors)'),
+        mlp: z.string().describe('label of an mlp model earlier in models[] (same mlp_layers)'),
+        alpha: z.number().min(0).max(1).default(0.5).describe('weight of the GMF output layer; 1 − alpha weighs the MLP\'s (the NCF paper: 0.5)'),
+      })
+      .optional()
+      .describe('neumf: start from trained gmf and mlp models of this experiment (the NCF paper\'s pre-training): their embeddings and MLP layers, output layer [α·h_gmf ; (1 − α)·h_mlp], bias α·b_gmf + (1 − α)·b_mlp'),
     train: trainOverrideSchema.optional().describe('per-model overrides of the train section'),
   })
   .describe('one model to train')
@@ -169,6 +193,10 @@ export const latencySchema = z.strictObject({
 export const evalSchema = z
   .strictObject({
     mode: z.enum(['full', 'sampled']).default('full').describe('full ranking over all items, or 1 positive + N sampled negatives'),
+    negatives_file: z
+      .string()
+      .optional()
+      .describe('sampled mode: fixed test negatives in the NCF format, one line per test positive: (user,item) then its negatives, tab-separated, original ids (e.g. ml-1m.test.negative); replaces sampling, so published sampled numbers are reproduced exactly'),
     negatives: positiveInt.default(99).describe('sampled mode: distinct negatives per positive (99: the NCF protocol; 100: the SASRec paper\'s); every evaluated user must have that many items left'),
     also_sampled: positiveInt
       .optional()

@@ -13,6 +13,7 @@ import {clip, clipQuoted, configError, dataError, ECHO_LIMIT, isRecError} from '
 import {silentProgress, type Progress} from '../progress.js'
 import {IdMap, InteractionBuilder} from './arrays.js'
 import {generateSynthetic, synthConfigSha256} from './synth.js'
+import {recbolePlan} from './inter.js'
 import type {Interactions} from './types.js'
 
 /** a library's message for ours: cut when long (it may quote a field of the file whole) */
@@ -115,15 +116,15 @@ export function normalizeDelimiter(d: string | undefined): string {
 
 async function readDelimitedFile(file: string, size: number, cfg: DataConfig, progress: Progress): Promise<ReadResult> {
   const format = cfg.format
-  const delimiter = format === 'ml-100k' ? '\t' : format === 'ml-1m' ? '::' : normalizeDelimiter(cfg.delimiter)
-  const header = format === 'delimited' ? cfg.header : false
+  const delimiter = format === 'ml-100k' || format === 'recbole' ? '\t' : format === 'ml-1m' ? '::' : normalizeDelimiter(cfg.delimiter)
+  const header = format === 'delimited' ? cfg.header : format === 'recbole'
   const skip = cfg.on_bad_row === 'skip'
   const encoding: BufferEncoding = cfg.encoding === 'latin1' ? 'latin1' : 'utf8'
 
   const gzip = inputKind(file) === 'gzip'
 
   let plan: ColumnPlan | undefined =
-    format === 'delimited' ? (header ? undefined : planFromIndexes(cfg, file)) : {user: 0, item: 1, rating: 2, timestamp: 3, numericIds: true}
+    format === 'delimited' || format === 'recbole' ? (header ? undefined : planFromIndexes(cfg, file)) : {user: 0, item: 1, rating: 2, timestamp: 3, numericIds: true}
   const minFields = () => Math.max(plan!.user, plan!.item, plan!.rating, plan!.timestamp) + 1
   // columns mapped by index: hold the first rows back to check that the first is not a header
   let head: string[][] | undefined = plan && format === 'delimited' ? [] : undefined
@@ -155,7 +156,7 @@ async function readDelimitedFile(file: string, size: number, cfg: DataConfig, pr
     recordIndex++
     if (plan === undefined) {
       // header line
-      plan = planFromHeader(cfg, record, file)
+      plan = format === 'recbole' ? recbolePlan(record, file) : planFromHeader(cfg, record, file)
       sawHeader = true
       return
     }

@@ -46,7 +46,10 @@ const TEST = 2
  * - temporal, per_user: each user's latest rows go to test, the ones before to valid (same rounding
  *   as random per_user).
  * - leave_one_out: per user, 1 test and 1 valid row (the latest, or random ones with
- *   order: random), the rest train; users with fewer than 3 rows stay whole in train.
+ *   order: random), the rest train; users with fewer than 3 rows stay whole in train. With
+ *   `validation: none`, only the test row is held out (users with fewer than 2 rows stay in train).
+ *   Events with the same timestamp are ordered by input row, so with tied timestamps the held-out
+ *   event is the one that comes last in the file.
  *
  * Afterwards valid/test rows of users with no train row are dropped (counted in stats).
  */
@@ -59,7 +62,9 @@ export function splitInteractions(inter: Interactions, cfg: SplitConfig, seed: n
   const rTest = cfg.ratios[2]
   let shortUsers = 0
 
+  if (cfg.method === 'files') throw new Error('splitInteractions: split.method files is read by readSplitFiles (src/data/files-split.ts), not made here')
   if (cfg.method === 'leave_one_out') {
+    const noValidation = cfg.validation === 'none'
     const {offsets, rows} = groupByUser(inter)
     const shuffleRng = rng.fork(11)
     for (let u = 0; u < inter.numUsers; u++) {
@@ -67,7 +72,8 @@ export function splitInteractions(inter: Interactions, cfg: SplitConfig, seed: n
       const e = offsets[u + 1]
       const m = e - s
       if (m === 0) continue
-      if (m < 3) {
+      // a user needs one train event besides the held-out ones
+      if (m < (noValidation ? 2 : 3)) {
         shortUsers++
         continue
       }
@@ -76,7 +82,7 @@ export function splitInteractions(inter: Interactions, cfg: SplitConfig, seed: n
       else shuffleRng.shuffle(mine)
       // latest: the last row is test, the one before valid; random: same on the shuffled order
       part[mine[m - 1]] = TEST
-      part[mine[m - 2]] = VALID
+      if (!noValidation) part[mine[m - 2]] = VALID
     }
   } else if (cfg.scope === 'global') {
     const order = new Int32Array(n)
@@ -97,8 +103,7 @@ export function splitInteractions(inter: Interactions, cfg: SplitConfig, seed: n
       const mine = rows.subarray(s, e)
       if (cfg.method === 'random') shuffleRng.shuffle(mine)
       else sortRowsByTime(mine, inter.timestamp)
-      let nTest = Math.round(m * rTest)
-      let nValid = Math.round(m * rValid)
+      let [nValid, nTest] = cfg.rounding === 'floor' ? floorCounts(m, rValid, rTest) : [Math.round(m * rValid), Math.round(m * rTest)]
       // train keeps at least one row: shrink valid first, then test
       let over = nTest + nValid - (m - 1)
       if (over > 0) {
@@ -154,6 +159,25 @@ export function splitInteractions(inter: Interactions, cfg: SplitConfig, seed: n
       order,
     },
   }
+}
+
+/**
+ * RecBole's `_calcu_split_ids` for one user's n events: validation and test get floor(n·r) each,
+ * then (test first, then validation) a part with 0 < n·r < 1 takes one event from train as long as
+ * train has more than one. Returns [valid, test].
+ */
+export function floorCounts(n: number, rValid: number, rTest: number): [number, number] {
+  const cnt = [0, Math.floor(rValid * n), Math.floor(rTest * n)]
+  cnt[0] = n - cnt[1] - cnt[2]
+  const ratios = [0, rValid, rTest]
+  for (const p of [2, 1]) {
+    if (cnt[0] <= 1) break
+    if (ratios[p] * n > 0 && ratios[p] * n < 1) {
+      cnt[p]++
+      cnt[0]--
+    }
+  }
+  return [cnt[1], cnt[2]]
 }
 
 /**

@@ -19,7 +19,9 @@ import {
   sigmoid,
 } from './metrics.js'
 import {partName, type Protocol} from './protocol.js'
-import {checkSampledProtocol, createDistinctSampler} from './sampled.js'
+import {checkSampledProtocol, createDistinctSampler, fixedSampler} from './sampled.js'
+import type {FixedNegatives} from '../data/negatives-file.js'
+import {basename} from 'node:path'
 import {TopK} from './topk.js'
 
 export {describeProtocol, type Protocol} from './protocol.js'
@@ -73,6 +75,8 @@ export interface EvalArgs {
    * ranking metric; the ranking metrics are identical either way (their random streams are separate)
    */
   pointwise?: boolean
+  /** sampled mode: each test positive's negatives from a file (eval.negatives_file) instead of drawn ones */
+  fixedNegatives?: FixedNegatives
   /** keep the draws in the result (`draws`): the run directory saves them for auditing */
   record?: boolean
   /** the config key of `cfg.negatives`, named when the data cannot honour it (default `eval.negatives`) */
@@ -196,7 +200,8 @@ export async function evaluate(args: EvalArgs): Promise<EvalResult> {
   }
 
   // a "1 + N" protocol the catalogue cannot honour is refused before anything is scored
-  if (cfg.mode === 'sampled') checkSampledProtocol(split, args.negatives, cfg.negatives, {part, setting: args.negativesSetting ?? 'eval.negatives'})
+  const fixed = cfg.mode === 'sampled' ? args.fixedNegatives : undefined
+  if (cfg.mode === 'sampled' && !fixed) checkSampledProtocol(split, args.negatives, cfg.negatives, {part, setting: args.negativesSetting ?? 'eval.negatives'})
 
   // independent seeded streams: each depends only on the seed and its task
   const rankingRng = streamRng(seed, STREAM_RANKING)
@@ -279,8 +284,8 @@ export async function evaluate(args: EvalArgs): Promise<EvalResult> {
     }
     if (draws) draws.topK = {k: maxK, items: top}
   } else {
-    const nNeg = cfg.negatives
-    const sampler = createDistinctSampler(split, args.negatives, rankingRng)
+    const nNeg = fixed?.perPositive ?? cfg.negatives
+    const sampler = fixed ? fixedSampler(fixed, split) : createDistinctSampler(split, args.negatives, rankingRng)
     const batch = Math.max(1, cfg.batch_users)
     const ranked = new Int32Array(Math.min(maxK, nNeg + 1))
     const totalPos = tg.items.length
@@ -298,7 +303,7 @@ export async function evaluate(args: EvalArgs): Promise<EvalResult> {
         for (let r = tg.offsets[j]; r < tg.offsets[j + 1]; r++) {
           pairsU.fill(u, w, w + nNeg + 1)
           pairsI[w] = tg.items[r]
-          sampler.sampleDistinct(u, nNeg, pairsI.subarray(w + 1, w + 1 + nNeg))
+          sampler.sampleDistinct(u, nNeg, pairsI.subarray(w + 1, w + 1 + nNeg), tg.items[r])
           w += nNeg + 1
         }
       }
@@ -395,7 +400,7 @@ export async function evaluate(args: EvalArgs): Promise<EvalResult> {
   const protocol: Protocol = {
     mode: cfg.mode,
     part,
-    candidates: cfg.mode === 'full' ? 'all items' : `1 positive + ${cfg.negatives} sampled negatives`,
+    candidates: cfg.mode === 'full' ? 'all items' : fixed ? `1 positive + ${fixed.perPositive} negatives from ${basename(fixed.file)}` : `1 positive + ${cfg.negatives} sampled negatives`,
     excluded:
       cfg.mode === 'full'
         ? part === 'test'
@@ -406,7 +411,7 @@ export async function evaluate(args: EvalArgs): Promise<EvalResult> {
     k: ks,
     threshold,
     thresholdSource,
-    negatives: {...args.negatives, perPositive: cfg.mode === 'sampled' ? cfg.negatives : null},
+    negatives: {...args.negatives, perPositive: cfg.mode === 'sampled' ? (fixed?.perPositive ?? cfg.negatives) : null},
     seed,
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9

@@ -42,7 +42,9 @@ export function describeSplit(split: Partial<SplitConfig>): string {
   const rows = split.row_order ? ' (input row order)' : ''
   switch (split.method) {
     case 'leave_one_out':
-      return `leave-one-out split (${split.order === 'random' ? 'random' : 'latest'} events)${rows}`
+      return `leave-one-out split (${split.order === 'random' ? 'random' : 'latest'} events${split.validation === 'none' ? ', no validation event' : ''})${rows}`
+    case 'files':
+      return `split given as files (${['train', 'valid', 'test'].filter((k) => split[k as 'train']).map((k) => (k === 'valid' ? 'validation' : k)).join(', ')})`
     case 'temporal':
       return `temporal ${scope} ${ratios} split${rows}`
     default:

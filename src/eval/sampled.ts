@@ -3,6 +3,7 @@ import type {Split} from '../data/types.js'
 import {createNegativeSampler, popularityWeights, userPositives, type UserPositives} from '../data/negatives.js'
 import {dataError} from '../errors.js'
 import type {Rng} from '../rng.js'
+import type {FixedNegatives} from '../data/negatives-file.js'
 import {partName} from './protocol.js'
 
 /**
@@ -92,8 +93,25 @@ export function checkSampledProtocol(split: Split, negatives: NegativesConfig, p
 }
 
 export interface DistinctSampler {
-  /** writes n distinct negatives of `user` into out[0..n) */
-  sampleDistinct(user: number, n: number, out: Int32Array): void
+  /** writes n distinct negatives of `user` (for its test positive `positive`) into out[0..n) */
+  sampleDistinct(user: number, n: number, out: Int32Array, positive?: number): void
+}
+
+/**
+ * The negatives of a file (eval.negatives_file, src/data/negatives-file.ts) as a sampler: the
+ * file's line for (user, positive); a data error naming the pair when the file has none.
+ */
+export function fixedSampler(fixed: FixedNegatives, split: Split): DistinctSampler {
+  return {
+    sampleDistinct(user, n, out, positive) {
+      const negs = positive === undefined ? undefined : fixed.of(user, positive)
+      if (!negs) {
+        const pair = `(${split.train.userIds[user]},${positive === undefined ? '?' : split.train.itemIds[positive]})`
+        throw dataError('eval.no_negatives', `the negatives file ${fixed.file} has no line for the test positive ${pair}`, {hint: 'the file needs one line per test interaction (its test split and this one must be the same)'})
+      }
+      out.set(negs.subarray(0, n))
+    },
+  }
 }
 
 /** consecutive repeats before the remaining support is enumerated */

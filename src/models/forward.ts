@@ -50,7 +50,9 @@ export function pairScores(kind: ModelKind, T: TensorMap, users: Tensor1D, items
     case 'pop': {
       return tf.gather(T.item_pop, items) as Tensor1D
     }
-    case 'mf': {
+    case 'mf':
+    case 'itemknn':
+    case 'ease': {
       const u = gather2(T.user_emb, users, collect, 'users')
       const i = gather2(T.item_emb, items, collect, 'items')
       return tf.sum(tf.mul(u, i), 1)
@@ -62,14 +64,21 @@ export function pairScores(kind: ModelKind, T: TensorMap, users: Tensor1D, items
       const ti = dense(T, 'item_tower', countLayers(T, 'item_tower'), i, true)
       return tf.sum(tf.mul(tu, ti), 1)
     }
-    case 'neumf': {
-      const gu = gather2(T.gmf_user, users, collect, 'users')
-      const gi = gather2(T.gmf_item, items, collect, 'items')
-      const mu = gather2(T.mlp_user, users, collect, 'users')
-      const mi = gather2(T.mlp_item, items, collect, 'items')
-      const gmf = tf.mul(gu, gi)
-      const mlp = dense(T, 'mlp', countLayers(T, 'mlp'), tf.concat([mu, mi], 1), false)
-      const logit = tf.fused.matMul({a: tf.concat([gmf, mlp], 1), b: T['out.kernel'] as Tensor2D, bias: T['out.bias']})
+    case 'neumf':
+    case 'gmf': // NeuMF's towers alone: the same names, one tower absent
+    case 'mlp': {
+      const parts: Tensor2D[] = []
+      if (kind !== 'mlp') {
+        const gu = gather2(T.gmf_user, users, collect, 'users')
+        const gi = gather2(T.gmf_item, items, collect, 'items')
+        parts.push(tf.mul(gu, gi))
+      }
+      if (kind !== 'gmf') {
+        const mu = gather2(T.mlp_user, users, collect, 'users')
+        const mi = gather2(T.mlp_item, items, collect, 'items')
+        parts.push(dense(T, 'mlp', countLayers(T, 'mlp'), tf.concat([mu, mi], 1), false))
+      }
+      const logit = tf.fused.matMul({a: parts.length === 1 ? parts[0] : tf.concat(parts, 1), b: T['out.kernel'] as Tensor2D, bias: T['out.bias']})
       return tf.reshape(logit, [-1])
     }
     default:

@@ -33,7 +33,7 @@ export interface ModelJson {
 export const MODEL_JSON = 'model.json'
 export const WEIGHTS_BIN = 'weights.bin'
 export const IDMAP_JSON = 'idmap.json'
-const KINDS: readonly string[] = ['pop', 'mf', 'neumf', 'two_tower', 'sasrec', 'gru4rec']
+const KINDS: readonly string[] = ['pop', 'mf', 'neumf', 'two_tower', 'sasrec', 'gru4rec', 'itemknn', 'ease', 'gmf', 'mlp']
 
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1)
 
@@ -213,16 +213,20 @@ export function flopsBreakdown(weights: ModelWeights): {perPair: number; perUser
     case 'pop':
       return {perPair: 0, perUser: 0, perItem: 0}
     case 'mf':
+    case 'itemknn':
+    case 'ease':
       return {perPair: 2 * t.user_emb.shape[1], perUser: 0, perItem: 0}
     case 'two_tower': {
       const nu = countLayers(Object.keys(t), 'user_tower')
       const k = nu > 0 ? t[`user_tower_${nu - 1}.kernel`].shape[1] : t.user_emb.shape[1]
       return {perPair: 2 * k, perUser: denseFlops(weights, 'user_tower'), perItem: denseFlops(weights, 'item_tower')}
     }
-    case 'neumf': {
-      const f = t.gmf_user.shape[1]
+    case 'neumf':
+    case 'gmf':
+    case 'mlp': {
+      const f = t.gmf_user?.shape[1] ?? 0
       const outIn = t['out.kernel'].shape[0]
-      return {perPair: f + denseFlops(weights, 'mlp') + 2 * outIn, perUser: 0, perItem: 0}
+      return {perPair: f + (t.mlp_user ? denseFlops(weights, 'mlp') : 0) + 2 * outIn, perUser: 0, perItem: 0}
     }
     default:
       throw new Error(`flopsPerPair: unknown model kind ${String(weights.kind)}`)

@@ -9,6 +9,7 @@ import {DEFAULT_MAX_LEN} from '../data/sequences.js'
 import {DEFAULT_GRU4REC, initGru4rec} from './gru4rec.js'
 import {initSasrec, type SasrecConfig, sasrecShapes} from './sasrec.js'
 import {fromGru4recWeights} from './sequential.js'
+import {fitEase, fitItemKnn} from './itemitem.js'
 import type {ModelKind, ModelWeights, Tensor32} from './types.js'
 
 export type Loss = 'bpr' | 'bce' | 'ce'
@@ -128,6 +129,12 @@ const mf: ModelSpec = {
   },
 }
 
+/** the MLP tower's input is [user embedding, item embedding]: mlp_layers[0] is twice the embedding size */
+function checkMlpInput(name: string, cfg: ModelConfig): void {
+  const first = cfg.mlp_layers[0]
+  if (first % 2 !== 0) throw configError('model.mlp_layers', `${name} mlp_layers[0] must be even (it is 2 × the MLP embedding size); got ${first}`)
+}
+
 const neumf: ModelSpec = {
   name: 'neumf',
   description: 'NeuMF (He et al. 2017): GMF + MLP towers, sigmoid output, BCE with sampled negatives',
@@ -136,10 +143,7 @@ const neumf: ModelSpec = {
   needsNegatives: true,
   probabilities: true,
   sequential: false,
-  check(cfg) {
-    const first = cfg.mlp_layers[0]
-    if (first % 2 !== 0) throw configError('model.mlp_layers', `neumf mlp_layers[0] must be even (it is 2 × the MLP embedding size); got ${first}`)
-  },
+  check: (cfg) => checkMlpInput('neumf', cfg),
   shapes(cfg, dims) {
     const f = cfg.factors
     const layers = cfg.mlp_layers
@@ -257,8 +261,97 @@ const gru4rec: ModelSpec = {
   },
 }
 
+/** RecBole's ItemKNN defaults (recbole/properties/model/ItemKNN.yaml): k 100, shrink 0 */
+export const DEFAULT_ITEMKNN = {k: 100, shrink: 0}
+/** RecBole's EASE default (recbole/properties/model/EASE.yaml): reg_weight 250 */
+export const DEFAULT_EASE_LAMBDA = 250
+
+/** the shapes of an item-item model: the interaction rows [U, I] and the item-item matrix [I, I] (src/models/itemitem.ts) */
+const itemItemShapes = (dims: ModelDims) => ({user_emb: [dims.numUsers, dims.numItems], item_emb: [dims.numItems, dims.numItems]})
+
+/** the training interactions a closed-form model is fitted on (trainModel passes split.train) */
+function needTrain(name: string, train: Interactions | undefined): Interactions {
+  if (!train) throw new Error(`${name} is fitted in closed form from the training interactions; init was called without them`)
+  return train
+}
+
+/** a model fitted in closed form from the training interactions and stored as interaction rows × item-item matrix */
+function itemItemSpec(name: 'itemknn' | 'ease', description: string, fit: (cfg: ModelConfig, train: Interactions, dims: ModelDims) => ModelWeights): ModelSpec {
+  return {
+    name,
+    description,
+    trainable: false,
+    losses: [],
+    needsNegatives: false,
+    probabilities: false,
+    sequential: false,
+    shapes: (_cfg, dims) => itemItemShapes(dims),
+    init: (cfg, dims, _rng, train) => fit(cfg, needTrain(name, train), dims),
+  }
+}
+
+const itemknn = itemItemSpec(
+  'itemknn',
+  'ItemKNN as RecBole: item-item cosine over the training matrix, k nearest neighbours per item (default 100), shrink; fitted, not trained',
+  (cfg, train, dims) => fitItemKnn(train, dims, {k: cfg.k ?? DEFAULT_ITEMKNN.k, shrink: cfg.shrink ?? DEFAULT_ITEMKNN.shrink}),
+)
+
+const ease = itemItemSpec(
+  'ease',
+  'EASE (Steck 2019): closed-form item-item weights B = I − P·diagMat(1/diag(P)), P = (XᵀX + λI)⁻¹ (λ default 250); fitted, not trained',
+  (cfg, train, dims) => fitEase(train, dims, cfg.lambda ?? DEFAULT_EASE_LAMBDA),
+)
+
+/** NeuMF's two towers alone (He et al. 2017): each with its own sigmoid output layer, BCE with sampled negatives */
+const gmf: ModelSpec = {
+  name: 'gmf',
+  description: 'GMF (He et al. 2017): element-wise product of user and item embeddings, learned output layer, sigmoid; BCE with sampled negatives',
+  trainable: true,
+  losses: ['bce'],
+  needsNegatives: true,
+  probabilities: true,
+  sequential: false,
+  shapes: (cfg, dims) => ({gmf_user: [dims.numUsers, cfg.factors], gmf_item: [dims.numItems, cfg.factors], 'out.kernel': [cfg.factors, 1], 'out.bias': [1]}),
+  init(cfg, dims, rng) {
+    const f = cfg.factors
+    // as neumf's GMF tower (same forks): embeddings N(0, 0.01²), output Glorot uniform
+    return {
+      kind: 'gmf',
+      ...dims,
+      params: {factors: f, loss: 'bce'},
+      tensors: {gmf_user: normal(rng.fork(1), [dims.numUsers, f], 0.01), gmf_item: normal(rng.fork(2), [dims.numItems, f], 0.01), 'out.kernel': glorot(rng.fork(6), f, 1), 'out.bias': zeros(1)},
+    }
+  },
+}
+
+const mlpModel: ModelSpec = {
+  name: 'mlp',
+  description: 'MLP (He et al. 2017): NeuMF\'s MLP tower alone over concatenated user and item embeddings, sigmoid output; BCE with sampled negatives',
+  trainable: true,
+  losses: ['bce'],
+  needsNegatives: true,
+  probabilities: true,
+  sequential: false,
+  check: (cfg) => checkMlpInput('mlp', cfg),
+  shapes(cfg, dims) {
+    const layers = cfg.mlp_layers
+    const e = Math.floor(layers[0] / 2)
+    const last = layers.length > 1 ? layers.at(-1)! : layers[0]
+    return {mlp_user: [dims.numUsers, e], mlp_item: [dims.numItems, e], ...denseShapes('mlp', layers[0], layers.slice(1)), 'out.kernel': [last, 1], 'out.bias': [1]}
+  },
+  init(cfg, dims, rng) {
+    const layers = cfg.mlp_layers
+    const e = layers[0] / 2
+    const tensors: Record<string, Tensor32> = {mlp_user: normal(rng.fork(3), [dims.numUsers, e], 0.01), mlp_item: normal(rng.fork(4), [dims.numItems, e], 0.01)}
+    const last = denseStack(tensors, rng.fork(5), 'mlp', layers[0], layers.slice(1))
+    tensors['out.kernel'] = glorot(rng.fork(6), last, 1)
+    tensors['out.bias'] = zeros(1)
+    return {kind: 'mlp', ...dims, params: {mlp_layers: [...layers], loss: 'bce'}, tensors}
+  },
+}
+
 /** every model `rec` can train, by registry name */
-export const modelRegistry: Readonly<Record<ModelKind, ModelSpec>> = {pop, mf, neumf, two_tower: twoTower, sasrec, gru4rec}
+export const modelRegistry: Readonly<Record<ModelKind, ModelSpec>> = {pop, mf, neumf, two_tower: twoTower, sasrec, gru4rec, itemknn, ease, gmf, mlp: mlpModel}
 export const knownModels = Object.keys(modelRegistry) as ModelKind[]
 
 /** the spec of a model name; unknown names fail with the list of known ones (config error, exit 2) */

@@ -2,6 +2,7 @@ import {tf} from '../backend/index.js'
 import {countLayers, dense, pairScores, type TensorMap} from './forward.js'
 import type {ModelWeights, Scorer} from './types.js'
 import {modelRegistry} from './registry.js'
+import {isDotModel} from './itemitem.js'
 import {createSequenceScoring, historyRows, isSequential} from './sequential.js'
 import type {Sequences} from '../data/sequences.js'
 
@@ -58,7 +59,7 @@ export function createTfjsScorer(weights: ModelWeights, options: TfjsScorerOptio
     block = (users, out, offset) => {
       for (let b = 0; b < users.shape[0]; b++) out.set(pop, offset + b * numItems)
     }
-  } else if (kind === 'mf' || kind === 'two_tower') {
+  } else if (isDotModel(kind) || kind === 'two_tower') {
     const tower = kind === 'two_tower'
     const nu = tower ? countLayers(T, 'user_tower') : 0
     // [k, numItems]: stored transposed so that the per-request matMul needs no transpose
@@ -137,6 +138,22 @@ export function createTfjsScorer(weights: ModelWeights, options: TfjsScorerOptio
           if (ib === numItems) out.set(data, offset + u0 * numItems)
           else for (let r = 0; r < ub; r++) out.set(data.subarray(r * ib, (r + 1) * ib), offset + (u0 + r) * numItems + i0)
         }
+      }
+    }
+  } else if (kind === 'gmf' || kind === 'mlp') {
+    // NeuMF's towers alone: every (user, item) pair through the forward pass, users in chunks of ⌊maxPairs / numItems⌋
+    const allItems = keep(tf.range(0, numItems, 1, 'int32') as Tensor1D)
+    const usersPerChunk = Math.max(1, Math.floor(maxPairs / numItems))
+    block = (users, out, offset) => {
+      const B = users.shape[0]
+      for (let u0 = 0; u0 < B; u0 += usersPerChunk) {
+        const ub = Math.min(usersPerChunk, B - u0)
+        const s = tf.tidy(() => {
+          const uids = tf.reshape(tf.tile(tf.reshape(tf.slice(users, [u0], [ub]), [ub, 1]), [1, numItems]), [-1]) as Tensor1D
+          return tf.sigmoid(pairScores(kind, T, uids, tf.tile(allItems, [ub])))
+        })
+        out.set(s.dataSync() as Float32Array, offset + u0 * numItems)
+        s.dispose()
       }
     }
   } else {

@@ -14,10 +14,15 @@
  * - sasrec:    item_emb [I+1,h] (row 0 = padding), pos_emb [L,h], emb_ln.*, layer_k.{q,k,v,attn_out,ffn1,ffn2}.kernel/.bias,
  *              layer_k.ln1/ln2.gamma/.beta (src/models/sasrec-reference.ts)   score = state(history) · item_emb[i+1]
  * - gru4rec:   item_emb [I+1,e], gru_k.w/.r/.b, dense.kernel/.bias (src/models/gru4rec.ts)
+ * - itemknn, ease: user_emb [U,I] (the user's training interaction row), item_emb [I,I] (row j: the item-item
+ *              weights of target j)                            score = user_emb[u] · item_emb[i] (src/models/itemitem.ts)
+ * - gmf:       gmf_user [U,f], gmf_item [I,f], out.kernel [f,1], out.bias [1]     score = sigmoid(out(gmf_user[u] ⊙ gmf_item[i]))
+ * - mlp:       mlp_user [U,e], mlp_item [I,e], mlp_<k>.kernel/.bias (ReLU), out.kernel [last,1], out.bias [1]
+ *              score = sigmoid(out(mlp([mlp_user[u], mlp_item[i]])))   (gmf and mlp: NeuMF's two towers alone, He et al. 2017)
  * Sequential models (sasrec, gru4rec) score a user's history (src/models/sequential.ts), not a user id:
  * numUsers is kept for the record only.
  */
-export type ModelKind = 'pop' | 'mf' | 'neumf' | 'two_tower' | 'sasrec' | 'gru4rec'
+export type ModelKind = 'pop' | 'mf' | 'neumf' | 'two_tower' | 'sasrec' | 'gru4rec' | 'itemknn' | 'ease' | 'gmf' | 'mlp'
 
 export interface Tensor32 {
   shape: number[]

@@ -8,6 +8,7 @@ import {modelRegistry} from '../models/registry.js'
 import {gru4recWeightsOf} from '../models/sequential.js'
 import {exportGru4recOnnx} from './export-gru4rec.js'
 import {exportSasrecModel} from './export-sasrec.js'
+import {exportNcfOnnx} from './export-ncf.js'
 
 export const ONNX_OPSET = 17
 
@@ -269,6 +270,8 @@ class Exporter {
         break
       }
       case 'mf':
+      case 'itemknn': // the item-item models are stored as mf with d = numItems (src/models/itemitem.ts)
+      case 'ease':
         scores = this.scoreAgainst(this.userInput('user_emb', users, 'item_emb'), 'item_emb')
         break
       case 'two_tower': {
@@ -364,5 +367,6 @@ export interface ExportOptions {
 export function exportOnnx(c: CompressedModel, options: ExportOptions = {}): Uint8Array {
   if (c.kind === 'sasrec') return exportSasrecModel(c, {calibration: options.calibration})
   if (c.kind === 'gru4rec') return exportGru4recOnnx(gru4recWeightsOf(toFloatWeights(c)))
+  if (c.kind === 'gmf' || c.kind === 'mlp') return exportNcfOnnx(toFloatWeights(c))
   return new Exporter(c).build()
 }

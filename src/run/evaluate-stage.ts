@@ -7,6 +7,7 @@ import {loadCompressed} from '../compress/io.js'
 import {flopsPerPair as compressedFlops} from '../compress/accounting.js'
 import {fromWeights, toFloatWeights} from '../compress/tensors.js'
 import {modelLabel, type RecConfig} from '../config/schema.js'
+import {readNegativesFile} from '../data/negatives-file.js'
 import type {Split} from '../data/types.js'
 import {dataError} from '../errors.js'
 import {PAIR_CHUNK, describeProtocol, evaluate, type Protocol} from '../eval/evaluate.js'
@@ -205,7 +206,9 @@ export async function evaluateVariant(
     const primary = onnxScorer ?? tfjsScorer
     progress.stage(`eval ${v.model}/${v.variant} (${primary.runtime})`)
     // with eval.threshold 'validation', evaluate picks the F1-best threshold on validation itself
-    const r = await evaluate({scorer: primary, split, part: 'test', cfg: cfg.eval, seed: cfg.seed, negatives: cfg.negatives, progress, record: true})
+    // eval.negatives_file: the test positives' negatives as published (NCF format), not drawn
+    const fixedNegatives = cfg.eval.mode === 'sampled' && cfg.eval.negatives_file ? readNegativesFile(cfg.eval.negatives_file, split) : undefined
+    const r = await evaluate({scorer: primary, split, part: 'test', cfg: cfg.eval, seed: cfg.seed, negatives: cfg.negatives, progress, record: true, fixedNegatives})
     // the secondary protocol (eval.also_sampled): the same scorer, each test item against N sampled negatives
     const also = cfg.eval.mode === 'full' && cfg.eval.also_sampled ? cfg.eval.also_sampled : undefined
     const sampled = also

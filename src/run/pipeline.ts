@@ -10,7 +10,8 @@ import {parseSetArgs, resolveConfigFromObject} from '../config/load.js'
 import {evalSchema, modelLabel, modelTrainConfig, type EvalConfig, type ModelConfig, type RecConfig, type TrainConfig} from '../config/schema.js'
 import {datasetFingerprint, fingerprintedDataConfig} from '../data/fingerprint.js'
 import {preprocess} from '../data/preprocess.js'
-import {inputSha256, readInteractions} from '../data/read.js'
+import {initFromPretrained} from '../models/ncf.js'
+import {dataInputSha256, readAndSplit} from '../data/files-split.js'
 import {splitInteractions, type SplitOrder} from '../data/split.js'
 import {datasetStats} from '../data/stats.js'
 import type {Split} from '../data/types.js'
@@ -290,7 +291,7 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
   let elapsed = clock()
   // the input is hashed before reading (to know whether the cached split is still valid); on a miss
   // the reader streams it again
-  const dKey = dataKey(cfg, await inputSha256(cfg.data))
+  const dKey = dataKey(cfg, await dataInputSha256(cfg))
   keys.data = dKey
   let split: Split
   /** what ordered events for the split (null: not ordered by time); older runs did not record it */
@@ -302,9 +303,9 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
   } else {
     stages.start('data', dKey)
     progress.stage('data')
-    const read = await readInteractions(cfg.data, {progress})
-    const pre = preprocess(read.interactions, cfg.preprocess)
-    const s = splitInteractions(pre.interactions, cfg.split, cfg.seed)
+    // split.method files: the split files read into one id space (src/data/files-split.ts)
+    const {split: s, ...read} = await readAndSplit(cfg, progress)
+    const pre = {interactions: read.interactions, report: read.report}
     const stats = datasetStats(pre.interactions)
     manifest.datasetFingerprint = datasetFingerprint(read.bytesSha256, cfg.data, cfg.preprocess)
     writeJsonAtomic(join(runDir, 'data', 'stats.json'), {stats, preprocess: pre.report, skippedRows: read.skippedRows, fingerprint: manifest.datasetFingerprint, split: s.stats})
@@ -333,7 +334,8 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
   for (const m of cfg.models) {
     const label = modelLabel(m)
     if (options.signal?.aborted) return stopped(`train ${label}`, 'data')
-    const key = trainKey(cfg, m, dKey, backend.name)
+    // a neumf initialised from trained gmf / mlp models (init_from) depends on their training too
+    const key = m.init_from ? hash('train-init', trainKey(cfg, m, dKey, backend.name), keys.train[m.init_from.gmf], keys.train[m.init_from.mlp], m.init_from.alpha) : trainKey(cfg, m, dKey, backend.name)
     keys.train[label] = key
     const name = `train:${label}`
     const dir = join(runDir, 'models', label, 'base')
@@ -374,7 +376,8 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
         }
       : undefined
     const t = clock()
-    const r = await trainModel({model: m, train, negatives: cfg.negatives, split, seed: cfg.seed, progress, validate, signal: options.signal, checkpoint: {dir: ckptDir, resume}})
+    const init = initFromPretrained(m, (from) => loadModel(join(runDir, 'models', from, 'base')).weights)
+    const r = await trainModel({model: m, train, negatives: cfg.negatives, split, seed: cfg.seed, progress, validate, signal: options.signal, checkpoint: {dir: ckptDir, resume}, init})
     if (r.interrupted) {
       progress.warn(interruptedMessage(`train ${label}`, ckptDir))
       timings.trainSeconds = elapsed()
@@ -470,7 +473,7 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
  * validation (its own mode and negatives).
  */
 function checkSampledProtocols(cfg: RecConfig, split: Split): void {
-  if (cfg.eval.mode === 'sampled') checkSampledProtocol(split, cfg.negatives, cfg.eval.negatives, {part: 'test', setting: 'eval.negatives'})
+  if (cfg.eval.mode === 'sampled' && !cfg.eval.negatives_file) checkSampledProtocol(split, cfg.negatives, cfg.eval.negatives, {part: 'test', setting: 'eval.negatives'})
   if (cfg.eval.mode === 'full' && cfg.eval.also_sampled) checkSampledProtocol(split, cfg.negatives, cfg.eval.also_sampled, {part: 'test', setting: 'eval.also_sampled'})
   cfg.models.forEach((m, i) => {
     const es = modelTrainConfig(cfg, m).early_stopping

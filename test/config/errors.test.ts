@@ -105,12 +105,12 @@ describe('value problems', () => {
 
   it('unknown data.format lists the allowed values', async () => {
     const {err} = await problem('data:\n  format: movielens\n')
-    expect(err.details).toEqual(['exp.yaml:2:11 data.format: unknown value "movielens"; expected one of synth, ml-100k, ml-1m, delimited'])
+    expect(err.details).toEqual(['exp.yaml:2:11 data.format: unknown value "movielens"; expected one of synth, ml-100k, ml-1m, delimited, recbole'])
   })
 
   it('a missing required key points at the list entry', async () => {
     const {err} = await problem('models:\n  - factors: 8\n')
-    expect(err.details).toEqual(['exp.yaml:2:5 models.0.model: missing (required); expected one of pop, mf, neumf, two_tower, sasrec, gru4rec'])
+    expect(err.details).toEqual(['exp.yaml:2:5 models.0.model: missing (required); expected one of pop, mf, neumf, two_tower, sasrec, gru4rec, itemknn, ease, gmf, mlp'])
   })
 
   it('a union names its alternatives', async () => {

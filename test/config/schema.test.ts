@@ -21,7 +21,7 @@ describe('schema/rec-config.schema.json', () => {
     for (const key of ['$schema', 'extends', 'name', 'seed', 'data', 'preprocess', 'split', 'negatives', 'models', 'train', 'eval', 'compress', 'output']) {
       expect(s.properties, key).toHaveProperty([key])
     }
-    expect(s.properties.data.properties.format.enum).toEqual(['synth', 'ml-100k', 'ml-1m', 'delimited'])
+    expect(s.properties.data.properties.format.enum).toEqual(['synth', 'ml-100k', 'ml-1m', 'delimited', 'recbole'])
     expect(s.properties.models.type).toBe('array')
     expect(s.properties.models.items.required).toEqual(['model'])
     // input side: keys with defaults are optional
@@ -39,6 +39,6 @@ describe('README config reference', () => {
     const ref = configReference()
     // every top-level section and a nested key appear with their defaults
     expect(ref).toContain('| `train.lr` | number | `0.001` | learning rate |')
-    expect(ref).toContain('| `models[].model` | `pop` \\| `mf` \\| `neumf` \\| `two_tower` \\| `sasrec` \\| `gru4rec` |')
+    expect(ref).toContain('| `models[].model` | `pop` \\| `mf` \\| `neumf` \\| `two_tower` \\| `sasrec` \\| `gru4rec` \\| `itemknn` \\| `ease` \\| `gmf` \\| `mlp` |')
   })
 })

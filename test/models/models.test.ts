@@ -47,8 +47,9 @@ beforeAll(async () => {
 afterAll(() => rmSync(dir, {recursive: true, force: true}))
 
 describe('registry', () => {
-  it('knows the six models, with metadata', () => {
-    expect(knownModels).toEqual(['pop', 'mf', 'neumf', 'two_tower', 'sasrec', 'gru4rec'])
+  it('knows the ten models, with metadata', () => {
+    expect(knownModels).toEqual(['pop', 'mf', 'neumf', 'two_tower', 'sasrec', 'gru4rec', 'itemknn', 'ease', 'gmf', 'mlp'])
+    expect(knownModels.filter((k) => !modelRegistry[k].trainable)).toEqual(['pop', 'itemknn', 'ease'])
     expect(knownModels.filter((k) => modelRegistry[k].sequential)).toEqual(['sasrec', 'gru4rec'])
     expect(modelRegistry.sasrec.losses).toEqual(['ce', 'bce'])
     expect(modelRegistry.gru4rec.losses).toEqual(['ce'])
