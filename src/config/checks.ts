@@ -67,8 +67,10 @@ function streamProblems(cfg: RecConfig): ConfigProblem[] {
     if (st.variant && !variantNames.has(st.variant))
       out.push({path: ['stream', 'strategies', i, 'variant'], message: `variant ${st.variant} is not defined in compress.variants`, hint: `known: ${[...variantNames].join(', ') || 'none'}`})
     const label = st.label ?? (st.variant ? `${st.name}-${st.variant}` : st.name)
-    if (seen.has(label)) out.push({path: ['stream', 'strategies', i], message: `two strategies are labelled ${label}`, hint: 'give one a label: (it names the folder of its weights)'})
-    seen.add(label)
+    for (const m of st.models ?? []) if (!labels.has(m)) out.push({path: ['stream', 'strategies', i, 'models'], message: `strategy ${label} names model ${m}, which is not a models[] label`, hint: `known: ${[...labels].join(', ') || 'none'}`})
+    const owners = st.models ?? [...labels]
+    if (owners.some((m) => seen.has(`${m}\u0000${label}`))) out.push({path: ['stream', 'strategies', i], message: `two strategies are labelled ${label}`, hint: 'give one a label: (it names the folder of its weights)'})
+    for (const m of owners) seen.add(`${m}\u0000${label}`)
   })
   return out
 }

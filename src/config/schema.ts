@@ -266,6 +266,7 @@ export const streamStrategySchema = z.strictObject({
   batch_size: positiveInt.optional().describe('training batch of each update (default: the model\'s train.batch_size)'),
   warm_start: z.boolean().default(false).describe('retrain / sliding: start from the current weights instead of a fresh initialisation'),
   span: streamSpanSchema.optional().describe('sliding: the most recent events it retrains on (required for sliding)'),
+  models: z.array(z.string()).min(1).optional().describe('labels of the models this strategy applies to (default: all): settings that differ per model'),
   variant: safeName.optional().describe('serve (and evaluate) this compress.variants entry, re-made from the float model after every update; its re-compression time is part of the update cost'),
 })
 

@@ -67,7 +67,10 @@ const INITIAL_DIR = 'initial'
 interface Strategy {
   cfg: StreamStrategyConfig
   label: string
+  /** position in stream.strategies (seeds) */
   index: number
+  /** position among this model's strategies */
+  slot: number
   train: TrainConfig
   variant?: VariantSpec
 }
@@ -88,7 +91,8 @@ export function resolveStrategies(cfg: RecConfig, m: ModelConfig): Strategy[] {
   const stream = cfg.stream!
   const base = modelTrainConfig(cfg, m)
   const variants = cfg.compress.variants.length > 0 ? expandVariants(cfg.compress.variants) : []
-  return stream.strategies.map((s, index) => {
+  return stream.strategies.flatMap((s, index) => {
+    if (s.models && !s.models.includes(modelLabel(m))) return []
     const label = s.label ?? (s.variant ? `${s.name}-${s.variant}` : s.name)
     const variant = s.variant ? variants.find((v) => v.name === s.variant) : undefined
     if (s.variant && !variant) {
@@ -98,7 +102,7 @@ export function resolveStrategies(cfg: RecConfig, m: ModelConfig): Strategy[] {
     }
     const epochs = s.epochs ?? (s.name === 'incremental' ? 1 : base.epochs)
     const train: TrainConfig = {...base, epochs, lr: s.lr ?? base.lr, batch_size: s.batch_size ?? base.batch_size, early_stopping: null}
-    return {cfg: s, label, index, train, ...(variant ? {variant} : {})}
+    return [{cfg: s, label, index, slot: 0, train, ...(variant ? {variant} : {})}]
   })
 }
 
@@ -238,6 +242,7 @@ async function replayModel(a: {cfg: RecConfig; m: ModelConfig; ev: StreamEvents;
 
   // every strategy's model as saved after the last finished window
   const live: Live[] = []
+  strategies.forEach((s, k) => (s.slot = k))
   for (const s of strategies) {
     const d = state.dirs[s.label]
     const loaded = d ? loadModel(join(dir, d)) : undefined
@@ -275,18 +280,19 @@ async function replayModel(a: {cfg: RecConfig; m: ModelConfig; ev: StreamEvents;
     const ctx: WindowContext = {users, items, before, history, popularity, numItems: ev.numItems}
     const parts: string[] = []
     for (const s of strategies) {
-      const l = live[s.index]
+      const l = live[s.slot]
       const te = performance.now()
       const scores = await evaluateWindow(ctx, modelView(l, spec.sequential, globalUser, globalItem, ev), a.ks)
       const evalSeconds = (performance.now() - te) / 1000
-      const due = s.cfg.name !== 'static' && (w + 1) % s.cfg.every === 0
+      // no update after the last window: nothing would evaluate it
+      const due = s.cfg.name !== 'static' && (w + 1) % s.cfg.every === 0 && w < W - 1
       let updateSeconds = 0
       if (due) {
         const u = await updateStrategy(cfg, m, s, l, ev, w, history, a.signal)
         if (u.interrupted) return {rows, interrupted: true}
         updateSeconds = u.seconds
         if (s.variant) updateSeconds += await remakeVariant(cfg, m, s, u.live, ev, to)
-        live[s.index] = u.live
+        live[s.slot] = u.live
       }
       rows.push({
         model: label,
@@ -301,8 +307,8 @@ async function replayModel(a: {cfg: RecConfig; m: ModelConfig; ev: StreamEvents;
         updated: due,
         updateSeconds,
         evalSeconds,
-        users: live[s.index].idmap.userIds.length,
-        items: live[s.index].idmap.itemIds.length,
+        users: live[s.slot].idmap.userIds.length,
+        items: live[s.slot].idmap.itemIds.length,
       })
       parts.push(`${s.label} ${scores.metrics[`ndcg@${a.ks[0]}`].toFixed(4)}${due ? ` (${updateSeconds.toFixed(2)}s)` : ''}`)
     }
@@ -310,8 +316,8 @@ async function replayModel(a: {cfg: RecConfig; m: ModelConfig; ev: StreamEvents;
     // save the updated strategies' weights, then the state that names them (atomically, last)
     const dirs: Record<string, string | undefined> = {...state.dirs}
     strategies.forEach((s) => {
-      const l = live[s.index]
-      if (!rows.at(-strategies.length + s.index)!.updated) return
+      const l = live[s.slot]
+      if (!rows.at(-strategies.length + s.slot)!.updated) return
       const d = join(s.label, `w-${String(w).padStart(4, '0')}`)
       rmSync(join(dir, d), {recursive: true, force: true})
       saveModel(join(dir, d), l.weights, l.idmap)
@@ -330,7 +336,7 @@ async function replayModel(a: {cfg: RecConfig; m: ModelConfig; ev: StreamEvents;
   }
   // the served form's size at the end
   for (const s of strategies) {
-    const l = live[s.index]
+    const l = live[s.slot]
     const bytes = (l.onnx ?? exportOnnx(fromWeights(l.weights))).byteLength
     for (const r of rows) if (r.model === label && r.strategy === s.label && r.window === W - 1) r.modelBytes = bytes
   }
