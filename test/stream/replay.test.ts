@@ -7,8 +7,10 @@ import {describe, expect, it} from 'vitest'
 import {loadConfig} from '../../src/config/load.js'
 import {streamExperiment, type StreamResult} from '../../src/stream/replay.js'
 import type {WindowRow} from '../../src/stream/report.js'
-import {checkSchema, type Schema} from '../commands/schema-check.js'
-import {repoRoot, runCli, spawnCli} from '../helpers/cli.js'
+import {loadSchema} from '../commands/fixtures.js'
+import {checkSchema} from '../commands/schema-check.js'
+import {runCli, spawnCli} from '../helpers/cli.js'
+import {runExperiment} from '../../src/run/pipeline.js'
 
 /** a tiny replay: 2000 synthetic events, the last 40% in 4 windows of 200, every strategy, mf and a one-block SASRec */
 const YAML = `name: tiny-stream
@@ -91,8 +93,7 @@ describe('rec stream', () => {
     expect(again.code, again.stderr).toBe(0)
     const result = JSON.parse(again.stdout)
     expect(numbers(result.windows)).toEqual(numbers(reference.windows))
-    const schema = JSON.parse(readFileSync(join(repoRoot, 'schemas', 'stream.schema.json'), 'utf8')) as Schema
-    expect(checkSchema(result, schema)).toEqual([])
+    expect(checkSchema(result, loadSchema('stream'))).toEqual([])
     expect(existsSync(join(result.dir, 'summary.json'))).toBe(true)
   })
 
@@ -103,5 +104,17 @@ describe('rec stream', () => {
     expect(r.code).toBe(2)
     expect(r.stderr).toMatch(/a sliding strategy needs span/)
     expect(r.stderr).toMatch(/variant int4 is not defined in compress.variants/)
+  })
+
+  it('is a stage of rec run: the same replay in the run directory, its summary in the run result', async () => {
+    const yaml = YAML.replace(/models:\n[\s\S]*?train: \{epochs: 3/, 'models:\n  - {model: mf, factors: 8}\ntrain: {epochs: 3')
+    const runFile = join(dir, 'run.yaml')
+    writeFileSync(runFile, yaml.replace('{name: int8, quantize: {dtype: int8}}', '{name: int8, quantize: {dtype: int8}}\neval: {latency: {requests: 2, warmup: 1, batch: 4}}'))
+    const r = await runExperiment(await loadConfig(runFile), {outDir: join(dir, 'd')})
+    expect(r.stream!.summary.map((s) => s.strategy)).toEqual(['static', 'incremental', 'retrain', 'sliding', 'incremental-int8'])
+    // the same numbers as rec stream (the model, data and seed are the same)
+    const mf = reference.summary.filter((s) => s.model === 'mf')
+    expect(r.stream!.summary.map((s) => s.metrics)).toEqual(mf.map((s) => s.metrics))
+    expect(checkSchema(JSON.parse(JSON.stringify(r)), loadSchema('run-result'))).toEqual([])
   })
 })
