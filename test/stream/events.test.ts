@@ -2,6 +2,7 @@ import {describe, expect, it} from 'vitest'
 
 import type {Interactions} from '../../src/data/types.js'
 import {durationSeconds, spanStart, streamEvents} from '../../src/stream/events.js'
+import {modelInteractions} from '../../src/stream/update.js'
 
 const DAY = 86_400
 
@@ -9,18 +10,8 @@ const DAY = 86_400
 function events(rows: [number, number, number][], options: {hasTimestamps?: boolean} = {}): Interactions {
   const numUsers = Math.max(...rows.map((r) => r[0])) + 1
   const numItems = Math.max(...rows.map((r) => r[1])) + 1
-  return {
-    user: Int32Array.from(rows, (r) => r[0]),
-    item: Int32Array.from(rows, (r) => r[1]),
-    rating: new Float32Array(rows.length).fill(1),
-    timestamp: Float64Array.from(rows, (r) => r[2]),
-    length: rows.length,
-    numUsers,
-    numItems,
-    userIds: Array.from({length: numUsers}, (_, k) => `u${k}`),
-    itemIds: Array.from({length: numItems}, (_, k) => `i${k}`),
-    ...options,
-  }
+  const idmap = {userIds: Array.from({length: numUsers}, (_, k) => `u${k}`), itemIds: Array.from({length: numItems}, (_, k) => `i${k}`)}
+  return {...modelInteractions({user: rows.map((r) => r[0]), item: rows.map((r) => r[1]), time: rows.map((r) => r[2])}, idmap), ...options}
 }
 
 // ten events, one a day, users 0-2 and items 0-4 (time order = this order)
