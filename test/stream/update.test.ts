@@ -14,11 +14,13 @@ const rows = (w: ModelWeights, name: string, from: number, to: number) => {
 }
 
 describe('foldIn', () => {
-  it('grows every per-user and per-item table of mf, neumf and sasrec; old rows kept, new rows as a fresh initialisation', async () => {
+  it('grows every per-user and per-item table of mf, neumf, two_tower, sasrec and gru4rec; old rows kept, new rows as a fresh initialisation', async () => {
     const cases: [ModelConfig, string[], string[]][] = [
       [model({model: 'mf', factors: 4}), ['user_emb'], ['item_emb']],
       [model({model: 'neumf', factors: 4, mlp_layers: [8, 4]}), ['gmf_user', 'mlp_user'], ['gmf_item', 'mlp_item']],
+      [model({model: 'two_tower', factors: 4, tower_layers: [4]}), ['user_emb'], ['item_emb']],
       [model({model: 'sasrec', hidden: 8, layers: 1, heads: 1, inner: 8, max_len: 5}), [], ['item_emb']],
+      [model({model: 'gru4rec', factors: 4, hidden: 4, max_len: 5}), [], ['item_emb']],
     ]
     for (const [m, userTables, itemTables] of cases) {
       const w = initWeights(m, {numUsers: 3, numItems: 4}, 1)
@@ -29,8 +31,9 @@ describe('foldIn', () => {
       expect(f.idmap.itemIds).toEqual(['i0', 'i1', 'i2', 'i3', 'new-x'])
       expect([f.weights.numUsers, f.weights.numItems]).toEqual([5, 5])
       const fresh = initWeights(m, {numUsers: 5, numItems: 5}, 9)
-      // sasrec's item table has a padding row first: item k is row k + 1
-      const pad = m.model === 'sasrec' ? 1 : 0
+      // sequential item tables have a padding row first: item k is row k + 1
+      const sequential = m.model === 'sasrec' || m.model === 'gru4rec'
+      const pad = sequential ? 1 : 0
       for (const t of userTables) {
         expect(f.weights.tensors[t].shape[0]).toBe(5)
         expect(rows(f.weights, t, 0, 3)).toEqual(rows(w, t, 0, 3))
@@ -45,8 +48,8 @@ describe('foldIn', () => {
       for (const [name, t] of Object.entries(w.tensors)) if (![...userTables, ...itemTables].includes(name)) expect(f.weights.tensors[name]).toBe(t)
       expect(w.numUsers).toBe(3)
       // the grown model scores the new user against every item (no crash on a new id)
-      const scorer = createTfjsScorer(f.weights, m.model === 'sasrec' ? {histories: {offsets: Int32Array.from([0, 2]), items: Int32Array.from([4, 0]), times: new Float64Array(2)}} : {})
-      const s = await scorer.scoreUsers(Int32Array.from([m.model === 'sasrec' ? 0 : 4]))
+      const scorer = createTfjsScorer(f.weights, sequential ? {histories: {offsets: Int32Array.from([0, 2]), items: Int32Array.from([4, 0]), times: new Float64Array(2)}} : {})
+      const s = await scorer.scoreUsers(Int32Array.from([sequential ? 0 : 4]))
       scorer.dispose()
       expect(s.length).toBe(5)
       expect(s.every(Number.isFinite)).toBe(true)
