@@ -247,11 +247,11 @@ async function replayModel(a: {cfg: RecConfig; m: ModelConfig; ev: StreamEvents;
     const d = state.dirs[s.label]
     const loaded = d ? loadModel(join(dir, d)) : undefined
     const l: Live = loaded ? {weights: loaded.weights, idmap: loaded.idmap!, dir: d} : {weights: initial.weights, idmap: initial.idmap}
-    if (s.variant) await remakeVariant(cfg, m, s, l, ev, ev.bounds[state.window])
+    if (s.variant) await remakeVariant(cfg, m, s, l, ev, ev.bounds[Math.min(state.window, W)])
     live.push(l)
   }
 
-  // what everyone knows before window `state.window`: histories and popularity
+  // what everyone knows before the next window: histories and popularity
   const history: number[][] = Array.from({length: ev.numUsers}, () => [])
   const popularity = new Float64Array(ev.numItems)
   const learn = (from: number, to: number) => {
@@ -260,12 +260,15 @@ async function replayModel(a: {cfg: RecConfig; m: ModelConfig; ev: StreamEvents;
       popularity[ev.item[k]] += 1
     }
   }
-  learn(0, ev.bounds[state.window])
+  learn(0, ev.bounds[Math.min(state.window, W)])
   const globalUser = new Map(ev.userIds.map((id, k) => [id, k]))
   const globalItem = new Map(ev.itemIds.map((id, k) => [id, k]))
-  const rows = [...state.rows]
+  // a replay saved with more windows than asked now (a lower max_windows): its first W windows are
+  // this replay's, except that no update follows the last one
+  const rows = state.window > W ? truncateRows(state.rows, W) : [...state.rows]
+  const first = Math.min(state.window, W)
 
-  for (let w = state.window; w < W; w++) {
+  for (let w = first; w < W; w++) {
     if (a.signal?.aborted) return {rows, interrupted: true}
     const from = ev.bounds[w]
     const to = ev.bounds[w + 1]
@@ -341,6 +344,19 @@ async function replayModel(a: {cfg: RecConfig; m: ModelConfig; ev: StreamEvents;
     for (const r of rows) if (r.model === label && r.strategy === s.label && r.window === W - 1) r.modelBytes = bytes
   }
   return {rows, interrupted: false}
+}
+
+/**
+ * The rows of the first W windows of a longer replay, as a W-window replay records them: the same
+ * metrics (each window is evaluated before its update), but no update after window W − 1.
+ */
+function truncateRows(rows: WindowRow[], W: number): WindowRow[] {
+  const kept = rows.filter((r) => r.window < W)
+  return kept.map((r) => {
+    if (r.window !== W - 1 || !r.updated) return r
+    const before = kept.find((p) => p.model === r.model && p.strategy === r.strategy && p.window === W - 2)
+    return {...r, updated: false, updateSeconds: 0, ...(before ? {users: before.users, items: before.items} : {})}
+  })
 }
 
 /** the evaluation's view of a strategy's model: id maps against the global ids, and its scorer */

@@ -76,6 +76,15 @@ describe('rec stream', () => {
     expect(JSON.parse(readFileSync(join(reference.dir, 'windows.json'), 'utf8'))).toEqual(w)
   })
 
+  it('cuts a finished replay to a lower max_windows without replaying: the same windows, no update after the last', async () => {
+    const short = await streamExperiment(await loadConfig(file, {set: ['stream.max_windows=3']}), {outDir: join(dir, 'a')})
+    expect(short.events.windows).toBe(3)
+    const kept = reference.windows.filter((r) => r.window < 3)
+    expect(short.windows.map((r) => r.metrics)).toEqual(kept.map((r) => r.metrics))
+    expect(short.windows.filter((r) => r.window === 2).every((r) => !r.updated && r.updateSeconds === 0)).toBe(true)
+    expect(short.windows.filter((r) => r.window < 2)).toEqual(kept.filter((r) => r.window < 2))
+  })
+
   it('continues after kill -9 at a window and ends with the same per-window numbers; --json fits its schema', async () => {
     const out = join(dir, 'b')
     // kill the CLI as soon as it reports a window of the second model (mf is finished, sasrec is midway)
