@@ -108,7 +108,8 @@ export function resolveStrategies(cfg: RecConfig, m: ModelConfig): Strategy[] {
 
 /** what decides the replay of one model: data, preprocessing, the stream section, the model and its training, negatives, variants, seed, backend */
 function streamKey(cfg: RecConfig, m: ModelConfig, inputSha: string, backend: string): string {
-  const {max_windows: _ignored, ...stream} = cfg.stream!
+  // neither how many windows nor which models are replayed decides a model's replay
+  const {max_windows: _windows, models: _models, ...stream} = cfg.stream!
   return sha256Hex(canonicalJson(['stream', 1, inputSha, fingerprintedDataConfig(cfg.data), cfg.preprocess, stream, m, modelTrainConfig(cfg, m), cfg.negatives, cfg.compress.variants, cfg.seed, backend]))
 }
 
