@@ -104,7 +104,8 @@ describe('rec stream', () => {
     expect(numbers(result.windows)).toEqual(numbers(reference.windows))
     expect(checkSchema(result, loadSchema('stream'))).toEqual([])
     expect(existsSync(join(result.dir, 'summary.json'))).toBe(true)
-  })
+    // two CLI runs: more than the default minute on a busy machine
+  }, 180_000)
 
   it('refuses a sliding strategy without span and an unknown variant (exit 2)', async () => {
     const bad = join(dir, 'bad.yaml')
