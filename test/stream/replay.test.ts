@@ -85,7 +85,8 @@ describe('rec stream', () => {
     expect(short.windows.filter((r) => r.window < 2)).toEqual(kept.filter((r) => r.window < 2))
   })
 
-  it('continues after kill -9 at a window and ends with the same per-window numbers; --json fits its schema', async () => {
+  // two CLI runs: more than the default minute on a busy machine
+  it('continues after kill -9 at a window and ends with the same per-window numbers; --json fits its schema', {timeout: 180_000}, async () => {
     const out = join(dir, 'b')
     // kill the CLI as soon as it reports a window of the second model (mf is finished, sasrec is midway)
     const run = spawnCli(['stream', file, '--out', out], {
@@ -104,8 +105,7 @@ describe('rec stream', () => {
     expect(numbers(result.windows)).toEqual(numbers(reference.windows))
     expect(checkSchema(result, loadSchema('stream'))).toEqual([])
     expect(existsSync(join(result.dir, 'summary.json'))).toBe(true)
-    // two CLI runs: more than the default minute on a busy machine
-  }, 180_000)
+  })
 
   it('refuses a sliding strategy without span and an unknown variant (exit 2)', async () => {
     const bad = join(dir, 'bad.yaml')
