@@ -41,7 +41,41 @@ export function experimentProblems(cfg: RecConfig, locate: Locate): ConfigProble
     ...modelProblems(cfg),
     ...sequentialProblems(cfg),
     ...variantProblems(cfg, locate),
+    ...streamProblems(cfg),
   ]
+}
+
+/**
+ * The stream section (rec stream): sliding needs a span; models and variants it names must exist;
+ * strategy labels name folders, so they must differ.
+ */
+function streamProblems(cfg: RecConfig): ConfigProblem[] {
+  const s = cfg.stream
+  if (!s) return []
+  const out: ConfigProblem[] = []
+  const labels = new Set(cfg.models.map(modelLabel))
+  s.models?.forEach((m, i) => {
+    if (!labels.has(m)) out.push({path: ['stream', 'models', i], message: `stream.models names ${m}, which is not a models[] label`, hint: `known: ${[...labels].join(', ') || 'none'}`})
+  })
+  const variantNames = new Set<string>()
+  try {
+    for (const v of expandVariants(cfg.compress.variants)) variantNames.add(v.name)
+  } catch {
+    // variantProblems reports a bad variant
+  }
+  const seen = new Set<string>()
+  s.strategies.forEach((st, i) => {
+    if (st.name === 'sliding' && !st.span) out.push({path: ['stream', 'strategies', i, 'span'], message: 'a sliding strategy needs span: {events: N} or {duration: 30d}', code: 'stream.no_span'})
+    if (st.name !== 'sliding' && st.span) out.push({path: ['stream', 'strategies', i, 'span'], message: `span applies to sliding only, not ${st.name}`})
+    if (st.variant && !variantNames.has(st.variant))
+      out.push({path: ['stream', 'strategies', i, 'variant'], message: `variant ${st.variant} is not defined in compress.variants`, hint: `known: ${[...variantNames].join(', ') || 'none'}`})
+    const label = st.label ?? (st.variant ? `${st.name}-${st.variant}` : st.name)
+    for (const m of st.models ?? []) if (!labels.has(m)) out.push({path: ['stream', 'strategies', i, 'models'], message: `strategy ${label} names model ${m}, which is not a models[] label`, hint: `known: ${[...labels].join(', ') || 'none'}`})
+    const owners = st.models ?? [...labels]
+    if (owners.some((m) => seen.has(`${m}\u0000${label}`))) out.push({path: ['stream', 'strategies', i], message: `two strategies are labelled ${label}`, hint: 'give one a label: (it names the folder of its weights)'})
+    for (const m of owners) seen.add(`${m}\u0000${label}`)
+  })
+  return out
 }
 
 /**

@@ -321,6 +321,42 @@ export const serveSchema = z
       .default({mode: 'none', min_events: 50, epochs: 1}),
   })
   .describe('serving: rec serve and rec bench serve')
+/** a span of the stream: a number of events, or a duration of the data's time ("1d", "12h", "30m", "2w"; seconds) */
+const streamSpanSchema = z.union([
+  z.strictObject({events: positiveInt.describe('this many events (in time order)')}),
+  z.strictObject({duration: z.string().regex(/^\d+(\.\d+)?[smhdw]$/, {message: 'a duration like 1d, 12h, 30m, 90s or 2w'}).describe('this much of the data\'s time: <number><s|m|h|d|w>')}),
+])
+
+/** one update strategy of the prequential replay (README, Streaming) */
+export const streamStrategySchema = z.strictObject({
+  name: z.enum(['static', 'incremental', 'retrain', 'sliding']).describe('static: never updated; incremental: a few epochs on the window\'s events only; retrain: full retrain on all events seen so far; sliding: retrain on the most recent `span` of events'),
+  label: safeName.optional().describe(`name in tables and folder under stream/<model>/ (default: name, plus -<variant>); ${SAFE_NAME_RULE}`),
+  every: positiveInt.default(1).describe('update after every N-th window (retrain every 10 windows: every: 10)'),
+  epochs: positiveInt.optional().describe('training epochs of each update (default: incremental 1, retrain / sliding the model\'s train.epochs)'),
+  lr: z.number().positive().optional().describe('learning rate of each update (default: the model\'s train.lr)'),
+  batch_size: positiveInt.optional().describe('training batch of each update (default: the model\'s train.batch_size)'),
+  warm_start: z.boolean().default(false).describe('retrain / sliding: start from the current weights instead of a fresh initialisation'),
+  span: streamSpanSchema.optional().describe('sliding: the most recent events it retrains on (required for sliding)'),
+  models: z.array(z.string()).min(1).optional().describe('labels of the models this strategy applies to (default: all): settings that differ per model'),
+  variant: safeName.optional().describe('serve (and evaluate) this compress.variants entry, re-made from the float model after every update; its re-compression time is part of the update cost'),
+})
+
+export const streamSchema = z
+  .strictObject({
+    start: z
+      .union([z.number().gt(0).lt(1), z.string().min(1)])
+      .default(0.8)
+      .describe('the cut: a fraction (0.8: the initial model trains on the first 80% of events by time) or a date / time (ISO 8601, e.g. 1998-03-01) before which events train the initial model'),
+    window: streamSpanSchema.default({events: 1000}).describe('the replay advances one window at a time: {events: N} or {duration: 1d}'),
+    strategies: z.array(streamStrategySchema).min(1).default([{name: 'static', every: 1, warm_start: false}]).describe('update strategies compared side by side on the same windows'),
+    models: z.array(z.string()).min(1).optional().describe('labels of the models[] entries to replay (default: all)'),
+    max_windows: positiveInt.optional().describe('stop after this many windows (default: the whole replay)'),
+    eval: z
+      .strictObject({k: z.array(positiveInt).min(1).default([10, 20]).describe('cut-offs of HR@K, NDCG@K and MRR@K')})
+      .default({k: [10, 20]})
+      .describe('each event ranked against all items the model knows, the user\'s earlier items excluded'),
+  })
+  .describe('prequential replay (rec stream): evaluate each window with the model as it was, then update it')
 
 export const configSchema = z
   .strictObject({
@@ -339,6 +375,7 @@ export const configSchema = z
     compress: compressSchema.default(compressSchema.parse({})),
     search: searchSchema.default(searchSchema.parse({})),
     serve: serveSchema.default(serveSchema.parse({})),
+    stream: streamSchema.optional().describe('prequential replay (rec stream, and a stream stage of rec run); absent: no replay'),
     output: z.strictObject({dir: z.string().default('runs').describe('root of run directories: the default is ./runs of the working directory; a value set in a file is relative to that file')}).default({dir: 'runs'}),
   })
   .describe('a rec experiment')
@@ -358,6 +395,9 @@ export type DistillConfig = z.infer<typeof distillSchema>
 export type SearchConfig = z.infer<typeof searchSchema>
 export type StudentConfig = z.infer<typeof studentSchema>
 export type ServeConfig = z.infer<typeof serveSchema>
+export type StreamConfig = z.infer<typeof streamSchema>
+export type StreamStrategyConfig = z.infer<typeof streamStrategySchema>
+export type StreamSpanConfig = z.infer<typeof streamSpanSchema>
 
 /** a model's label in tables and run directories: its `name`, else its registry name */
 export function modelLabel(m: ModelConfig): string {

@@ -36,6 +36,7 @@ import {newManifest, readManifest, readRunFile, writeManifest, writeText, type M
 import {DRAWS_DIR, evaluateVariant, protocolOf, withDeltasAndGate, type ProtocolInfo, type VariantResult} from './evaluate-stage.js'
 import {shardSlice, type Shard} from './shard.js'
 import {loadSplit, saveSplit} from './split-io.js'
+import {streamStage, type StreamStageResult} from '../stream/stage.js'
 
 export type {ProtocolInfo, VariantResult} from './evaluate-stage.js'
 
@@ -55,6 +56,8 @@ export interface RunResult {
   interrupted?: boolean
   /** eval.metrics: the metric columns the config asks the table to show */
   columns?: string[]
+  /** the stream stage (experiments with a stream section): the replay's summary */
+  stream?: StreamStageResult
 }
 
 export type Stage = 'data' | 'train' | 'compress' | 'eval'
@@ -462,7 +465,15 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
   }
   const variants = withDeltasAndGate(cfg, results)
   timings.evalSeconds = elapsed()
-  const result = finish({variants, protocol})
+  // stream: the prequential replay (src/stream), when the experiment has a stream section
+  let stream: StreamStageResult | undefined
+  if (streamStage.wanted(cfg)) {
+    elapsed = clock()
+    stream = await streamStage.run(cfg, runDir, {progress, signal: options.signal})
+    timings.streamSeconds = elapsed()
+    if (stream.interrupted) return finish({variants, protocol, stream, interrupted: true})
+  }
+  const result = finish({variants, protocol, ...(stream ? {stream} : {})})
   writeJsonAtomic(join(runDir, 'results.json'), {...result, timings: undefined})
   return result
 }
