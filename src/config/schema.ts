@@ -246,7 +246,15 @@ export const compressSchema = z
   .strictObject({
     finetune: z.strictObject({epochs: nonNegativeInt.default(2)}).default({epochs: 2}),
     variants: z.array(variantSchema).default([]),
-    gate: z.strictObject({metric: z.string().default('ndcg@10'), max_relative_drop: z.number().min(0).max(1).default(0.01)}).nullable().default(null),
+    gate: z
+      .strictObject({
+        metric: z.string().default('ndcg@10'),
+        max_relative_drop: z.number().min(0).max(1).default(0.01),
+        significant: z.boolean().default(false).describe('a drop beyond max_relative_drop fails only when it is significant: paired t-test of the metric over test users, Holm-adjusted across the gated variants (README, Significance and repeated seeds)'),
+        alpha: z.number().gt(0).lt(1).default(0.05).describe('level of the significance test of `significant`'),
+      })
+      .nullable()
+      .default(null),
   })
   .describe('compression variants made from each trained model')
 

@@ -1,7 +1,12 @@
 import {checkError, clip, configError, isRecError, RecError, usageError} from '../errors.js'
 import {parseMetricName} from '../eval/metrics.js'
 import {signedChange} from '../report/format.js'
+import type {RecConfig} from '../config/schema.js'
+import {holm} from '../stats/holm.js'
+import {pairedTest} from '../stats/paired.js'
+import type {VariantResult} from './evaluate-stage.js'
 import {readJson} from './rundir.js'
+import {pairUp, readPerUser} from './significance.js'
 
 /**
  * Reference checks for CI: compare the metrics of a new run with a reference and fail (exit 4)
@@ -158,5 +163,37 @@ export function checkFailure(result: CheckResult, referenceFile: string, output?
     details: result.failed.map((r) => (r.actual === null ? `${r.variant} ${r.metric}: missing in this run (reference ${r.reference})` : `${r.variant} ${r.metric}: ${r.reference} → ${r.actual} (Δ ${signedChange(r.delta!)}, allowed ±${r.allowed})`)),
     hint: 'if the change is intended, save the new --json output as the reference',
     result: output,
+  })
+}
+
+/**
+ * compress.gate.significant: a variant whose gated metric dropped beyond max_relative_drop fails
+ * only when the drop is significant: the paired t-test of the metric's per-user values (variant −
+ * base, over the test users), Holm-adjusted across the gated variants of the run, p <= gate.alpha.
+ * A variant without per-user values keeps the plain verdict. Variants are returned with
+ * `gate.significance` and the new `passed`.
+ */
+export function applySignificantGate(cfg: RecConfig, variants: VariantResult[], runDir: string): VariantResult[] {
+  const gate = cfg.compress.gate
+  if (!gate?.significant) return variants
+  const perUser = (model: string, variant: string) => {
+    const r = readPerUser({runDir, model, variant})
+    return typeof r === 'string' ? undefined : r
+  }
+  const tests = variants.map((v) => {
+    if (!v.gate || v.name === 'base') return undefined
+    const [a, b] = [perUser(v.model, v.name), perUser(v.model, 'base')]
+    if (!a || !b) return undefined
+    return pairedTest(...pairUp(a, b, gate.metric))
+  })
+  const adjusted = holm(tests.map((t) => (t && !t.identical ? t.tTest.pValue : null)))
+  return variants.map((v, i) => {
+    const t = tests[i]
+    if (!v.gate || !t) return v
+    const pHolm = adjusted[i] ?? 1
+    const significant = pHolm <= gate.alpha
+    const within = v.gate.relativeDrop <= v.gate.maxRelativeDrop + 1e-12
+    const significance = {test: 'paired t-test over test users', alpha: gate.alpha, n: t.n, pValue: t.tTest.pValue, pHolm, significant}
+    return {...v, gate: {...v.gate, passed: within || !significant, significance}}
   })
 }

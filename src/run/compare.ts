@@ -6,7 +6,8 @@ import {dataError, usageError} from '../errors.js'
 import type {ReportRow} from '../report/table.js'
 import type {RunResult} from './pipeline.js'
 import {readRunFile, resolveRunDir} from './rundir.js'
-import {toReportRows} from './rows.js'
+import {runLabel, toReportRows} from './rows.js'
+import type {RowSource} from './significance.js'
 
 /**
  * The rows of every run's results.json, in the order given. Shards of one experiment (`rec run
@@ -14,6 +15,15 @@ import {toReportRows} from './rows.js'
  * split and the same trained models), and the base rows every shard evaluates appear once.
  */
 export function loadRunRows(paths: string[]): ReportRow[] {
+  return loadRuns(paths).rows
+}
+
+/**
+ * loadRunRows, and where each row's files are (keyed by its row key "run:model/variant"): the
+ * per-user values `--significance` pairs live in the variant's folder of the run (of the shard) that
+ * evaluated it
+ */
+export function loadRuns(paths: string[]): {rows: ReportRow[]; sources: Map<string, RowSource>} {
   const results = paths.map((p) => {
     const dir = resolveRunDir(p)
     if (!existsSync(join(dir, 'results.json'))) {
@@ -23,8 +33,16 @@ export function loadRunRows(paths: string[]): ReportRow[] {
     return {...readRunFile<RunResult>(file, 'results file', `it is not what rec wrote; \`rec eval ${p}\` writes it again`), runDir: dir}
   })
   const shards = results.filter((r) => r.shard)
-  if (shards.length > 0) return toReportRows(mergeShards(results))
-  return results.flatMap((r) => toReportRows(r))
+  const merged = shards.length > 0 ? mergeShards(results) : undefined
+  const sources = new Map<string, RowSource>()
+  for (const r of results) {
+    const label = runLabel(merged ? merged.runDir : r.runDir)
+    for (const v of r.variants) {
+      const key = `${label}:${v.model}/${v.name}`
+      if (!sources.has(key)) sources.set(key, {runDir: r.runDir, model: v.model, variant: v.name, dataKey: r.keys?.data})
+    }
+  }
+  return {rows: merged ? toReportRows(merged) : results.flatMap((r) => toReportRows(r)), sources}
 }
 
 export function mergeShards(results: RunResult[]): RunResult {

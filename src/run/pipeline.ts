@@ -34,6 +34,7 @@ import {OPTIMIZED_ONNX_FILE} from '../onnx/execution.js'
 import {newManifest, readManifest, readRunFile, writeManifest, writeText, type Manifest} from './rundir.js'
 import {DRAWS_DIR, evaluateVariant, protocolOf, withDeltasAndGate, type ProtocolInfo, type VariantResult} from './evaluate-stage.js'
 import {shardSlice, type Shard} from './shard.js'
+import {applySignificantGate} from './check.js'
 import {loadSplit, saveSplit} from './split-io.js'
 
 export type {ProtocolInfo, VariantResult} from './evaluate-stage.js'
@@ -457,7 +458,8 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
     protocol = r.protocol
     stages.done(name, key, t(), stageFiles.eval(rel, r.result))
   }
-  const variants = withDeltasAndGate(cfg, results)
+  // compress.gate.significant: a drop beyond the bound counts only when it is significant
+  const variants = applySignificantGate(cfg, withDeltasAndGate(cfg, results), runDir)
   timings.evalSeconds = elapsed()
   const result = finish({variants, protocol})
   writeJsonAtomic(join(runDir, 'results.json'), {...result, timings: undefined})

@@ -17,7 +17,8 @@ import wilcoxon from '@stdlib/stats-wilcoxon'
  *   take the exact distribution for ties too; its statistic is min(W+, W−), ours W+).
  * - Pairs where either value is NaN (a user without a defined AUC) are dropped first.
  * - All differences zero (a variant identical to its base on every user): no test can reject; the
- *   result says so (`identical: true`, p = 1, interval [0, 0]) instead of stdlib's NaN / error.
+ *   result says so (`identical: true`, t-test p = 1, interval [0, 0], no Wilcoxon) instead of stdlib's
+ *   NaN / error.
  */
 export interface PairedTest {
   /** pairs used (both values defined) */
@@ -29,7 +30,7 @@ export interface PairedTest {
   /** every difference is exactly 0 */
   identical: boolean
   tTest: {statistic: number; df: number; pValue: number}
-  /** null below 2 pairs */
+  /** null when every difference is 0 (nothing to rank) */
   wilcoxon: {
     /** W+ = sum of the ranks of the positive differences */
     statistic: number
@@ -55,7 +56,7 @@ export function pairedTest(x: ArrayLike<number>, y: ArrayLike<number>): PairedTe
   const d = xs.map((v, i) => v - ys[i])
   const nonZero = d.filter((v) => v !== 0)
   if (nonZero.length === 0) {
-    return {n, meanDiff: 0, ci95: [0, 0], identical: true, tTest: {statistic: 0, df: n - 1, pValue: 1}, wilcoxon: {statistic: 0, pValue: 1, method: 'exact', zeros: n}}
+    return {n, meanDiff: 0, ci95: [0, 0], identical: true, tTest: {statistic: 0, df: n - 1, pValue: 1}, wilcoxon: null}
   }
   const t = ttest(xs, ys, {alpha: 0.05})
   const w = wilcoxon(xs, ys)
