@@ -264,6 +264,11 @@ export const configSchema = z
     name: safeName.default('experiment').describe(`experiment name; runs go to <output.dir>/<name>/; ${SAFE_NAME_RULE}`),
     extends: z.union([z.string(), z.array(z.string())]).optional().describe('config files merged under this one, in order'),
     seed: z.number().int().default(42).describe('seed of the split, initialisation, negative sampling and evaluation draws'),
+    seeds: z
+      .array(z.number().int())
+      .min(1)
+      .optional()
+      .describe('repeated seeds: `rec run` runs the experiment once per seed (each replaces `seed`: split when random, initialisation, negatives, evaluation draws) and reports mean ± std over them; `rec run --seeds N` means [1..N]'),
     backend: z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).default('auto').describe('tfjs backend: auto prefers gpu > node > wasm > cpu'),
     data: dataSchema.default(dataSchema.parse({})),
     preprocess: preprocessSchema.default(preprocessSchema.parse({})),

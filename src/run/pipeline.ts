@@ -9,9 +9,8 @@ import {canonicalJson, configHash, sha256Hex} from '../config/hash.js'
 import {parseSetArgs, resolveConfigFromObject} from '../config/load.js'
 import {evalSchema, modelLabel, modelTrainConfig, type EvalConfig, type ModelConfig, type RecConfig, type TrainConfig} from '../config/schema.js'
 import {datasetFingerprint, fingerprintedDataConfig} from '../data/fingerprint.js'
-import {preprocess} from '../data/preprocess.js'
-import {inputSha256, readInteractions} from '../data/read.js'
-import {splitInteractions, type SplitOrder} from '../data/split.js'
+import {inputSha256} from '../data/read.js'
+import type {SplitOrder} from '../data/split.js'
 import {datasetStats} from '../data/stats.js'
 import type {Split} from '../data/types.js'
 import {dataError, RecError, usageError} from '../errors.js'
@@ -34,6 +33,7 @@ import {OPTIMIZED_ONNX_FILE} from '../onnx/execution.js'
 import {newManifest, readManifest, readRunFile, writeManifest, writeText, type Manifest} from './rundir.js'
 import {DRAWS_DIR, evaluateVariant, protocolOf, withDeltasAndGate, type ProtocolInfo, type VariantResult} from './evaluate-stage.js'
 import {shardSlice, type Shard} from './shard.js'
+import {prepareData, type PreparedData} from './data-stage.js'
 import {applySignificantGate} from './check.js'
 import {loadSplit, saveSplit} from './split-io.js'
 
@@ -75,6 +75,8 @@ export interface RunOptions {
   shard?: Shard
   signal?: AbortSignal
   command?: string[]
+  /** the data stage's read → preprocess → split (repeated seeds pass a memo that shares the seed-free parts) */
+  prepareData?: (cfg: RecConfig, progress: Progress) => Promise<PreparedData>
 }
 
 const hash = (...parts: unknown[]) => sha256Hex(canonicalJson(parts)).slice(0, 16)
@@ -303,9 +305,8 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
   } else {
     stages.start('data', dKey)
     progress.stage('data')
-    const read = await readInteractions(cfg.data, {progress})
-    const pre = preprocess(read.interactions, cfg.preprocess)
-    const s = splitInteractions(pre.interactions, cfg.split, cfg.seed)
+    // repeated seeds (src/run/seeds.ts) read the data once and share what does not depend on the seed
+    const {read, pre, split: s} = await (options.prepareData ?? prepareData)(cfg, progress)
     const stats = datasetStats(pre.interactions)
     manifest.datasetFingerprint = datasetFingerprint(read.bytesSha256, cfg.data, cfg.preprocess)
     writeJsonAtomic(join(runDir, 'data', 'stats.json'), {stats, preprocess: pre.report, skippedRows: read.skippedRows, fingerprint: manifest.datasetFingerprint, split: s.stats})
