@@ -33,7 +33,7 @@ Several runs (e.g. CI shards) are merged only when their data, split and trainin
     const {argv, flags} = await this.parse(Compare)
     parseTolerance(flags.tolerance)
     if (flags.check) readReference(flags.check)
-    parseAlpha(flags.alpha, flags.significance)
+    parseAlpha(flags.alpha, flags.significance ?? false)
     const {rows, sources} = loadRuns(argv as string[])
     const sig = flags.significance ? significanceTable(rows, sources, flags) : undefined
     const table = sig?.table ?? tableFor(rows, flags)

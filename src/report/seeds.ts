@@ -1,3 +1,4 @@
+import {describeProtocol, type Protocol} from '../eval/protocol.js'
 import {formatMetric} from './format.js'
 import {formatP} from './significance.js'
 import {buildTable, rowKey, type ReportRow, type Table, type TableOptions} from './table.js'
@@ -45,8 +46,10 @@ export function seedsTable(view: SeedsView, options: TableOptions = {}): Table {
       return `${formatMetric(s.mean)} ± ${formatMetric(s.std)}${mark}`
     })
   })
+  // the protocol of every seed, with all the seeds (the rows carry the first seed's)
+  const protocol = view.protocol as Protocol
   const notes = [
-    ...table.notes.filter((n) => !n.startsWith('Deltas')),
+    ...table.notes.filter((n) => !n.startsWith('Deltas')).map((n) => (n.startsWith('Protocol: ') ? `Protocol: ${describeProtocol(protocol, {seeds: view.seeds})}` : n)),
     `Mean ± standard deviation (n − 1) over seeds ${view.seeds.join(', ')}; each seed re-draws ${view.perSeed.join(', ')}; computed once: ${view.shared.join(', ')}.`,
   ]
   if (view.comparisons.length > 0) {
