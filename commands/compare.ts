@@ -40,7 +40,7 @@ Several runs (e.g. CI shards) are merged only when their data, split and trainin
     const json = {...tableToJson(table), ...(sig ? {significance: sig.significance} : {})}
     if (sig && flags.format === 'json') this.out(JSON.stringify(json, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2))
     else this.out(renderRows(table, flags))
-    if (sig && (flags.format === 'table' || flags.format === 'md')) this.out(`\n${renderSignificance(sig.significance)}`)
+    if (sig && (flags.format === 'table' || flags.format === 'md')) this.out(`\n${renderSignificance(sig.significance, {markdown: flags.format === 'md'})}`)
     return applyCheck(json, {rows}, flags, (t) => this.out(t))
   }
 }

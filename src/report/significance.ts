@@ -50,7 +50,8 @@ export function markSignificance(table: Table, sig: SignificanceView): Table {
 }
 
 /** one line per comparison: the mean difference, its 95% interval and both tests (raw and Holm p) */
-export function renderSignificance(sig: SignificanceView): string {
+export function renderSignificance(sig: SignificanceView, options: {markdown?: boolean} = {}): string {
+  const item = options.markdown ? '- ' : '  '
   if (sig.comparisons.length === 0) return 'significance: nothing to test (no row has a baseline with per-user values)'
   const lines = [`significance at α = ${sig.alpha} (Holm across ${sig.family} comparisons):`]
   for (const c of sig.comparisons) {
@@ -60,7 +61,7 @@ export function renderSignificance(sig: SignificanceView): string {
     // within one run the model/variant names suffice
     const [run, name] = [c.row.slice(0, c.row.lastIndexOf(':')), c.row.slice(c.row.lastIndexOf(':') + 1)]
     const base = c.baseline.startsWith(`${run}:`) ? c.baseline.slice(run.length + 1) : c.baseline
-    lines.push(`  ${base === c.baseline ? c.row : name} vs ${base} ${c.metric}: ${diff}, t p=${formatP(c.tTest.pValue)} (Holm ${formatP(c.tTest.pHolm)})${c.significant ? ' *' : ''}, ${w}, n=${c.n}`)
+    lines.push(`${item}${base === c.baseline ? c.row : name} vs ${base} ${c.metric}: ${diff}, t p=${formatP(c.tTest.pValue)} (Holm ${formatP(c.tTest.pHolm)})${c.significant ? ' *' : ''}, ${w}, n=${c.n}`)
   }
   return lines.join('\n')
 }
