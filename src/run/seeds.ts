@@ -111,14 +111,14 @@ export async function runSeeds(loaded: LoadedConfig, seeds: number[], options: R
     const seeded: RecConfig = {...cfg, seed, seeds: undefined}
     const r = await runPipeline(seeded, join(seedsDir, `seed-${seed}`), loaded.file, {...options, prepareData: prepare})
     results.push(r)
-    if (r.interrupted || r.variants.length === 0) break
+    if (r.interrupted) break
   }
   const done = results.filter((r) => r.variants.length > 0)
   const summary = summarizeSeeds(done.map((r) => r.variants))
   const result: SeedsResult = {
     experiment: cfg.name,
     seedsDir,
-    seeds: seeds.slice(0, done.length),
+    seeds: results.flatMap((r, i) => (r.variants.length > 0 ? [seeds[i]] : [])),
     runs: results.map((r, i) => ({seed: seeds[i], runDir: r.runDir, cached: r.cached})),
     shared: ['reading and cleaning the data', ...(splitUsesSeed(cfg.split) ? [] : ['the split (it does not draw from the seed)'])],
     perSeed: [
@@ -130,7 +130,7 @@ export async function runSeeds(loaded: LoadedConfig, seeds: number[], options: R
     ...summary,
     protocol: (done[0] ?? results[0]).protocol,
     ...(cfg.eval.metrics ? {columns: cfg.eval.metrics} : {}),
-    ...(results.some((r) => r.interrupted) || done.length < seeds.length ? {interrupted: true} : {}),
+    ...(results.some((r) => r.interrupted) ? {interrupted: true} : {}),
   }
   writeJsonAtomic(join(seedsDir, 'seeds.json'), result)
   return result
