@@ -8,6 +8,8 @@ import {loadConfig} from '../src/config/load.js'
 import {parseTolerance, readReference, type CheckResult} from '../src/run/check.js'
 import {runExperiment, type RunResult, type Stage} from '../src/run/pipeline.js'
 import {parseShard} from '../src/run/shard.js'
+import {renderSeedsReport, seedsFlag} from '../src/cli/significance.js'
+import {runSeeds, seedList, type SeedsResult} from '../src/run/seeds.js'
 
 export default class Run extends BaseCommand {
   static summary = 'Run an experiment: data → split → train → compress → evaluate → compare.'
@@ -23,6 +25,7 @@ Progress goes to stderr; with --json only the result object is written to stdout
     '<%= config.bin %> run experiments/ml100k-bpr.yaml --set train.epochs=5 --json',
     '<%= config.bin %> run experiments/ml100k-bpr.yaml --check reference.json --tolerance ndcg@10=0.005',
     '<%= config.bin %> run experiments/ml100k-neumf-compress.yaml --shard 2/4',
+    '<%= config.bin %> run experiments/ml100k-bpr.yaml --seeds 3',
   ]
   static args = {experiment: Args.string({description: 'experiment YAML file', required: true})}
   static flags = {
@@ -32,10 +35,11 @@ Progress goes to stderr; with --json only the result object is written to stdout
     ...shardFlag,
     ...checkFlags,
     ...formatFlags,
+    ...seedsFlag,
     until: Flags.string({description: 'stop after this stage', options: ['data', 'train', 'compress', 'eval']}),
   }
 
-  async run(): Promise<RunResult & {check?: CheckResult}> {
+  async run(): Promise<(RunResult | SeedsResult) & {check?: CheckResult}> {
     const {args, flags} = await this.parse(Run)
     checkRunFlags(flags) // --run-id is a plain folder name; --from not after --until
     const shard = parseShard(flags.shard)
@@ -43,6 +47,13 @@ Progress goes to stderr; with --json only the result object is written to stdout
     parseTolerance(flags.tolerance)
     if (flags.check) readReference(flags.check)
     const loaded = await loadConfig(args.experiment, {set: flags.set})
+    const seeds = seedList(loaded.config, flags.seeds)
+    if (seeds) {
+      const options = {progress: this.progress, outDir: flags.out, until: flags.until as Stage | undefined, from: flags.from as Stage | undefined, force: flags.force, command: ['run', ...this.argv], runId: flags['run-id'], shard}
+      const result = await this.interruptibly((signal) => runSeeds(loaded, seeds, {...options, signal}))
+      this.out(renderSeedsReport(result, flags))
+      return applyCheck(result, result, flags, (t) => this.out(t))
+    }
     const result = await this.interruptibly((signal) =>
       runExperiment(loaded, {
         progress: this.progress,

@@ -4,7 +4,7 @@ import {buildTable, type ReportRow, type Table as ReportTable} from '../report/t
 import {signedChange} from '../report/format.js'
 import {renderCsv, renderJson, renderMarkdown} from '../report/render.js'
 import {toReportRows} from '../run/rows.js'
-import {checkAgainst, checkFailure, metricTable, parseTolerance, readReference, type CheckResult} from '../run/check.js'
+import {checkAgainst, checkFailure, metricTable, parseTolerance, readReference, readReferenceSpreads, type CheckResult} from '../run/check.js'
 import type {RunResult} from '../run/pipeline.js'
 import {renderTable} from './table.js'
 
@@ -70,7 +70,7 @@ export function renderCheck(check: CheckResult, referenceFile: string): string {
  */
 export function applyCheck<T extends object>(output: T, table: Parameters<typeof metricTable>[0], flags: {check?: string; tolerance?: string}, print: (text: string) => void): T & {check?: CheckResult} {
   if (!flags.check) return output
-  const check = checkAgainst(readReference(flags.check), metricTable(table, 'this run'), parseTolerance(flags.tolerance))
+  const check = checkAgainst(readReference(flags.check), metricTable(table, 'this run'), parseTolerance(flags.tolerance), readReferenceSpreads(flags.check))
   print(renderCheck(check, flags.check))
   if (!check.ok) throw checkFailure(check, flags.check, {...output, check})
   return {...output, check}

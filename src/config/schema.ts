@@ -274,7 +274,15 @@ export const compressSchema = z
   .strictObject({
     finetune: z.strictObject({epochs: nonNegativeInt.default(2)}).default({epochs: 2}),
     variants: z.array(variantSchema).default([]),
-    gate: z.strictObject({metric: z.string().default('ndcg@10'), max_relative_drop: z.number().min(0).max(1).default(0.01)}).nullable().default(null),
+    gate: z
+      .strictObject({
+        metric: z.string().default('ndcg@10'),
+        max_relative_drop: z.number().min(0).max(1).default(0.01),
+        significant: z.boolean().default(false).describe('a drop beyond max_relative_drop fails only when it is significant: paired t-test of the metric over test users, Holm-adjusted across the gated variants (README, Significance and repeated seeds)'),
+        alpha: z.number().gt(0).lt(1).default(0.05).describe('level of the significance test of `significant`'),
+      })
+      .nullable()
+      .default(null),
   })
   .describe('compression variants made from each trained model')
 
@@ -364,6 +372,11 @@ export const configSchema = z
     name: safeName.default('experiment').describe(`experiment name; runs go to <output.dir>/<name>/; ${SAFE_NAME_RULE}`),
     extends: z.union([z.string(), z.array(z.string())]).optional().describe('config files merged under this one, in order'),
     seed: z.number().int().default(42).describe('seed of the split, initialisation, negative sampling and evaluation draws'),
+    seeds: z
+      .array(z.number().int())
+      .min(1)
+      .optional()
+      .describe('repeated seeds: `rec run` runs the experiment once per seed (each replaces `seed`: split when random, initialisation, negatives, evaluation draws) and reports mean ± std over them; `rec run --seeds N` means [1..N]'),
     backend: z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).default('auto').describe('tfjs backend: auto prefers gpu > node > wasm > cpu'),
     data: dataSchema.default(dataSchema.parse({})),
     preprocess: preprocessSchema.default(preprocessSchema.parse({})),

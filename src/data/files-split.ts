@@ -134,18 +134,6 @@ export async function readSplitFiles(cfg: RecConfig, progress: Progress = silent
   return {interactions: all, report: mergedReport(reports, all), skippedRows: skipped, bytesSha256, split}
 }
 
-/**
- * The data stage's read + preprocess + split: the configured file split by `split.method`, or the
- * split files themselves (method files).
- */
-export async function readAndSplit(cfg: RecConfig, progress: Progress = silentProgress): Promise<ReadSplit> {
-  if (cfg.split.method === 'files') return readSplitFiles(cfg, progress)
-  const read = await readInteractions(cfg.data, {progress})
-  const pre = preprocess(read.interactions, cfg.preprocess)
-  const split = splitInteractions(pre.interactions, cfg.split, cfg.seed)
-  return {interactions: pre.interactions, report: pre.report, skippedRows: read.skippedRows, bytesSha256: read.bytesSha256, split}
-}
-
 /** the input hash the data stage keys on: the data file's, or the split files' (method files) */
 export async function dataInputSha256(cfg: RecConfig): Promise<string> {
   return cfg.split.method === 'files' ? splitFilesSha256(cfg) : inputSha256(cfg.data)

@@ -61,6 +61,8 @@ export interface Table {
   deltas: (Record<string, Delta> | null)[]
   /** index into `raw` of the baseline row, or null */
   baseline: number | null
+  /** per row: index into `raw` of the row its deltas are against (its own group's baseline), or null */
+  against?: (number | null)[]
   /** how many leading columns identify a row (run?, model, variant); repeated when a table is split */
   keyColumns: number
   /** lines to print under the table: protocols, baseline */
@@ -118,8 +120,10 @@ const FIELD_COLUMNS: Record<string, FieldColumn> = {
   params_nonzero: num('params_nonzero', 'non-zero', 'count', false, (r) => r.paramsNonZero),
   flops: num('flops', 'FLOPs/pair', 'count', false, (r) => r.flopsPerPair),
   gate: text('gate', 'gate', (r) => {
-    const g = r.gate as {passed: boolean; relativeDrop: number} | undefined
-    return g ? `${g.passed ? 'pass' : 'FAIL'} ${signed(-g.relativeDrop * 100, 1)}%` : undefined
+    const g = r.gate as {passed: boolean; relativeDrop: number; maxRelativeDrop?: number; significance?: {significant: boolean}} | undefined
+    // compress.gate.significant: a drop beyond the bound that passed because it is not significant says so
+    const ns = g?.significance && !g.significance.significant && g.maxRelativeDrop !== undefined && g.relativeDrop > g.maxRelativeDrop ? ' n.s.' : ''
+    return g ? `${g.passed ? 'pass' : 'FAIL'} ${signed(-g.relativeDrop * 100, 1)}%${ns}` : undefined
   }),
 }
 
@@ -444,7 +448,7 @@ export function buildTable(rows: ReportRow[], options: TableOptions = {}): Table
     notes.push(many ? `Deltas (absolute, relative) against each model's ${options.baseline} row${within}.` : `Deltas (absolute, relative) against ${rowKey(raw[baseline])}${within}.`)
   }
 
-  return {columns, rows: cells, raw, values, deltas, baseline, keyColumns: keyCols.length, notes}
+  return {columns, rows: cells, raw, values, deltas, baseline, against, keyColumns: keyCols.length, notes}
 }
 
 function isProtocol(x: unknown): x is Protocol {

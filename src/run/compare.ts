@@ -6,7 +6,8 @@ import {dataError, usageError} from '../errors.js'
 import type {ReportRow} from '../report/table.js'
 import type {RunResult} from './pipeline.js'
 import {readRunFile, resolveRunDir} from './rundir.js'
-import {toReportRows} from './rows.js'
+import {runLabel, toReportRows} from './rows.js'
+import type {RowSource} from './significance.js'
 
 /**
  * The rows of every run's results.json, in the order given. Shards of one experiment (`rec run
@@ -14,11 +15,35 @@ import {toReportRows} from './rows.js'
  * split and the same trained models), and the base rows every shard evaluates appear once.
  */
 export function loadRunRows(paths: string[]): ReportRow[] {
-  return loadRunResults(paths).flatMap((r) => toReportRows(r))
+  return loadRuns(paths).rows
 }
 
 /** every run's results.json (checked against its schema), shards of one run merged into one */
 export function loadRunResults(paths: string[]): RunResult[] {
+  const {results, merged} = readResults(paths)
+  return merged ? [merged] : results
+}
+
+/**
+ * loadRunRows, and where each row's files are (keyed by its row key "run:model/variant"): the
+ * per-user values `--significance` pairs live in the variant's folder of the run (of the shard) that
+ * evaluated it
+ */
+export function loadRuns(paths: string[]): {rows: ReportRow[]; sources: Map<string, RowSource>} {
+  const {results, merged} = readResults(paths)
+  const sources = new Map<string, RowSource>()
+  for (const r of results) {
+    const label = runLabel(merged ? merged.runDir : r.runDir)
+    for (const v of r.variants) {
+      const key = `${label}:${v.model}/${v.name}`
+      if (!sources.has(key)) sources.set(key, {runDir: r.runDir, model: v.model, variant: v.name, dataKey: r.keys?.data})
+    }
+  }
+  return {rows: merged ? toReportRows(merged) : results.flatMap((r) => toReportRows(r)), sources}
+}
+
+/** each path's results.json, and their merge when they are shards of one run */
+function readResults(paths: string[]): {results: RunResult[]; merged?: RunResult} {
   const results = paths.map((p) => {
     const dir = resolveRunDir(p)
     if (!existsSync(join(dir, 'results.json'))) {
@@ -27,8 +52,7 @@ export function loadRunResults(paths: string[]): RunResult[] {
     const file = join(dir, 'results.json')
     return {...readRunFile<RunResult>(file, 'results file', `it is not what rec wrote; \`rec eval ${p}\` writes it again`), runDir: dir}
   })
-  const shards = results.filter((r) => r.shard)
-  return shards.length > 0 ? [mergeShards(results)] : results
+  return {results, merged: results.some((r) => r.shard) ? mergeShards(results) : undefined}
 }
 
 export function mergeShards(results: RunResult[]): RunResult {

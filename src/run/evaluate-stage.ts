@@ -73,7 +73,14 @@ export interface VariantResult {
   distill?: DistillRecord
   /** a distilled student: metrics, p50Ms and sizeBytes against its scratch baseline (what distillation bought) */
   versusScratch?: {variant: string; deltas: Record<string, {abs: number; rel: number | null}>}
-  gate?: {metric: string; maxRelativeDrop: number; relativeDrop: number; passed: boolean}
+  gate?: {
+    metric: string
+    maxRelativeDrop: number
+    relativeDrop: number
+    passed: boolean
+    /** compress.gate.significant: the test that decides whether a drop beyond the bound counts (src/run/check.ts) */
+    significance?: {test: string; alpha: number; n: number; pValue: number; pHolm: number; significant: boolean}
+  }
   evalSeconds: number
   trainSeconds?: number
   epochs?: number

@@ -9,10 +9,9 @@ import {canonicalJson, configHash, sha256Hex} from '../config/hash.js'
 import {parseSetArgs, resolveConfigFromObject} from '../config/load.js'
 import {evalSchema, modelLabel, modelTrainConfig, type EvalConfig, type ModelConfig, type RecConfig, type TrainConfig} from '../config/schema.js'
 import {datasetFingerprint, fingerprintedDataConfig} from '../data/fingerprint.js'
-import {preprocess} from '../data/preprocess.js'
 import {initFromPretrained} from '../models/ncf.js'
-import {dataInputSha256, readAndSplit} from '../data/files-split.js'
-import {splitInteractions, type SplitOrder} from '../data/split.js'
+import {dataInputSha256} from '../data/files-split.js'
+import type {SplitOrder} from '../data/split.js'
 import {datasetStats} from '../data/stats.js'
 import type {Split} from '../data/types.js'
 import {dataError, RecError, usageError} from '../errors.js'
@@ -35,6 +34,8 @@ import {OPTIMIZED_ONNX_FILE} from '../onnx/execution.js'
 import {newManifest, readManifest, readRunFile, writeManifest, writeText, type Manifest} from './rundir.js'
 import {DRAWS_DIR, evaluateVariant, protocolOf, withDeltasAndGate, type ProtocolInfo, type VariantResult} from './evaluate-stage.js'
 import {shardSlice, type Shard} from './shard.js'
+import {prepareData, type PreparedData} from './data-stage.js'
+import {applySignificantGate} from './check.js'
 import {loadSplit, saveSplit} from './split-io.js'
 import {streamStage, type StreamStageResult} from '../stream/stage.js'
 
@@ -78,6 +79,8 @@ export interface RunOptions {
   shard?: Shard
   signal?: AbortSignal
   command?: string[]
+  /** the data stage's read → preprocess → split (repeated seeds pass a memo that shares the seed-free parts) */
+  prepareData?: (cfg: RecConfig, progress: Progress) => Promise<PreparedData>
 }
 
 const hash = (...parts: unknown[]) => sha256Hex(canonicalJson(parts)).slice(0, 16)
@@ -306,9 +309,8 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
   } else {
     stages.start('data', dKey)
     progress.stage('data')
-    // split.method files: the split files read into one id space (src/data/files-split.ts)
-    const {split: s, ...read} = await readAndSplit(cfg, progress)
-    const pre = {interactions: read.interactions, report: read.report}
+    // repeated seeds (src/run/seeds.ts) read the data once and share what does not depend on the seed
+    const {read, pre, split: s} = await (options.prepareData ?? prepareData)(cfg, progress)
     const stats = datasetStats(pre.interactions)
     manifest.datasetFingerprint = datasetFingerprint(read.bytesSha256, cfg.data, cfg.preprocess)
     writeJsonAtomic(join(runDir, 'data', 'stats.json'), {stats, preprocess: pre.report, skippedRows: read.skippedRows, fingerprint: manifest.datasetFingerprint, split: s.stats})
@@ -463,7 +465,8 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
     protocol = r.protocol
     stages.done(name, key, t(), stageFiles.eval(rel, r.result))
   }
-  const variants = withDeltasAndGate(cfg, results)
+  // compress.gate.significant: a drop beyond the bound counts only when it is significant
+  const variants = applySignificantGate(cfg, withDeltasAndGate(cfg, results), runDir)
   timings.evalSeconds = elapsed()
   // stream: the prequential replay (src/stream), when the experiment has a stream section
   let stream: StreamStageResult | undefined

@@ -123,6 +123,16 @@ const statsJsonSchema = z.looseObject({
   split: z.looseObject({order: z.enum(['timestamp', 'row']).nullable().optional()}).optional(),
 })
 
+/**
+ * models/<model>/<variant>/per-user.json: the per-user values of the top-K metrics and AUC, parallel
+ * to `users` (internal user indices, ascending); a user without a defined value (AUC with no
+ * negative) is null. `rec compare --significance` pairs them between a variant and its baseline.
+ */
+const perUserJsonSchema = z.looseObject({
+  users: z.array(z.number().int()),
+  values: z.record(z.string(), z.array(num.nullable())),
+})
+
 /** what each schema's file is called in messages ("<file> is not a valid <name>") */
 export const RUN_FILES = {
   manifest: manifestSchema,
@@ -132,5 +142,6 @@ export const RUN_FILES = {
   'evaluation record': evalJsonSchema,
   'result file': resultJsonSchema,
   'results file': resultsJsonSchema,
+  'per-user values': perUserJsonSchema,
 } as const
 export type RunFileKind = keyof typeof RUN_FILES

@@ -4,7 +4,8 @@ import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 
 import {configSchema, type RecConfig} from '../../src/config/schema.js'
-import {readAndSplit} from '../../src/data/files-split.js'
+import {prepareData} from '../../src/run/data-stage.js'
+import {silentProgress} from '../../src/progress.js'
 import type {Interactions, Split} from '../../src/data/types.js'
 import {evaluate} from '../../src/eval/evaluate.js'
 import {initWeights} from '../../src/models/registry.js'
@@ -54,15 +55,15 @@ describe('split given as files + NCF negatives file', () => {
     mkdirSync(join(dir, 'runs'))
     writeFileSync(join(dir, 'all.tsv'), tsv(makeRows()))
     const loo = {method: 'leave_one_out', order: 'latest'}
-    const made = (await readAndSplit(config({data: {format: 'delimited', delimiter: '\t', path: join(dir, 'all.tsv')}, split: loo}))).split
+    const made = (await prepareData(config({data: {format: 'delimited', delimiter: '\t', path: join(dir, 'all.tsv')}, split: loo}), silentProgress)).split
     // the same events, train first: rec's split of this file is the same split, with ids numbered
     // in first-seen order over train, validation, test, as split.method files numbers them
     const parts = [made.train, made.valid, made.test]
     writeFileSync(join(dir, 'ordered.tsv'), tsv(parts.flatMap(rowsOf)))
     for (const [name, p] of [['train', made.train], ['valid', made.valid], ['test', made.test]] as const) writeFileSync(join(dir, `${name}.tsv`), tsv(rowsOf(p)))
 
-    const inRec = (await readAndSplit(config({data: {format: 'delimited', delimiter: '\t', path: join(dir, 'ordered.tsv')}, split: loo}))).split
-    const fromFiles = (await readAndSplit(config({split: {method: 'files', train: join(dir, 'train.tsv'), valid: join(dir, 'valid.tsv'), test: join(dir, 'test.tsv')}}))).split
+    const inRec = (await prepareData(config({data: {format: 'delimited', delimiter: '\t', path: join(dir, 'ordered.tsv')}, split: loo}), silentProgress)).split
+    const fromFiles = (await prepareData(config({split: {method: 'files', train: join(dir, 'train.tsv'), valid: join(dir, 'valid.tsv'), test: join(dir, 'test.tsv')}}), silentProgress)).split
     const same = (a: Split, b: Split) => {
       expect(b.train.userIds).toEqual(a.train.userIds)
       expect(b.train.itemIds).toEqual(a.train.itemIds)

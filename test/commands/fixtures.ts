@@ -64,7 +64,7 @@ export function parseJson(stdout: string): any {
   }
 }
 
-export function loadSchema(name: 'run-result' | 'compare' | 'report' | 'search' | 'stream'): Schema {
+export function loadSchema(name: 'run-result' | 'compare' | 'report' | 'search' | 'stream' | 'run-seeds'): Schema {
   return JSON.parse(readFileSync(join(repoRoot, 'schemas', `${name}.schema.json`), 'utf8')) as Schema
 }
 

@@ -44,7 +44,7 @@ describe('checkSchema', () => {
   })
 
   it('every schema in schemas/ only uses checked keywords and documents each property', () => {
-    for (const name of ['run-result', 'compare', 'report', 'search', 'stream'] as const) {
+    for (const name of ['run-result', 'compare', 'report', 'search', 'stream', 'run-seeds'] as const) {
       const s = loadSchema(name)
       expect(s.description, name).toBeTypeOf('string')
       // walking the schema with a value of the wrong type at every level still visits every keyword
