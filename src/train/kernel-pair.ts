@@ -1,0 +1,464 @@
+import {existsSync, readFileSync} from 'node:fs'
+import {join} from 'node:path'
+
+import {dataError} from '../errors.js'
+import {packFloat32, unpackFloat32} from '../models/io.js'
+import {countLayers} from '../models/forward.js'
+import type {Loss} from '../models/registry.js'
+import type {ModelWeights, Tensor32} from '../models/types.js'
+import {writeFileAtomic, writeJsonAtomic} from '../run/atomic.js'
+import {type Engine, pairBatches} from './engine.js'
+import type {TrainArgs} from './train.js'
+import {type AdamHyper, arenaFloats, createArena, kernelsAvailable, type KernelArena} from './wasm-kernels.js'
+
+/**
+ * Pair training of mf and neumf by hand over typed arrays: the forward pass, the backward pass and
+ * the optimizer step written out for these two models, the dense layers and Adam in WebAssembly
+ * SIMD (kernels.wat). It computes what the tfjs step computes (the same batches, objective, L2
+ * term, dense Adam with tfjs' constants and op order, masks), without tfjs' per-op dispatch, which
+ * is most of a small batch's time. Checkpoints are in the tfjs optimizer's layout, so either
+ * engine resumes the other's.
+ *
+ * Layout: all parameters live in one buffer of the arena (each tensor a padded sub-view), the
+ * gradients, first and second moments in three more of the same layout, so one Adam call updates
+ * the whole model. Only the touched embedding rows of the gradient are cleared after a step.
+ */
+
+/** why the kernel engine cannot train this, or undefined when it can */
+export function kernelIneligible(args: TrainArgs, loss: Loss): string | undefined {
+  const kind = args.model.model
+  if (kind !== 'mf' && kind !== 'neumf') return `${kind} has no hand-written step`
+  if (args.distill && args.distill.alpha < 1) return 'distillation runs the teacher in tfjs'
+  if (kind === 'neumf') {
+    if (loss !== 'bce') return 'neumf trains with bce'
+    const layers = args.model.mlp_layers
+    if (layers.length < 2) return 'the hand-written neumf step needs at least one dense layer'
+    if (layers.some((w) => w % 4 !== 0)) return 'the SIMD dense layers need widths that are multiples of 4'
+  }
+  if (!kernelsAvailable()) return 'WebAssembly SIMD is not available'
+  return undefined
+}
+
+interface Param {
+  name: string
+  shape: number[]
+  /** view of the parameter, gradient and moments (the arena's padded sub-views) */
+  w: Float32Array
+  g: Float32Array
+  m: Float32Array
+  v: Float32Array
+  size: number
+}
+
+const softplus = (x: number) => (x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x)))
+const sigmoid = (x: number) => 1 / (1 + Math.exp(-x))
+
+export function kernelPairEngine(initial: ModelWeights, args: TrainArgs, loss: Loss): Engine {
+  const tc = args.train
+  const batches = pairBatches(args, tc, loss)
+  const B = batches.maxRows
+  const names = Object.keys(initial.tensors)
+  const kind = initial.kind
+
+  // neumf's shape
+  const nDense = kind === 'neumf' ? countLayers(names, 'mlp') : 0
+  const widths: number[] = [] // input width of each dense layer, then the last output
+  if (kind === 'neumf') {
+    for (let k = 0; k < nDense; k++) widths.push(initial.tensors[`mlp_${k}.kernel`].shape[0])
+    widths.push(nDense > 0 ? initial.tensors[`mlp_${nDense - 1}.kernel`].shape[1] : initial.tensors.mlp_user.shape[1] * 2)
+  }
+  const f = kind === 'neumf' ? initial.tensors.gmf_user.shape[1] : initial.tensors.user_emb.shape[1]
+  const e = kind === 'neumf' ? initial.tensors.mlp_user.shape[1] : 0
+
+  // the arena: parameters, gradients and moments (4 × the padded model), then the workspaces
+  const sizes = names.map((n) => initial.tensors[n].data.length)
+  const modelFloats = arenaFloats(sizes)
+  const work: number[] = []
+  if (kind === 'neumf') {
+    for (let k = 0; k <= nDense; k++) work.push(B * widths[k]) // activations: input, then each layer's output
+    for (let k = 0; k < nDense; k++) work.push(widths[k] * widths[k + 1]) // transposed kernels
+    const wmax = Math.max(...widths)
+    work.push(B * wmax, B * wmax) // two gradient ping-pong buffers
+  }
+  const arena: KernelArena = createArena(4 * modelFloats + arenaFloats(work))
+  const W = arena.alloc(modelFloats)
+  const G = arena.alloc(modelFloats)
+  const M1 = arena.alloc(modelFloats)
+  const V2 = arena.alloc(modelFloats)
+  const params: Record<string, Param> = {}
+  {
+    let off = 0
+    names.forEach((name, k) => {
+      const t = initial.tensors[name]
+      const size = sizes[k]
+      const sub = (a: Float32Array) => a.subarray(off, off + size)
+      const p: Param = {name, shape: [...t.shape], size, w: sub(W), g: sub(G), m: sub(M1), v: sub(V2)}
+      p.w.set(t.data)
+      params[name] = p
+      off += Math.ceil(size / 4) * 4
+    })
+  }
+  const acts: Float32Array[] = []
+  const kernT: Float32Array[] = []
+  let dA: Float32Array = new Float32Array(0)
+  let dB: Float32Array = new Float32Array(0)
+  if (kind === 'neumf') {
+    for (let k = 0; k <= nDense; k++) acts.push(arena.alloc(B * widths[k]))
+    for (let k = 0; k < nDense; k++) kernT.push(arena.alloc(widths[k] * widths[k + 1]))
+    const wmax = Math.max(...widths)
+    dA = arena.alloc(B * wmax)
+    dB = arena.alloc(B * wmax)
+  }
+  const logits = new Float64Array(B)
+  const dlogit = new Float64Array(B)
+
+  // optimizer state, as tfjs keeps it: step count and the float32 running products β^t
+  const adam = tc.optimizer !== 'sgd'
+  const fr = Math.fround
+  const beta1 = fr(0.9)
+  const beta2 = fr(0.999)
+  let iterations = 0
+  let accBeta1 = beta1
+  let accBeta2 = beta2
+  const l2 = tc.l2
+
+  // pruning masks: (parameter, mask) pairs applied after each step
+  let masks: {p: Param; mask: Uint8Array}[] = []
+
+  const step = (users: Int32Array, items: Int32Array, negItems: Int32Array, labels: Float32Array, m: number): number => {
+    const objective = kind === 'mf' ? (loss === 'bpr' ? mfBpr(users, items, negItems, m) : mfBce(users, items, labels, m)) : neumfBce(users, items, labels, m)
+    update()
+    clearGradients(users, items, negItems, m)
+    return objective
+  }
+
+  /** Σ‖row‖² of the collected rows and their L2 gradient 2·l2/m·row, as the tfjs objective adds it */
+  const l2Row = (p: Param, row: number, d: number, scale: number): number => {
+    const w = p.w
+    const g = p.g
+    const o = row * d
+    let s = 0
+    for (let k = 0; k < d; k++) {
+      const x = w[o + k]
+      s += x * x
+      g[o + k] += scale * x
+    }
+    return s
+  }
+
+  function mfBce(users: Int32Array, items: Int32Array, labels: Float32Array, m: number): number {
+    const U = params.user_emb
+    const I = params.item_emb
+    const uw = U.w
+    const iw = I.w
+    const ug = U.g
+    const ig = I.g
+    let total = 0
+    for (let r = 0; r < m; r++) {
+      const uo = users[r] * f
+      const io = items[r] * f
+      let s = 0
+      for (let k = 0; k < f; k++) s += uw[uo + k] * iw[io + k]
+      s = fr(s)
+      const y = labels[r]
+      total += softplus(s) - s * y
+      const dl = (sigmoid(s) - y) / m
+      for (let k = 0; k < f; k++) {
+        const a = uw[uo + k]
+        ug[uo + k] += dl * iw[io + k]
+        ig[io + k] += dl * a
+      }
+    }
+    let obj = total / m
+    if (l2 > 0) {
+      const scale = (2 * l2) / m
+      let sq = 0
+      for (let r = 0; r < m; r++) sq += l2Row(U, users[r], f, scale) + l2Row(I, items[r], f, scale)
+      obj += (sq * l2) / m
+    }
+    return obj
+  }
+
+  function mfBpr(users: Int32Array, items: Int32Array, negItems: Int32Array, m: number): number {
+    const U = params.user_emb
+    const I = params.item_emb
+    const uw = U.w
+    const iw = I.w
+    const ug = U.g
+    const ig = I.g
+    let total = 0
+    for (let r = 0; r < m; r++) {
+      const uo = users[r] * f
+      const io = items[r] * f
+      const jo = negItems[r] * f
+      let sp = 0
+      let sn = 0
+      for (let k = 0; k < f; k++) {
+        sp += uw[uo + k] * iw[io + k]
+        sn += uw[uo + k] * iw[jo + k]
+      }
+      // −log σ(s⁺ − s⁻) = softplus(s⁻ − s⁺)
+      const x = fr(fr(sn) - fr(sp))
+      total += softplus(x)
+      const dx = sigmoid(x) / m // d/d s⁻; d/d s⁺ is its negative
+      for (let k = 0; k < f; k++) {
+        const a = uw[uo + k]
+        ug[uo + k] += dx * (iw[jo + k] - iw[io + k])
+        ig[io + k] -= dx * a
+        ig[jo + k] += dx * a
+      }
+    }
+    let obj = total / m
+    if (l2 > 0) {
+      // the positive scores collect users and items, the negative ones items only
+      const scale = (2 * l2) / m
+      let sq = 0
+      for (let r = 0; r < m; r++) sq += l2Row(U, users[r], f, scale) + l2Row(I, items[r], f, scale) + l2Row(I, negItems[r], f, scale)
+      obj += (sq * l2) / m
+    }
+    return obj
+  }
+
+  function neumfBce(users: Int32Array, items: Int32Array, labels: Float32Array, m: number): number {
+    const gu = params.gmf_user
+    const gi = params.gmf_item
+    const mu = params.mlp_user
+    const mi = params.mlp_item
+    const ok = params['out.kernel'].w
+    const okg = params['out.kernel'].g
+    const ob = params['out.bias']
+    const x0 = acts[0]
+    const w0 = widths[0]
+    // the MLP's input: concat(mlp_user[u], mlp_item[i])
+    for (let r = 0; r < m; r++) {
+      x0.set(mu.w.subarray(users[r] * e, users[r] * e + e), r * w0)
+      x0.set(mi.w.subarray(items[r] * e, items[r] * e + e), r * w0 + e)
+    }
+    // dense layers: relu(x · kernel + bias)
+    for (let k = 0; k < nDense; k++) {
+      const inW = widths[k]
+      const outW = widths[k + 1]
+      const h = acts[k + 1]
+      arena.gemm(h, acts[k], params[`mlp_${k}.kernel`].w, m, inW, outW, inW, 1, false)
+      const b = params[`mlp_${k}.bias`].w
+      for (let r = 0; r < m; r++) {
+        const o = r * outW
+        for (let c = 0; c < outW; c++) {
+          const z = h[o + c] + b[c]
+          h[o + c] = z > 0 ? z : 0
+        }
+      }
+    }
+    // logit = concat(gmf_user[u] ⊙ gmf_item[i], mlp) · out.kernel + out.bias
+    const hl = acts[nDense]
+    const wl = widths[nDense]
+    const guw = gu.w
+    const giw = gi.w
+    const bias = ob.w[0]
+    let total = 0
+    let dbias = 0
+    for (let r = 0; r < m; r++) {
+      const uo = users[r] * f
+      const io = items[r] * f
+      let s = 0
+      for (let k = 0; k < f; k++) s += guw[uo + k] * giw[io + k] * ok[k]
+      const ho = r * wl
+      for (let k = 0; k < wl; k++) s += hl[ho + k] * ok[f + k]
+      s = fr(s + bias)
+      logits[r] = s
+      const y = labels[r]
+      total += softplus(s) - s * y
+      const dl = (sigmoid(s) - y) / m
+      dlogit[r] = dl
+      dbias += dl
+    }
+    ob.g[0] += dbias
+    // back through the output layer: GMF part (and its embeddings), MLP part
+    const gug = gu.g
+    const gig = gi.g
+    let dh = dA
+    for (let r = 0; r < m; r++) {
+      const dl = dlogit[r]
+      const uo = users[r] * f
+      const io = items[r] * f
+      for (let k = 0; k < f; k++) {
+        const a = guw[uo + k]
+        const b = giw[io + k]
+        okg[k] += dl * a * b
+        const dg = dl * ok[k]
+        gug[uo + k] += dg * b
+        gig[io + k] += dg * a
+      }
+      const ho = r * wl
+      for (let k = 0; k < wl; k++) {
+        const h = hl[ho + k]
+        okg[f + k] += dl * h
+        dh[ho + k] = h > 0 ? dl * ok[f + k] : 0
+      }
+    }
+    // back through the dense layers
+    let dx = dB
+    for (let k = nDense - 1; k >= 0; k--) {
+      const inW = widths[k]
+      const outW = widths[k + 1]
+      const kern = params[`mlp_${k}.kernel`]
+      const bg = params[`mlp_${k}.bias`].g
+      // kernel gradient: xᵀ · dh (x read transposed through its strides)
+      arena.gemm(kern.g, acts[k], dh, inW, m, outW, 1, inW, true)
+      for (let r = 0; r < m; r++) {
+        const o = r * outW
+        for (let c = 0; c < outW; c++) bg[c] += dh[o + c]
+      }
+      // input gradient: dh · kernelᵀ, then through the previous layer's relu
+      const kt = kernT[k]
+      const kw = kern.w
+      for (let a = 0; a < inW; a++) for (let c = 0; c < outW; c++) kt[c * inW + a] = kw[a * outW + c]
+      arena.gemm(dx, dh, kt, m, outW, inW, outW, 1, false)
+      if (k > 0) {
+        const prev = acts[k]
+        for (let q = 0, n = m * inW; q < n; q++) if (!(prev[q] > 0)) dx[q] = 0
+      }
+      const t = dh
+      dh = dx
+      dx = t
+    }
+    // dh now holds the gradient of the MLP's input: scatter it to the embedding rows
+    const mug = mu.g
+    const mig = mi.g
+    for (let r = 0; r < m; r++) {
+      const o = r * w0
+      const uo = users[r] * e
+      const io = items[r] * e
+      for (let k = 0; k < e; k++) {
+        mug[uo + k] += dh[o + k]
+        mig[io + k] += dh[o + e + k]
+      }
+    }
+    let obj = total / m
+    if (l2 > 0) {
+      const scale = (2 * l2) / m
+      let sq = 0
+      for (let r = 0; r < m; r++) sq += l2Row(gu, users[r], f, scale) + l2Row(gi, items[r], f, scale) + l2Row(mu, users[r], e, scale) + l2Row(mi, items[r], e, scale)
+      obj += (sq * l2) / m
+    }
+    return obj
+  }
+
+  const hyper: AdamHyper = {neglr: fr(-tc.lr), b1: beta1, b2: beta2, c1: fr(1 - 0.9), c2: fr(1 - 0.999), d1: 0, d2: 0, eps: fr(1e-7)}
+  function update(): void {
+    if (adam) {
+      hyper.d1 = fr(1 - accBeta1)
+      hyper.d2 = fr(1 - accBeta2)
+      arena.adam(W, G, M1, V2, hyper)
+      accBeta1 = fr(accBeta1 * beta1)
+      accBeta2 = fr(accBeta2 * beta2)
+    } else {
+      // tfjs SGD: w ← (−lr)·g + w
+      const c = fr(-tc.lr)
+      for (let q = 0; q < W.length; q++) W[q] = fr(c * G[q]) + W[q]
+    }
+    iterations++
+  }
+
+  /** the gradient buffer back to zeros: the embedding rows this batch touched, the dense part whole */
+  function clearGradients(users: Int32Array, items: Int32Array, negItems: Int32Array, m: number): void {
+    for (const p of Object.values(params)) {
+      const d = p.shape.length === 2 ? p.shape[1] : 0
+      const isUser = p.name === 'user_emb' || p.name === 'gmf_user' || p.name === 'mlp_user'
+      const isItem = p.name === 'item_emb' || p.name === 'gmf_item' || p.name === 'mlp_item'
+      if (!isUser && !isItem) {
+        p.g.fill(0)
+        continue
+      }
+      const g = p.g
+      const rows = isUser ? users : items
+      for (let r = 0; r < m; r++) g.fill(0, rows[r] * d, rows[r] * d + d)
+      if (isItem && loss === 'bpr') for (let r = 0; r < m; r++) g.fill(0, negItems[r] * d, negItems[r] * d + d)
+    }
+  }
+
+  const applyMasks = () => {
+    for (const {p, mask} of masks) {
+      const w = p.w
+      for (let q = 0; q < p.size; q++) if (!mask[q]) w[q] = 0
+    }
+  }
+
+  return {
+    rowName: 'rows',
+    implementation: 'kernels',
+    *epoch(stream) {
+      for (const b of batches.epoch(stream)) {
+        const v = step(b.users, b.items, b.negItems, b.labels, b.m)
+        yield {loss: v, rows: b.m, fraction: b.fraction}
+      }
+    },
+    shapes: () => Object.fromEntries(Object.values(params).map((p) => [p.name, [...p.shape]])),
+    setMasks(next) {
+      masks = Object.entries(next).map(([name, mask]) => {
+        const p = params[name]
+        if (!p) throw new Error(`mask for unknown tensor ${name}`)
+        return {p, mask}
+      })
+      applyMasks()
+    },
+    applyMasks,
+    toWeights() {
+      const tensors: Record<string, Tensor32> = {}
+      for (const p of Object.values(params)) tensors[p.name] = {shape: [...p.shape], data: new Float32Array(p.w)}
+      return {kind, numUsers: initial.numUsers, numItems: initial.numItems, params: structuredClone(initial.params), tensors}
+    },
+    async saveOptimizer(dir) {
+      // the tfjs optimizer's layout: iteration count, then (adam) every first moment, every second moment
+      const list = Object.values(params)
+      const entries = [{name: 'iter', shape: [] as number[], length: 1}]
+      const parts: ArrayLike<number>[] = [[iterations]]
+      if (adam) {
+        for (const p of list) entries.push({name: `${p.name}/m`, shape: [...p.shape], length: p.size})
+        for (const p of list) entries.push({name: `${p.name}/v`, shape: [...p.shape], length: p.size})
+        parts.push(...list.map((p) => p.m), ...list.map((p) => p.v))
+      }
+      writeFileAtomic(join(dir, OPTIMIZER_BIN), packFloat32(parts))
+      writeJsonAtomic(join(dir, OPTIMIZER_JSON), {version: 1, entries, ...(adam ? {acc: [accBeta1, accBeta2]} : {})})
+    },
+    async loadOptimizer(dir) {
+      const saved = readOptimizerFiles(dir)
+      if (!saved) return
+      const {entries, arrays, acc} = saved
+      iterations = arrays[0]?.[0] ?? 0
+      if (!adam) return
+      const list = Object.values(params)
+      if (entries.length !== 1 + 2 * list.length) throw dataError('model.corrupt', `${join(dir, OPTIMIZER_JSON)} holds ${entries.length - 1} slots, not 2 × ${list.length}`, {hint: 'delete the checkpoint directory to start over'})
+      list.forEach((p, k) => {
+        p.m.set(arrays[1 + k])
+        p.v.set(arrays[1 + list.length + k])
+      })
+      // as tfjs' setWeights: β^(t+1) from the step count, unless the running products were saved
+      accBeta1 = acc ? fr(acc[0]) : fr(Math.pow(0.9, iterations + 1))
+      accBeta2 = acc ? fr(acc[1]) : fr(Math.pow(0.999, iterations + 1))
+    },
+    dispose() {
+      masks = []
+    },
+  }
+}
+
+export const OPTIMIZER_JSON = 'optimizer.json'
+export const OPTIMIZER_BIN = 'optimizer.bin'
+
+/** optimizer.json + optimizer.bin of a checkpoint folder, checked; undefined when there are none */
+export function readOptimizerFiles(dir: string): {entries: {name: string; shape: number[]; length: number}[]; arrays: Float32Array[]; acc?: [number, number]} | undefined {
+  const jsonPath = join(dir, OPTIMIZER_JSON)
+  if (!existsSync(jsonPath)) return undefined
+  let meta: {entries: {name: string; shape: number[]; length: number}[]; acc?: [number, number]}
+  let bytes: Buffer
+  try {
+    meta = JSON.parse(readFileSync(jsonPath, 'utf8'))
+    bytes = readFileSync(join(dir, OPTIMIZER_BIN))
+  } catch (error) {
+    throw dataError('model.corrupt', `${jsonPath} is corrupt: ${(error as Error).message}`, {hint: 'delete the checkpoint directory to start over'})
+  }
+  const total = meta.entries.reduce((a, e) => a + e.length, 0)
+  if (bytes.byteLength !== total * 4) throw dataError('model.corrupt', `${join(dir, OPTIMIZER_BIN)} is truncated`, {hint: 'delete the checkpoint directory to start over'})
+  return {entries: meta.entries, arrays: unpackFloat32(bytes, meta.entries.map((e) => e.length)), ...(meta.acc ? {acc: meta.acc} : {})}
+}

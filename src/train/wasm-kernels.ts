@@ -1,0 +1,80 @@
+import {KERNELS_WASM_BASE64} from './kernels-wasm.js'
+
+/**
+ * The training kernels of kernels.wat over one WebAssembly memory: float32 buffers are allocated
+ * once (16-byte aligned, padded to whole 4-float lanes) and never move, so the Float32Array views
+ * handed out stay valid for the arena's life.
+ */
+export interface KernelArena {
+  /** a zeroed buffer of n floats (padded to a multiple of 4), as a view of the arena */
+  alloc(n: number): Float32Array
+  /** Adam over n floats from each buffer (all allocated here, the same padded length) */
+  adam(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, h: AdamHyper): void
+  /**
+   * C[m, n] (+)= Σ_k A[m·sar + k·sac] · B[k·N + n] for m < M, k < K, n < N (N a multiple of 4);
+   * `accumulate` false overwrites C
+   */
+  gemm(c: Float32Array, a: Float32Array, b: Float32Array, M: number, K: number, N: number, sar: number, sac: number, accumulate: boolean): void
+}
+
+/** one Adam step's float32 constants, as tfjs computes them: c = 1 − β, d = 1 − β^t */
+export interface AdamHyper {
+  neglr: number
+  b1: number
+  b2: number
+  c1: number
+  c2: number
+  d1: number
+  d2: number
+  eps: number
+}
+
+let compiled: WebAssembly.Module | undefined
+
+function kernelModule(): WebAssembly.Module {
+  compiled ??= new WebAssembly.Module(Buffer.from(KERNELS_WASM_BASE64, 'base64'))
+  return compiled
+}
+
+/** false where WebAssembly SIMD is missing (the tfjs step is used instead) */
+export function kernelsAvailable(): boolean {
+  try {
+    kernelModule()
+    return true
+  } catch {
+    return false
+  }
+}
+
+const PAGE = 65_536
+
+/** an arena holding `floats` floats in all (the sum of the padded sizes of everything allocated) */
+export function createArena(floats: number): KernelArena {
+  const bytes = Math.max(PAGE, floats * 4 + 64)
+  const mem = new WebAssembly.Memory({initial: Math.ceil(bytes / PAGE)})
+  const inst = new WebAssembly.Instance(kernelModule(), {env: {mem}})
+  const adam = inst.exports.adam as (...a: number[]) => void
+  const gemm = inst.exports.gemm as (...a: number[]) => void
+  let top = 0
+  const end = floats
+  return {
+    alloc(n) {
+      const padded = Math.ceil(n / 4) * 4
+      if (top + padded > end) throw new Error(`kernel arena: ${top + padded} floats needed, ${end} reserved`)
+      const view = new Float32Array(mem.buffer, top * 4, padded)
+      top += padded
+      return view
+    },
+    adam(w, g, m, v, h) {
+      adam(w.byteOffset, g.byteOffset, m.byteOffset, v.byteOffset, w.length, h.neglr, h.b1, h.b2, h.c1, h.c2, h.d1, h.d2, h.eps)
+    },
+    gemm(c, a, b, M, K, N, sar, sac, accumulate) {
+      gemm(c.byteOffset, a.byteOffset, b.byteOffset, M, K, N, sar, sac, accumulate ? 1 : 0)
+    },
+  }
+}
+
+/** floats an arena must reserve for buffers of these sizes */
+export function arenaFloats(sizes: number[]): number {
+  return sizes.reduce((a, n) => a + Math.ceil(n / 4) * 4, 0)
+}
