@@ -50,6 +50,9 @@ interface Param {
   size: number
 }
 
+/** rows per panel of the kernel-gradient product (a panel of inputs and gradients fits in L1) */
+const PANEL = 32
+
 const softplus = (x: number) => (x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x)))
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x))
 
@@ -230,9 +233,16 @@ export function kernelPairEngine(initial: ModelWeights, args: TrainArgs, loss: L
     const x0 = acts[0]
     const w0 = widths[0]
     // the MLP's input: concat(mlp_user[u], mlp_item[i])
+    const muw = mu.w
+    const miw = mi.w
     for (let r = 0; r < m; r++) {
-      x0.set(mu.w.subarray(users[r] * e, users[r] * e + e), r * w0)
-      x0.set(mi.w.subarray(items[r] * e, items[r] * e + e), r * w0 + e)
+      const o = r * w0
+      const uo = users[r] * e
+      const io = items[r] * e
+      for (let k = 0; k < e; k++) {
+        x0[o + k] = muw[uo + k]
+        x0[o + e + k] = miw[io + k]
+      }
     }
     // dense layers: relu(x · kernel + bias)
     for (let k = 0; k < nDense; k++) {
@@ -240,14 +250,7 @@ export function kernelPairEngine(initial: ModelWeights, args: TrainArgs, loss: L
       const outW = widths[k + 1]
       const h = acts[k + 1]
       arena.gemm(h, acts[k], params[`mlp_${k}.kernel`].w, m, inW, outW, inW, 1, false)
-      const b = params[`mlp_${k}.bias`].w
-      for (let r = 0; r < m; r++) {
-        const o = r * outW
-        for (let c = 0; c < outW; c++) {
-          const z = h[o + c] + b[c]
-          h[o + c] = z > 0 ? z : 0
-        }
-      }
+      arena.biasRelu(h, params[`mlp_${k}.bias`].w, m, outW)
     }
     // logit = concat(gmf_user[u] ⊙ gmf_item[i], mlp) · out.kernel + out.bias
     const hl = acts[nDense]
@@ -293,9 +296,10 @@ export function kernelPairEngine(initial: ModelWeights, args: TrainArgs, loss: L
       for (let k = 0; k < wl; k++) {
         const h = hl[ho + k]
         okg[f + k] += dl * h
-        dh[ho + k] = h > 0 ? dl * ok[f + k] : 0
+        dh[ho + k] = dl * ok[f + k]
       }
     }
+    arena.reluGrad(dh, hl, m * wl)
     // back through the dense layers
     let dx = dB
     for (let k = nDense - 1; k >= 0; k--) {
@@ -303,21 +307,20 @@ export function kernelPairEngine(initial: ModelWeights, args: TrainArgs, loss: L
       const outW = widths[k + 1]
       const kern = params[`mlp_${k}.kernel`]
       const bg = params[`mlp_${k}.bias`].g
-      // kernel gradient: xᵀ · dh (x read transposed through its strides)
-      arena.gemm(kern.g, acts[k], dh, inW, m, outW, 1, inW, true)
-      for (let r = 0; r < m; r++) {
-        const o = r * outW
-        for (let c = 0; c < outW; c++) bg[c] += dh[o + c]
+      // kernel gradient: xᵀ · dh (x read transposed through its strides), in panels of rows that
+      // stay in cache while every column of the kernel accumulates over them
+      const x = acts[k]
+      for (let r0 = 0; r0 < m; r0 += PANEL) {
+        const rows = Math.min(PANEL, m - r0)
+        arena.gemm(kern.g, x.subarray(r0 * inW), dh.subarray(r0 * outW), inW, rows, outW, 1, inW, true)
       }
+      arena.colSum(bg, dh, m, outW)
       // input gradient: dh · kernelᵀ, then through the previous layer's relu
       const kt = kernT[k]
       const kw = kern.w
       for (let a = 0; a < inW; a++) for (let c = 0; c < outW; c++) kt[c * inW + a] = kw[a * outW + c]
       arena.gemm(dx, dh, kt, m, outW, inW, outW, 1, false)
-      if (k > 0) {
-        const prev = acts[k]
-        for (let q = 0, n = m * inW; q < n; q++) if (!(prev[q] > 0)) dx[q] = 0
-      }
+      if (k > 0) arena.reluGrad(dx, acts[k], m * inW)
       const t = dh
       dh = dx
       dx = t

@@ -15,6 +15,12 @@ export interface KernelArena {
    * `accumulate` false overwrites C
    */
   gemm(c: Float32Array, a: Float32Array, b: Float32Array, M: number, K: number, N: number, sar: number, sac: number, accumulate: boolean): void
+  /** h[r, c] ← max(h[r, c] + b[c], 0) for an M × N matrix (N a multiple of 4) */
+  biasRelu(h: Float32Array, b: Float32Array, M: number, N: number): void
+  /** d[q] ← act[q] > 0 ? d[q] : 0 for the first n floats (n a multiple of 4) */
+  reluGrad(d: Float32Array, act: Float32Array, n: number): void
+  /** out[c] += Σ_r x[r, c] for an M × N matrix (N a multiple of 4) */
+  colSum(out: Float32Array, x: Float32Array, M: number, N: number): void
 }
 
 /** one Adam step's float32 constants, as tfjs computes them: c = 1 − β, d = 1 − β^t */
@@ -55,6 +61,10 @@ export function createArena(floats: number): KernelArena {
   const inst = new WebAssembly.Instance(kernelModule(), {env: {mem}})
   const adam = inst.exports.adam as (...a: number[]) => void
   const gemm = inst.exports.gemm as (...a: number[]) => void
+  const gemm2 = inst.exports.gemm2 as (...a: number[]) => void
+  const biasRelu = inst.exports.bias_relu as (...a: number[]) => void
+  const reluGrad = inst.exports.relu_grad as (...a: number[]) => void
+  const colSum = inst.exports.col_sum as (...a: number[]) => void
   let top = 0
   const end = floats
   return {
@@ -69,8 +79,14 @@ export function createArena(floats: number): KernelArena {
       adam(w.byteOffset, g.byteOffset, m.byteOffset, v.byteOffset, w.length, h.neglr, h.b1, h.b2, h.c1, h.c2, h.d1, h.d2, h.eps)
     },
     gemm(c, a, b, M, K, N, sar, sac, accumulate) {
-      gemm(c.byteOffset, a.byteOffset, b.byteOffset, M, K, N, sar, sac, accumulate ? 1 : 0)
+      // rows in pairs (gemm2), the odd last one alone
+      const even = M & ~1
+      if (even > 0) gemm2(c.byteOffset, a.byteOffset, b.byteOffset, even, K, N, sar, sac, accumulate ? 1 : 0)
+      if (even < M) gemm(c.byteOffset + even * N * 4, a.byteOffset + even * sar * 4, b.byteOffset, 1, K, N, sar, sac, accumulate ? 1 : 0)
     },
+    biasRelu: (h, b, M, N) => biasRelu(h.byteOffset, b.byteOffset, M, N),
+    reluGrad: (d, act, n) => reluGrad(d.byteOffset, act.byteOffset, n),
+    colSum: (out, x, M, N) => colSum(out.byteOffset, x.byteOffset, M, N),
   }
 }
 
