@@ -33,7 +33,7 @@ export function kernelIneligible(args: TrainArgs, loss: Loss): string | undefine
     if (loss !== 'bce') return 'neumf trains with bce'
     const layers = args.model.mlp_layers
     if (layers.length < 2) return 'the hand-written neumf step needs at least one dense layer'
-    if (layers.some((w) => w % 4 !== 0)) return 'the SIMD dense layers need widths that are multiples of 4'
+    if (layers.some((w) => w % 4 !== 0) || layers[0] % 8 !== 0) return 'the SIMD dense layers need widths that are multiples of 4 (8 for the first)'
   }
   if (!kernelsAvailable()) return 'WebAssembly SIMD is not available'
   return undefined
@@ -82,6 +82,7 @@ export function kernelPairEngine(initial: ModelWeights, args: TrainArgs, loss: L
     for (let k = 0; k < nDense; k++) work.push(widths[k] * widths[k + 1]) // transposed kernels
     const wmax = Math.max(...widths)
     work.push(B * wmax, B * wmax) // two gradient ping-pong buffers
+    work.push(B * widths[1], B * widths[1]) // the first layer's user part and its gradient, per user
   }
   const arena: KernelArena = createArena(4 * modelFloats + arenaFloats(work))
   const W = arena.alloc(modelFloats)
@@ -105,13 +106,20 @@ export function kernelPairEngine(initial: ModelWeights, args: TrainArgs, loss: L
   const kernT: Float32Array[] = []
   let dA: Float32Array = new Float32Array(0)
   let dB: Float32Array = new Float32Array(0)
+  let userPart: Float32Array = new Float32Array(0)
+  let userGrad: Float32Array = new Float32Array(0)
   if (kind === 'neumf') {
     for (let k = 0; k <= nDense; k++) acts.push(arena.alloc(B * widths[k]))
     for (let k = 0; k < nDense; k++) kernT.push(arena.alloc(widths[k] * widths[k + 1]))
     const wmax = Math.max(...widths)
     dA = arena.alloc(B * wmax)
     dB = arena.alloc(B * wmax)
+    userPart = arena.alloc(B * widths[1])
+    userGrad = arena.alloc(B * widths[1])
   }
+  // rows of one batch that share a user (a positive and its negatives): groups of consecutive rows
+  const groupStart = new Int32Array(B + 1)
+  const groupUser = new Int32Array(B)
   const logits = new Float64Array(B)
   const dlogit = new Float64Array(B)
 
@@ -230,22 +238,46 @@ export function kernelPairEngine(initial: ModelWeights, args: TrainArgs, loss: L
     const ok = params['out.kernel'].w
     const okg = params['out.kernel'].g
     const ob = params['out.bias']
-    const x0 = acts[0]
-    const w0 = widths[0]
-    // the MLP's input: concat(mlp_user[u], mlp_item[i])
-    const muw = mu.w
-    const miw = mi.w
+    // the first dense layer splits over concat(mlp_user[u], mlp_item[i]): x · kernel =
+    // mlp_user[u] · kernel[:e] + mlp_item[i] · kernel[e:], and the user part is computed once
+    // per run of rows with the same user (a positive and its negatives), not once per row
+    let G = 0
     for (let r = 0; r < m; r++) {
-      const o = r * w0
-      const uo = users[r] * e
-      const io = items[r] * e
-      for (let k = 0; k < e; k++) {
-        x0[o + k] = muw[uo + k]
-        x0[o + e + k] = miw[io + k]
+      if (r === 0 || users[r] !== users[r - 1]) {
+        groupStart[G] = r
+        groupUser[G++] = users[r]
       }
     }
-    // dense layers: relu(x · kernel + bias)
-    for (let k = 0; k < nDense; k++) {
+    groupStart[G] = m
+    const out0 = widths[1]
+    const xi = acts[0].subarray(0, B * e) // item rows, m × e
+    const xu = acts[0].subarray(B * e) // user rows, G × e
+    const muw = mu.w
+    const miw = mi.w
+    for (let g = 0; g < G; g++) {
+      const o = g * e
+      const uo = groupUser[g] * e
+      for (let k = 0; k < e; k++) xu[o + k] = muw[uo + k]
+    }
+    for (let r = 0; r < m; r++) {
+      const o = r * e
+      const io = items[r] * e
+      for (let k = 0; k < e; k++) xi[o + k] = miw[io + k]
+    }
+    const k0 = params['mlp_0.kernel']
+    const h1 = acts[1]
+    arena.gemm(userPart, xu, k0.w, G, e, out0, e, 1, false)
+    arena.gemm(h1, xi, k0.w.subarray(e * out0), m, e, out0, e, 1, false)
+    for (let g = 0; g < G; g++) {
+      const po = g * out0
+      for (let r = groupStart[g]; r < groupStart[g + 1]; r++) {
+        const o = r * out0
+        for (let c = 0; c < out0; c++) h1[o + c] += userPart[po + c]
+      }
+    }
+    arena.biasRelu(h1, params['mlp_0.bias'].w, m, out0)
+    // the other dense layers: relu(x · kernel + bias)
+    for (let k = 1; k < nDense; k++) {
       const inW = widths[k]
       const outW = widths[k + 1]
       const h = acts[k + 1]
@@ -300,42 +332,55 @@ export function kernelPairEngine(initial: ModelWeights, args: TrainArgs, loss: L
       }
     }
     arena.reluGrad(dh, hl, m * wl)
-    // back through the dense layers
+    // back through the dense layers above the first
     let dx = dB
-    for (let k = nDense - 1; k >= 0; k--) {
+    for (let k = nDense - 1; k >= 1; k--) {
       const inW = widths[k]
       const outW = widths[k + 1]
       const kern = params[`mlp_${k}.kernel`]
-      const bg = params[`mlp_${k}.bias`].g
-      // kernel gradient: xᵀ · dh (x read transposed through its strides), in panels of rows that
-      // stay in cache while every column of the kernel accumulates over them
-      const x = acts[k]
-      for (let r0 = 0; r0 < m; r0 += PANEL) {
-        const rows = Math.min(PANEL, m - r0)
-        arena.gemm(kern.g, x.subarray(r0 * inW), dh.subarray(r0 * outW), inW, rows, outW, 1, inW, true)
-      }
-      arena.colSum(bg, dh, m, outW)
+      accumulateKernelGrad(kern.g, acts[k], dh, m, inW, outW)
+      arena.colSum(params[`mlp_${k}.bias`].g, dh, m, outW)
       // input gradient: dh · kernelᵀ, then through the previous layer's relu
       const kt = kernT[k]
-      const kw = kern.w
-      for (let a = 0; a < inW; a++) for (let c = 0; c < outW; c++) kt[c * inW + a] = kw[a * outW + c]
+      transpose(kern.w, inW, outW, kt)
       arena.gemm(dx, dh, kt, m, outW, inW, outW, 1, false)
-      if (k > 0) arena.reluGrad(dx, acts[k], m * inW)
+      arena.reluGrad(dx, acts[k], m * inW)
       const t = dh
       dh = dx
       dx = t
     }
-    // dh now holds the gradient of the MLP's input: scatter it to the embedding rows
+    // the first layer: item part per row, user part per run of rows (its gradient summed over them)
+    arena.colSum(params['mlp_0.bias'].g, dh, m, out0)
+    userGrad.fill(0, 0, G * out0)
+    for (let g = 0; g < G; g++) {
+      const po = g * out0
+      for (let r = groupStart[g]; r < groupStart[g + 1]; r++) {
+        const o = r * out0
+        for (let c = 0; c < out0; c++) userGrad[po + c] += dh[o + c]
+      }
+    }
+    accumulateKernelGrad(k0.g, xu, userGrad, G, e, out0)
+    accumulateKernelGrad(k0.g.subarray(e * out0), xi, dh, m, e, out0)
+    const ktTop = kernT[0].subarray(0, out0 * e)
+    const ktBottom = kernT[0].subarray(out0 * e)
+    transpose(k0.w, e, out0, ktTop)
+    transpose(k0.w.subarray(e * out0), e, out0, ktBottom)
+    const dxi = dx.subarray(0, B * e)
+    const dxu = dx.subarray(B * e)
+    arena.gemm(dxi, dh, ktBottom, m, out0, e, out0, 1, false)
+    arena.gemm(dxu, userGrad, ktTop, G, out0, e, out0, 1, false)
+    // scatter the input gradients to the embedding rows
     const mug = mu.g
     const mig = mi.g
+    for (let g = 0; g < G; g++) {
+      const o = g * e
+      const uo = groupUser[g] * e
+      for (let k = 0; k < e; k++) mug[uo + k] += dxu[o + k]
+    }
     for (let r = 0; r < m; r++) {
-      const o = r * w0
-      const uo = users[r] * e
+      const o = r * e
       const io = items[r] * e
-      for (let k = 0; k < e; k++) {
-        mug[uo + k] += dh[o + k]
-        mig[io + k] += dh[o + e + k]
-      }
+      for (let k = 0; k < e; k++) mig[io + k] += dxi[o + k]
     }
     let obj = total / m
     if (l2 > 0) {
@@ -345,6 +390,18 @@ export function kernelPairEngine(initial: ModelWeights, args: TrainArgs, loss: L
       obj += (sq * l2) / m
     }
     return obj
+  }
+
+  /** kernel gradient += xᵀ · dy (x read transposed through its strides), in panels of rows that stay in cache */
+  function accumulateKernelGrad(kg: Float32Array, x: Float32Array, dy: Float32Array, rows: number, inW: number, outW: number): void {
+    for (let r0 = 0; r0 < rows; r0 += PANEL) {
+      arena.gemm(kg, x.subarray(r0 * inW), dy.subarray(r0 * outW), inW, Math.min(PANEL, rows - r0), outW, 1, inW, true)
+    }
+  }
+
+  /** t (outW × inW) ← kernelᵀ for a kernel of inW × outW */
+  function transpose(kw: Float32Array, inW: number, outW: number, t: Float32Array): void {
+    for (let a = 0; a < inW; a++) for (let c = 0; c < outW; c++) t[c * inW + a] = kw[a * outW + c]
   }
 
   const hyper: AdamHyper = {neglr: fr(-tc.lr), b1: beta1, b2: beta2, c1: fr(1 - 0.9), c2: fr(1 - 0.999), d1: 0, d2: 0, eps: fr(1e-7)}
