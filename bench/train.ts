@@ -2,7 +2,7 @@
  * Training throughput, rec against PyTorch, side by side in one session on MovieLens 100K.
  *
  *   npx tsx bench/train.ts [path/to/u.data] [--torch path/to/torch_reference.py] [--reps 3]
- *                          [--epochs 2] [--backend auto|wasm|cpu] [--with-tfjs]
+ *                          [--epochs 1] [--backend auto|wasm|cpu] [--with-tfjs]
  *
  * Four settings (the issue's table): MF d64 BCE and NeuMF 64 + MLP 128-64-32-16, each at batch 256
  * with 4 negatives and at batch 2048 with 1. All 100,000 ratings are train positives (implicit
@@ -12,7 +12,7 @@
  * (rec's step runs on the main thread; PyTorch with --threads 1 and OPENBLAS/OMP/MKL_NUM_THREADS=1).
  *
  * Each repetition runs rec then PyTorch (the order alternating between repetitions) for the same
- * setting, each for `--epochs` epochs, and keeps the last epoch's rows/s (the first pays warm-up).
+ * setting, each for `--epochs` epochs (default 1), and keeps the last epoch's rows/s.
  * The table gives the medians over repetitions and their ratio. The PyTorch reference is
  * ../shared/peers/torch_reference.py beside the repo (Debian's python3-torch); without torch the
  * table has rec's figures only. `--with-tfjs` adds rec's tfjs step (REC_TRAIN_ENGINE=tfjs) as a
@@ -41,7 +41,7 @@ const path =
   fileURLToPath(new URL('../../shared/datasets/ml-100k/u.data', import.meta.url)) // default: the shared copy beside the repo
 const torchScript = opt('--torch', fileURLToPath(new URL('../../shared/peers/torch_reference.py', import.meta.url)))
 const backendReq = opt('--backend', 'auto') as 'auto' | 'wasm' | 'cpu'
-const epochs = Math.max(1, Number(opt('--epochs', '2')))
+const epochs = Math.max(1, Number(opt('--epochs', '1')))
 const reps = Math.max(1, Number(opt('--reps', '3')))
 const withTfjs = argv.includes('--with-tfjs')
 const PYTHON = '/usr/bin/python3'
