@@ -3,6 +3,7 @@ import {createNegativeSampler} from '../data/negatives.js'
 import type {ModelWeights} from '../models/types.js'
 import type {Loss} from '../models/registry.js'
 import {Rng} from '../rng.js'
+import type {OptimizerState} from './optimizer-files.js'
 import type {TrainArgs} from './train.js'
 
 /**
@@ -26,8 +27,9 @@ export interface Engine {
   setMasks(masks: Record<string, Uint8Array>): void
   applyMasks(): void
   toWeights(): ModelWeights
-  /** the optimizer's slots (Adam: step count, first and second moments) next to a checkpoint */
-  saveOptimizer(dir: string): Promise<void>
+  /** a copy of the optimizer's slots (Adam: step count, first and second moments), for a checkpoint */
+  optimizerState(): Promise<OptimizerState>
+  /** the optimizer's slots from a checkpoint folder (tfjs' layout: either engine reads the other's) */
   loadOptimizer(dir: string): Promise<void>
   dispose(): void
 }

@@ -1,13 +1,9 @@
-import {existsSync, readFileSync} from 'node:fs'
-import {join} from 'node:path'
-
 import {dataError} from '../errors.js'
-import {packFloat32, unpackFloat32} from '../models/io.js'
 import {countLayers} from '../models/forward.js'
 import type {Loss} from '../models/registry.js'
 import type {ModelWeights, Tensor32} from '../models/types.js'
-import {writeFileAtomic, writeJsonAtomic} from '../run/atomic.js'
 import {type Engine, pairBatches} from './engine.js'
+import {readOptimizerFiles} from './optimizer-files.js'
 import type {TrainArgs} from './train.js'
 import {type AdamHyper, arenaFloats, createArena, kernelsAvailable, type KernelArena} from './wasm-kernels.js'
 
@@ -468,18 +464,16 @@ export function kernelPairEngine(initial: ModelWeights, args: TrainArgs, loss: L
       for (const p of Object.values(params)) tensors[p.name] = {shape: [...p.shape], data: new Float32Array(p.w)}
       return {kind, numUsers: initial.numUsers, numItems: initial.numItems, params: structuredClone(initial.params), tensors}
     },
-    async saveOptimizer(dir) {
-      // the tfjs optimizer's layout: iteration count, then (adam) every first moment, every second moment
+    async optimizerState() {
       const list = Object.values(params)
       const entries = [{name: 'iter', shape: [] as number[], length: 1}]
       const parts: ArrayLike<number>[] = [[iterations]]
       if (adam) {
         for (const p of list) entries.push({name: `${p.name}/m`, shape: [...p.shape], length: p.size})
         for (const p of list) entries.push({name: `${p.name}/v`, shape: [...p.shape], length: p.size})
-        parts.push(...list.map((p) => p.m), ...list.map((p) => p.v))
+        parts.push(...list.map((p) => p.m.slice()), ...list.map((p) => p.v.slice()))
       }
-      writeFileAtomic(join(dir, OPTIMIZER_BIN), packFloat32(parts))
-      writeJsonAtomic(join(dir, OPTIMIZER_JSON), {version: 1, entries, ...(adam ? {acc: [accBeta1, accBeta2]} : {})})
+      return {entries, parts, ...(adam ? {acc: [accBeta1, accBeta2] as [number, number]} : {})}
     },
     async loadOptimizer(dir) {
       const saved = readOptimizerFiles(dir)
@@ -488,7 +482,7 @@ export function kernelPairEngine(initial: ModelWeights, args: TrainArgs, loss: L
       iterations = arrays[0]?.[0] ?? 0
       if (!adam) return
       const list = Object.values(params)
-      if (entries.length !== 1 + 2 * list.length) throw dataError('model.corrupt', `${join(dir, OPTIMIZER_JSON)} holds ${entries.length - 1} slots, not 2 × ${list.length}`, {hint: 'delete the checkpoint directory to start over'})
+      if (entries.length !== 1 + 2 * list.length) throw dataError('model.corrupt', `the optimizer state in ${dir} holds ${entries.length - 1} slots, not 2 × ${list.length}`, {hint: 'delete the checkpoint directory to start over'})
       list.forEach((p, k) => {
         p.m.set(arrays[1 + k])
         p.v.set(arrays[1 + list.length + k])
@@ -501,24 +495,4 @@ export function kernelPairEngine(initial: ModelWeights, args: TrainArgs, loss: L
       masks = []
     },
   }
-}
-
-export const OPTIMIZER_JSON = 'optimizer.json'
-export const OPTIMIZER_BIN = 'optimizer.bin'
-
-/** optimizer.json + optimizer.bin of a checkpoint folder, checked; undefined when there are none */
-export function readOptimizerFiles(dir: string): {entries: {name: string; shape: number[]; length: number}[]; arrays: Float32Array[]; acc?: [number, number]} | undefined {
-  const jsonPath = join(dir, OPTIMIZER_JSON)
-  if (!existsSync(jsonPath)) return undefined
-  let meta: {entries: {name: string; shape: number[]; length: number}[]; acc?: [number, number]}
-  let bytes: Buffer
-  try {
-    meta = JSON.parse(readFileSync(jsonPath, 'utf8'))
-    bytes = readFileSync(join(dir, OPTIMIZER_BIN))
-  } catch (error) {
-    throw dataError('model.corrupt', `${jsonPath} is corrupt: ${(error as Error).message}`, {hint: 'delete the checkpoint directory to start over'})
-  }
-  const total = meta.entries.reduce((a, e) => a + e.length, 0)
-  if (bytes.byteLength !== total * 4) throw dataError('model.corrupt', `${join(dir, OPTIMIZER_BIN)} is truncated`, {hint: 'delete the checkpoint directory to start over'})
-  return {entries: meta.entries, arrays: unpackFloat32(bytes, meta.entries.map((e) => e.length)), ...(meta.acc ? {acc: meta.acc} : {})}
 }

@@ -16,7 +16,8 @@ import type {ModelWeights} from '../models/types.js'
 import type {Progress} from '../progress.js'
 import {writeFileAtomic, writeJsonAtomic} from '../run/atomic.js'
 import {type Engine, epochRng, pairBatches} from './engine.js'
-import {kernelIneligible, kernelPairEngine, OPTIMIZER_BIN, OPTIMIZER_JSON, readOptimizerFiles} from './kernel-pair.js'
+import {kernelIneligible, kernelPairEngine} from './kernel-pair.js'
+import {type OptimizerState, readOptimizerFiles, writeOptimizerState} from './optimizer-files.js'
 
 type Tensor = import('@tensorflow/tfjs').Tensor
 type Tensor1D = import('@tensorflow/tfjs').Tensor1D
@@ -235,21 +236,47 @@ export async function trainModel(args: TrainArgs): Promise<TrainResult> {
   let bestDir = resumeState?.bestDir
   const written = {count: 0, bytes: 0}
   const folderBytes = (d: string) => readdirSync(d).reduce((a, f) => a + statSync(join(d, f)).size, 0)
-  const saveCheckpoint = async (ep: number, bestChanged: boolean) => {
+  /**
+   * What a checkpoint of the epoch just finished holds, copied: taken at every epoch's end, written
+   * when due, kept in memory otherwise so that Ctrl-C mid-epoch still leaves the last completed
+   * epoch on disk (a SIGKILL leaves the last written one).
+   */
+  interface Snapshot {
+    epoch: number
+    weights: ModelWeights
+    optimizer: OptimizerState
+    best?: {epoch: number; weights: ModelWeights}
+    bestChanged: boolean
+    bestMetric: number
+    evalsWithoutImprovement: number
+    history: EpochRecord[]
+  }
+  const snapshot = async (ep: number, bestChanged: boolean): Promise<Snapshot> => ({
+    epoch: ep,
+    weights: engine.toWeights(),
+    optimizer: await engine.optimizerState(),
+    ...(bestWeights ? {best: {epoch: bestEpoch, weights: bestWeights}} : {}),
+    bestChanged,
+    bestMetric,
+    evalsWithoutImprovement,
+    history: history.map((h) => ({...h})),
+  })
+  const writeCheckpoint = (snap: Snapshot) => {
     if (!ckpt) return
+    const ep = snap.epoch
     const dir = `epoch-${String(ep).padStart(4, '0')}`
     rmSync(join(ckpt.dir, dir), {recursive: true, force: true})
-    saveModel(join(ckpt.dir, dir), engine.toWeights())
-    await engine.saveOptimizer(join(ckpt.dir, dir))
+    saveModel(join(ckpt.dir, dir), snap.weights)
+    writeOptimizerState(join(ckpt.dir, dir), snap.optimizer)
     written.bytes += folderBytes(join(ckpt.dir, dir))
-    if (bestChanged && bestWeights) {
-      if (bestEpoch === ep) {
+    if (snap.bestChanged && snap.best) {
+      if (snap.best.epoch === ep) {
         // the best weights are this epoch's: the checkpoint folder holds them already
         bestDir = dir
       } else {
-        bestDir = `best-${String(bestEpoch).padStart(4, '0')}`
+        bestDir = `best-${String(snap.best.epoch).padStart(4, '0')}`
         rmSync(join(ckpt.dir, bestDir), {recursive: true, force: true})
-        saveModel(join(ckpt.dir, bestDir), bestWeights)
+        saveModel(join(ckpt.dir, bestDir), snap.best.weights)
         written.bytes += folderBytes(join(ckpt.dir, bestDir))
       }
     }
@@ -263,10 +290,10 @@ export async function trainModel(args: TrainArgs): Promise<TrainResult> {
       numItems: dims.numItems,
       seed,
       epoch: ep,
-      bestEpoch,
-      bestMetric: Number.isFinite(bestMetric) ? bestMetric : null,
-      evalsWithoutImprovement,
-      history,
+      bestEpoch: snap.best?.epoch ?? bestEpoch,
+      bestMetric: Number.isFinite(snap.bestMetric) ? snap.bestMetric : null,
+      evalsWithoutImprovement: snap.evalsWithoutImprovement,
+      history: snap.history,
     }
     writeJsonAtomic(join(ckpt.dir, 'state.json'), state)
     // the new checkpoint is the one state.json names: the others can go
@@ -278,6 +305,8 @@ export async function trainModel(args: TrainArgs): Promise<TrainResult> {
   // hand control to the event loop every 50 ms of training (Ctrl-C handlers, progress), counted
   // across epochs so that short epochs cannot starve it
   let lastYield = performance.now()
+  // the last completed epoch's checkpoint when it was not due yet (written on Ctrl-C)
+  let pending: Snapshot | undefined
   try {
     let bestSinceCheckpoint = false
     for (epoch = startEpoch; epoch <= tc.epochs; epoch++) {
@@ -339,10 +368,16 @@ export async function trainModel(args: TrainArgs): Promise<TrainResult> {
       )
       if (es && evalsWithoutImprovement >= es.patience) stoppedEarly = true
       const due = every === undefined ? (performance.now() - lastCheckpoint) / 1000 >= minSeconds : epoch % every === 0
-      if (ckpt && (due || stoppedEarly || epoch === tc.epochs || signal?.aborted)) {
-        await saveCheckpoint(epoch, bestSinceCheckpoint)
-        bestSinceCheckpoint = false
-        lastCheckpoint = performance.now()
+      if (ckpt) {
+        const snap = await snapshot(epoch, bestSinceCheckpoint)
+        if (due || stoppedEarly || epoch === tc.epochs || signal?.aborted) {
+          writeCheckpoint(snap)
+          pending = undefined
+          bestSinceCheckpoint = false
+          lastCheckpoint = performance.now()
+        } else {
+          pending = snap
+        }
       }
       if (stoppedEarly) break
       if (signal?.aborted) {
@@ -351,6 +386,8 @@ export async function trainModel(args: TrainArgs): Promise<TrainResult> {
       }
     }
 
+    // interrupted mid-epoch: the last completed epoch goes to disk, as if it had been due
+    if (interrupted && pending) writeCheckpoint(pending)
     const completed = history.length > 0 ? history[history.length - 1].epoch : 0
     let weights: ModelWeights
     if (bestWeights) {
@@ -481,7 +518,7 @@ function pairEngine(initial: ModelWeights, args: TrainArgs, loss: Loss): Engine 
 }
 
 /** what the tfjs engines share: masks as tensors over the variables, the optimizer's checkpoint files */
-function tfjsParts(vars: Record<string, Variable>, optimizer: Optimizer): Pick<Engine, 'implementation' | 'shapes' | 'setMasks' | 'applyMasks' | 'saveOptimizer' | 'loadOptimizer' | 'dispose'> {
+function tfjsParts(vars: Record<string, Variable>, optimizer: Optimizer): Pick<Engine, 'implementation' | 'shapes' | 'setMasks' | 'applyMasks' | 'optimizerState' | 'loadOptimizer' | 'dispose'> {
   let maskTensors: Record<string, Tensor> = {}
   const applyMasks = () => {
     for (const [name, mask] of Object.entries(maskTensors)) {
@@ -506,7 +543,7 @@ function tfjsParts(vars: Record<string, Variable>, optimizer: Optimizer): Pick<E
       applyMasks()
     },
     applyMasks,
-    saveOptimizer: (dir) => saveOptimizerState(dir, optimizer),
+    optimizerState: () => tfjsOptimizerState(optimizer),
     loadOptimizer: (dir) => loadOptimizerState(dir, optimizer),
     dispose: disposeMasks,
   }
@@ -563,16 +600,17 @@ function sequenceEngine(initial: ModelWeights, args: TrainArgs): Engine {
 }
 
 /** the optimizer's slots (Adam: step count, first and second moments) next to the checkpoint */
-async function saveOptimizerState(dir: string, optimizer: Optimizer): Promise<void> {
+async function tfjsOptimizerState(optimizer: Optimizer): Promise<OptimizerState> {
   const named = await optimizer.getWeights()
-  const parts = named.map(({tensor}) => tensor.dataSync() as Float32Array)
+  const parts = named.map(({tensor}) => (tensor.dataSync() as Float32Array).slice())
   const entries = named.map(({name, tensor}, k) => ({name, shape: [...tensor.shape], length: parts[k].length}))
+  // getWeights makes the step count's tensor anew each call; the moments are the optimizer's own
+  for (const n of named) if (n.name === 'iter') n.tensor.dispose()
   // Adam recomputes beta^t with pow() in setWeights, which rounds differently from the running
   // product it keeps while training; save the running products so a resume is bit-exact
   const adam = optimizer as unknown as {accBeta1?: Tensor; accBeta2?: Tensor}
-  const acc = adam.accBeta1 && adam.accBeta2 ? [adam.accBeta1.dataSync()[0], adam.accBeta2.dataSync()[0]] : undefined
-  writeFileAtomic(join(dir, OPTIMIZER_BIN), packFloat32(parts))
-  writeJsonAtomic(join(dir, OPTIMIZER_JSON), {version: 1, entries, acc})
+  const acc: [number, number] | undefined = adam.accBeta1 && adam.accBeta2 ? [adam.accBeta1.dataSync()[0], adam.accBeta2.dataSync()[0]] : undefined
+  return {entries, parts, ...(acc ? {acc} : {})}
 }
 
 async function loadOptimizerState(dir: string, optimizer: Optimizer): Promise<void> {
