@@ -79,6 +79,7 @@ export function kernelPairEngine(initial: ModelWeights, args: TrainArgs, loss: L
     const wmax = Math.max(...widths)
     work.push(B * wmax, B * wmax) // two gradient ping-pong buffers
     work.push(B * widths[1], B * widths[1]) // the first layer's user part and its gradient, per user
+    work.push(B, B, B) // row indices: items, each run's user, each row's run
   }
   const arena: KernelArena = createArena(4 * modelFloats + arenaFloats(work))
   const W = arena.alloc(modelFloats)
@@ -104,6 +105,9 @@ export function kernelPairEngine(initial: ModelWeights, args: TrainArgs, loss: L
   let dB: Float32Array = new Float32Array(0)
   let userPart: Float32Array = new Float32Array(0)
   let userGrad: Float32Array = new Float32Array(0)
+  let itemIdx: Int32Array = new Int32Array(0)
+  let groupUser: Int32Array = new Int32Array(0)
+  let rowGroup: Int32Array = new Int32Array(0)
   if (kind === 'neumf') {
     for (let k = 0; k <= nDense; k++) acts.push(arena.alloc(B * widths[k]))
     for (let k = 0; k < nDense; k++) kernT.push(arena.alloc(widths[k] * widths[k + 1]))
@@ -112,10 +116,10 @@ export function kernelPairEngine(initial: ModelWeights, args: TrainArgs, loss: L
     dB = arena.alloc(B * wmax)
     userPart = arena.alloc(B * widths[1])
     userGrad = arena.alloc(B * widths[1])
+    itemIdx = arena.allocIndex(B)
+    groupUser = arena.allocIndex(B)
+    rowGroup = arena.allocIndex(B)
   }
-  // rows of one batch that share a user (a positive and its negatives): groups of consecutive rows
-  const groupStart = new Int32Array(B + 1)
-  const groupUser = new Int32Array(B)
   const logits = new Float64Array(B)
   const dlogit = new Float64Array(B)
 
@@ -237,40 +241,25 @@ export function kernelPairEngine(initial: ModelWeights, args: TrainArgs, loss: L
     // the first dense layer splits over concat(mlp_user[u], mlp_item[i]): x · kernel =
     // mlp_user[u] · kernel[:e] + mlp_item[i] · kernel[e:], and the user part is computed once
     // per run of rows with the same user (a positive and its negatives), not once per row
+    // runs of consecutive rows with the same user (a positive and its negatives): G of them
     let G = 0
     for (let r = 0; r < m; r++) {
       if (r === 0 || users[r] !== users[r - 1]) {
-        groupStart[G] = r
         groupUser[G++] = users[r]
       }
+      rowGroup[r] = G - 1
+      itemIdx[r] = items[r]
     }
-    groupStart[G] = m
     const out0 = widths[1]
     const xi = acts[0].subarray(0, B * e) // item rows, m × e
     const xu = acts[0].subarray(B * e) // user rows, G × e
-    const muw = mu.w
-    const miw = mi.w
-    for (let g = 0; g < G; g++) {
-      const o = g * e
-      const uo = groupUser[g] * e
-      for (let k = 0; k < e; k++) xu[o + k] = muw[uo + k]
-    }
-    for (let r = 0; r < m; r++) {
-      const o = r * e
-      const io = items[r] * e
-      for (let k = 0; k < e; k++) xi[o + k] = miw[io + k]
-    }
+    arena.gatherRows(xu, mu.w, groupUser, G, e, false)
+    arena.gatherRows(xi, mi.w, itemIdx, m, e, false)
     const k0 = params['mlp_0.kernel']
     const h1 = acts[1]
     arena.gemm(userPart, xu, k0.w, G, e, out0, e, 1, false)
     arena.gemm(h1, xi, k0.w.subarray(e * out0), m, e, out0, e, 1, false)
-    for (let g = 0; g < G; g++) {
-      const po = g * out0
-      for (let r = groupStart[g]; r < groupStart[g + 1]; r++) {
-        const o = r * out0
-        for (let c = 0; c < out0; c++) h1[o + c] += userPart[po + c]
-      }
-    }
+    arena.gatherRows(h1, userPart, rowGroup, m, out0, true)
     arena.biasRelu(h1, params['mlp_0.bias'].w, m, out0)
     // the other dense layers: relu(x · kernel + bias)
     for (let k = 1; k < nDense; k++) {
@@ -348,13 +337,7 @@ export function kernelPairEngine(initial: ModelWeights, args: TrainArgs, loss: L
     // the first layer: item part per row, user part per run of rows (its gradient summed over them)
     arena.colSum(params['mlp_0.bias'].g, dh, m, out0)
     userGrad.fill(0, 0, G * out0)
-    for (let g = 0; g < G; g++) {
-      const po = g * out0
-      for (let r = groupStart[g]; r < groupStart[g + 1]; r++) {
-        const o = r * out0
-        for (let c = 0; c < out0; c++) userGrad[po + c] += dh[o + c]
-      }
-    }
+    arena.scatterAddRows(userGrad, dh, rowGroup, m, out0)
     accumulateKernelGrad(k0.g, xu, userGrad, G, e, out0)
     accumulateKernelGrad(k0.g.subarray(e * out0), xi, dh, m, e, out0)
     const ktTop = kernT[0].subarray(0, out0 * e)
@@ -366,18 +349,8 @@ export function kernelPairEngine(initial: ModelWeights, args: TrainArgs, loss: L
     arena.gemm(dxi, dh, ktBottom, m, out0, e, out0, 1, false)
     arena.gemm(dxu, userGrad, ktTop, G, out0, e, out0, 1, false)
     // scatter the input gradients to the embedding rows
-    const mug = mu.g
-    const mig = mi.g
-    for (let g = 0; g < G; g++) {
-      const o = g * e
-      const uo = groupUser[g] * e
-      for (let k = 0; k < e; k++) mug[uo + k] += dxu[o + k]
-    }
-    for (let r = 0; r < m; r++) {
-      const o = r * e
-      const io = items[r] * e
-      for (let k = 0; k < e; k++) mig[io + k] += dxi[o + k]
-    }
+    arena.scatterAddRows(mu.g, dxu, groupUser, G, e)
+    arena.scatterAddRows(mi.g, dxi, itemIdx, m, e)
     let obj = total / m
     if (l2 > 0) {
       const scale = (2 * l2) / m

@@ -295,4 +295,57 @@
         (v128.store (i32.add (local.get $out) (local.get $c)) (local.get $s))
         (local.set $c (i32.add (local.get $c) (i32.const 16)))
         (br $col))))
+
+  ;; dst[r, :] (+)= src[idx[r], :] for r < n, rows of d floats (d a multiple of 4); `add` 0 copies
+  (func (export "gather_rows") (param $dst i32) (param $src i32) (param $idx i32) (param $n i32) (param $d i32) (param $add i32)
+    (local $r i32) (local $k i32) (local $rowBytes i32) (local $sp i32) (local $dp i32)
+    (local.set $rowBytes (i32.shl (local.get $d) (i32.const 2)))
+    (local.set $dp (local.get $dst))
+    (block $done
+      (loop $row
+        (br_if $done (i32.ge_u (local.get $r) (local.get $n)))
+        (local.set $sp (i32.add (local.get $src)
+          (i32.mul (i32.load (i32.add (local.get $idx) (i32.shl (local.get $r) (i32.const 2)))) (local.get $rowBytes))))
+        (local.set $k (i32.const 0))
+        (if (local.get $add)
+          (then
+            (block $adone
+              (loop $acol
+                (br_if $adone (i32.ge_u (local.get $k) (local.get $rowBytes)))
+                (v128.store (i32.add (local.get $dp) (local.get $k))
+                  (f32x4.add (v128.load (i32.add (local.get $dp) (local.get $k))) (v128.load (i32.add (local.get $sp) (local.get $k)))))
+                (local.set $k (i32.add (local.get $k) (i32.const 16)))
+                (br $acol))))
+          (else
+            (block $cdone
+              (loop $ccol
+                (br_if $cdone (i32.ge_u (local.get $k) (local.get $rowBytes)))
+                (v128.store (i32.add (local.get $dp) (local.get $k)) (v128.load (i32.add (local.get $sp) (local.get $k))))
+                (local.set $k (i32.add (local.get $k) (i32.const 16)))
+                (br $ccol)))))
+        (local.set $dp (i32.add (local.get $dp) (local.get $rowBytes)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $row))))
+
+  ;; dst[idx[r], :] += src[r, :] for r < n, rows of d floats (d a multiple of 4), in row order
+  (func (export "scatter_add_rows") (param $dst i32) (param $src i32) (param $idx i32) (param $n i32) (param $d i32)
+    (local $r i32) (local $k i32) (local $rowBytes i32) (local $sp i32) (local $dp i32)
+    (local.set $rowBytes (i32.shl (local.get $d) (i32.const 2)))
+    (local.set $sp (local.get $src))
+    (block $done
+      (loop $row
+        (br_if $done (i32.ge_u (local.get $r) (local.get $n)))
+        (local.set $dp (i32.add (local.get $dst)
+          (i32.mul (i32.load (i32.add (local.get $idx) (i32.shl (local.get $r) (i32.const 2)))) (local.get $rowBytes))))
+        (local.set $k (i32.const 0))
+        (block $cdone
+          (loop $col
+            (br_if $cdone (i32.ge_u (local.get $k) (local.get $rowBytes)))
+            (v128.store (i32.add (local.get $dp) (local.get $k))
+              (f32x4.add (v128.load (i32.add (local.get $dp) (local.get $k))) (v128.load (i32.add (local.get $sp) (local.get $k)))))
+            (local.set $k (i32.add (local.get $k) (i32.const 16)))
+            (br $col)))
+        (local.set $sp (i32.add (local.get $sp) (local.get $rowBytes)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $row))))
 )

@@ -21,6 +21,12 @@ export interface KernelArena {
   reluGrad(d: Float32Array, act: Float32Array, n: number): void
   /** out[c] += Σ_r x[r, c] for an M × N matrix (N a multiple of 4) */
   colSum(out: Float32Array, x: Float32Array, M: number, N: number): void
+  /** a buffer of n int32 row indices in the arena, for gatherRows / scatterAddRows */
+  allocIndex(n: number): Int32Array
+  /** dst[r] (+)= src[idx[r]] for r < n, rows of d floats (d a multiple of 4) */
+  gatherRows(dst: Float32Array, src: Float32Array, idx: Int32Array, n: number, d: number, add: boolean): void
+  /** dst[idx[r]] += src[r] for r < n, rows of d floats (d a multiple of 4) */
+  scatterAddRows(dst: Float32Array, src: Float32Array, idx: Int32Array, n: number, d: number): void
 }
 
 /** one Adam step's float32 constants, as tfjs computes them: c = 1 − β, d = 1 − β^t */
@@ -65,6 +71,8 @@ export function createArena(floats: number): KernelArena {
   const biasRelu = inst.exports.bias_relu as (...a: number[]) => void
   const reluGrad = inst.exports.relu_grad as (...a: number[]) => void
   const colSum = inst.exports.col_sum as (...a: number[]) => void
+  const gatherRows = inst.exports.gather_rows as (...a: number[]) => void
+  const scatterAddRows = inst.exports.scatter_add_rows as (...a: number[]) => void
   let top = 0
   const end = floats
   return {
@@ -87,6 +95,12 @@ export function createArena(floats: number): KernelArena {
     biasRelu: (h, b, M, N) => biasRelu(h.byteOffset, b.byteOffset, M, N),
     reluGrad: (d, act, n) => reluGrad(d.byteOffset, act.byteOffset, n),
     colSum: (out, x, M, N) => colSum(out.byteOffset, x.byteOffset, M, N),
+    allocIndex(n) {
+      const f = this.alloc(n)
+      return new Int32Array(f.buffer, f.byteOffset, n)
+    },
+    gatherRows: (dst, src, idx, n, d, add) => gatherRows(dst.byteOffset, src.byteOffset, idx.byteOffset, n, d, add ? 1 : 0),
+    scatterAddRows: (dst, src, idx, n, d) => scatterAddRows(dst.byteOffset, src.byteOffset, idx.byteOffset, n, d),
   }
 }
 
