@@ -391,7 +391,7 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
     saveModel(dir, r.weights, {userIds: split.train.userIds, itemIds: split.train.itemIds})
     // exported with the weights, so that a retrained model never sits beside an older ONNX file
     saveBaseOnnx(dir, r.weights)
-    writeJsonAtomic(join(runDir, 'models', label, 'train.json'), {model: m, train, epochs: r.epochs, bestEpoch: r.bestEpoch, stoppedEarly: r.stoppedEarly, seconds: t(), history: r.history})
+    writeJsonAtomic(join(runDir, 'models', label, 'train.json'), {model: m, train, epochs: r.epochs, bestEpoch: r.bestEpoch, stoppedEarly: r.stoppedEarly, seconds: t(), history: r.history, ...(r.engine ? {engine: r.engine} : {}), ...(r.checkpoints ? {checkpoints: r.checkpoints} : {})})
     stages.done(name, key, t(), stageFiles.train(label))
     rmSync(ckptDir, {recursive: true, force: true})
     progress.done(`${r.epochs} epochs in ${r.seconds.toFixed(1)}s, best epoch ${r.bestEpoch}${r.stoppedEarly ? ' (early stop)' : ''}`)

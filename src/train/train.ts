@@ -1,13 +1,12 @@
-import {existsSync, readFileSync, readdirSync, rmSync} from 'node:fs'
+import {existsSync, readFileSync, readdirSync, rmSync, statSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {tf} from '../backend/index.js'
 import type {ModelConfig, NegativesConfig, TrainConfig} from '../config/schema.js'
-import {createNegativeSampler} from '../data/negatives.js'
 import {trainingWindows, userSequences, windowBatches} from '../data/sequences.js'
 import type {Split} from '../data/types.js'
 import {dataError} from '../errors.js'
-import {loadModel, packFloat32, saveModel, unpackFloat32} from '../models/io.js'
+import {loadModel, saveModel} from '../models/io.js'
 import {modelFromWeights, type TrainableModel} from '../models/model.js'
 import {getModelSpec, initWeights, type Loss, resolveLoss} from '../models/registry.js'
 import {distillPairLoss, positionDistill} from '../models/distill-loss.js'
@@ -15,31 +14,16 @@ import {pairScores, type TensorMap} from '../models/forward.js'
 import {createSequenceTeacher, createSequenceTrainer, isSequential, maxLenOf} from '../models/sequential.js'
 import type {ModelWeights} from '../models/types.js'
 import type {Progress} from '../progress.js'
-import {Rng} from '../rng.js'
-import {writeFileAtomic, writeJsonAtomic} from '../run/atomic.js'
+import {writeJsonAtomic} from '../run/atomic.js'
+import {type Engine, epochRng, pairBatches} from './engine.js'
+import {kernelIneligible, kernelPairEngine} from './kernel-pair.js'
+import {type OptimizerState, readOptimizerFiles, writeOptimizerState} from './optimizer-files.js'
 
 type Tensor = import('@tensorflow/tfjs').Tensor
 type Tensor1D = import('@tensorflow/tfjs').Tensor1D
 type Scalar = import('@tensorflow/tfjs').Scalar
 type Optimizer = import('@tensorflow/tfjs').Optimizer
 type Variable = import('@tensorflow/tfjs').Variable
-
-/**
- * What the epoch loop drives: the model's variables and optimizer, and the batches of one epoch.
- * Pair models (mf, neumf, two_tower) train on (user, item) rows with sampled negatives; sequential
- * models (sasrec, gru4rec) on windows of next-item targets. The loop (resume, checkpoints, masks,
- * early stopping, progress, Ctrl-C) is the same for both.
- */
-interface Engine {
-  readonly vars: Record<string, Variable>
-  readonly optimizer: Optimizer
-  /** what a row is, for progress and the history's rowsPerSec */
-  readonly rowName: string
-  /** one epoch's steps, in order, drawing from `rng` (the epoch's stream); each step returns its mean loss and row count */
-  epoch(rng: Rng, epochSeed: number): Generator<{loss: number; rows: number; fraction: number}>
-  toWeights(): ModelWeights
-  dispose(): void
-}
 
 export interface EpochRecord {
   epoch: number
@@ -64,6 +48,10 @@ export interface TrainResult {
   stoppedEarly: boolean
   interrupted: boolean
   seconds: number
+  /** which step trained it: 'kernels' (the hand-written mf / neumf step) or 'tfjs' */
+  engine?: 'tfjs' | 'kernels'
+  /** checkpoints written by this call, and their bytes on disk (weights, optimizer state, best weights) */
+  checkpoints?: {count: number; bytes: number}
 }
 
 export interface TrainArgs {
@@ -77,8 +65,19 @@ export interface TrainArgs {
   validate?: (weights: ModelWeights) => Promise<number>
   /** abort (Ctrl-C): the current batch finishes, then training stops with interrupted: true */
   signal?: AbortSignal
-  /** save weights + state every `every` epochs (default 1); `resume` continues from what is there */
-  checkpoint?: {dir: string; every?: number; resume?: boolean}
+  /**
+   * save weights + optimizer state after the last epoch, and before it every `every` epochs when
+   * given, else at the end of the first epoch that finishes `seconds` (default 30) after the last
+   * checkpoint (so short epochs do not rewrite the model hundreds of times); `resume` continues
+   * from what is there
+   */
+  checkpoint?: {dir: string; every?: number; seconds?: number; resume?: boolean}
+  /**
+   * which step trains pair models: 'auto' (default) the hand-written one (src/train/kernel-pair.ts)
+   * for mf and neumf on the wasm and cpu backends, tfjs otherwise; 'tfjs' always the tfjs step.
+   * REC_TRAIN_ENGINE=tfjs in the environment does the same as 'tfjs'.
+   */
+  engine?: 'auto' | 'tfjs'
   /** start from these weights instead of a fresh initialisation (fine-tuning a compressed model) */
   init?: ModelWeights
   /**
@@ -119,29 +118,6 @@ export interface CheckpointState {
   history: EpochRecord[]
 }
 
-/**
- * An Rng whose stream can be swapped: the negative sampler keeps one reference for the whole run,
- * and each epoch gets a fresh stream derived from (seed, epoch), so a resumed run samples the same
- * negatives as an uninterrupted one.
- */
-class SwitchableRng extends Rng {
-  private current: Rng
-  constructor(initial: Rng) {
-    super(0)
-    this.current = initial
-  }
-  use(r: Rng): void {
-    this.current = r
-  }
-  override next(): number {
-    return this.current.next()
-  }
-}
-
-function epochRng(seed: number, epoch: number): Rng {
-  return new Rng((Math.imul(seed, 0x9e3779b1) + Math.imul(epoch, 0x85ebca6b) + 0x1234567) | 0)
-}
-
 function fmtRate(r: number): string {
   return r >= 1e6 ? `${(r / 1e6).toFixed(2)}M` : r >= 1e3 ? `${Math.round(r / 1e3)}k` : `${Math.round(r)}`
 }
@@ -151,6 +127,9 @@ function fmtSeconds(s: number): string {
   if (s < 5400) return `${Math.round(s / 60)}m`
   return `${(s / 3600).toFixed(1)}h`
 }
+
+/** default seconds of training between two checkpoints (TrainArgs.checkpoint.seconds) */
+export const DEFAULT_CHECKPOINT_SECONDS = 30
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve))
 
@@ -197,7 +176,10 @@ export async function trainModel(args: TrainArgs): Promise<TrainResult> {
   const es = tc.early_stopping && args.validate ? tc.early_stopping : null
   if (tc.early_stopping && !args.validate) progress?.warn('early_stopping is set but no validation function was given; training all epochs')
   const ckpt = args.checkpoint
-  const every = Math.max(1, ckpt?.every ?? 1)
+  // checkpoint cadence: every `every` epochs when given, else at most one per `seconds` of training
+  const every = ckpt?.every === undefined ? undefined : Math.max(1, ckpt.every)
+  const minSeconds = ckpt?.seconds ?? DEFAULT_CHECKPOINT_SECONDS
+  let lastCheckpoint = performance.now()
 
   // state (possibly resumed)
   let startEpoch = 1
@@ -232,51 +214,73 @@ export async function trainModel(args: TrainArgs): Promise<TrainResult> {
   initial ??= args.init ?? initWeights(args.model, dims, seed, split.train)
 
   if (args.distill) checkTeacher(args.distill.teacher, spec.sequential, dims, args.model.model)
-  const engine: Engine = spec.sequential ? sequenceEngine(initial, args) : pairEngine(initial, args, spec)
-  const {optimizer} = engine
+  const engine: Engine = spec.sequential ? sequenceEngine(initial, args) : choosePairEngine(initial, args, spec)
   // Adam's moments and step count are part of the state: without them a resumed run would not
   // reproduce an uninterrupted one
-  if (resumeOptimizer && resumeDir) await loadOptimizerState(resumeDir, optimizer)
+  if (resumeOptimizer && resumeDir) await engine.loadOptimizer(resumeDir)
 
   let interrupted = false
   let stoppedEarly = false
   let epoch = startEpoch - 1
 
-  // pruning masks as tensors, rebuilt only when the schedule hands out new arrays
+  // pruning masks, handed to the engine only when the schedule hands out new arrays
   let maskArrays: Record<string, Uint8Array> | undefined
-  let maskTensors: Record<string, Tensor> = {}
   const setMasks = (ep: number) => {
     const next = args.masks?.(ep)
     if (!next || next === maskArrays) return
-    for (const t of Object.values(maskTensors)) t.dispose()
     maskArrays = next
-    maskTensors = {}
-    for (const [name, m] of Object.entries(next)) {
-      const v = engine.vars[name]
-      if (!v) throw new Error(`mask for unknown tensor ${name}`)
-      maskTensors[name] = tf.tensor(Float32Array.from(m), v.shape, 'float32')
-    }
-    applyMasks()
+    engine.setMasks(next)
   }
-  const applyMasks = () => {
-    for (const [name, mask] of Object.entries(maskTensors)) {
-      const v = engine.vars[name]
-      tf.tidy(() => v.assign(tf.mul(v, mask)))
-    }
-  }
+  const applyMasks = () => engine.applyMasks()
 
   let bestDir = resumeState?.bestDir
-  const saveCheckpoint = async (ep: number, bestChanged: boolean) => {
+  const written = {count: 0, bytes: 0}
+  const folderBytes = (d: string) => readdirSync(d).reduce((a, f) => a + statSync(join(d, f)).size, 0)
+  /**
+   * What a checkpoint of the epoch just finished holds, copied: taken at every epoch's end, written
+   * when due, kept in memory otherwise so that Ctrl-C mid-epoch still leaves the last completed
+   * epoch on disk (a SIGKILL leaves the last written one).
+   */
+  interface Snapshot {
+    epoch: number
+    weights: ModelWeights
+    optimizer: OptimizerState
+    best?: {epoch: number; weights: ModelWeights}
+    bestChanged: boolean
+    bestMetric: number
+    evalsWithoutImprovement: number
+    history: EpochRecord[]
+  }
+  const snapshot = async (ep: number, bestChanged: boolean): Promise<Snapshot> => ({
+    epoch: ep,
+    weights: engine.toWeights(),
+    optimizer: await engine.optimizerState(),
+    ...(bestWeights ? {best: {epoch: bestEpoch, weights: bestWeights}} : {}),
+    bestChanged,
+    bestMetric,
+    evalsWithoutImprovement,
+    history: history.map((h) => ({...h})),
+  })
+  const writeCheckpoint = (snap: Snapshot) => {
     if (!ckpt) return
+    const ep = snap.epoch
     const dir = `epoch-${String(ep).padStart(4, '0')}`
     rmSync(join(ckpt.dir, dir), {recursive: true, force: true})
-    saveModel(join(ckpt.dir, dir), engine.toWeights())
-    await saveOptimizerState(join(ckpt.dir, dir), optimizer)
-    if (bestChanged && bestWeights) {
-      bestDir = `best-${String(bestEpoch).padStart(4, '0')}`
-      rmSync(join(ckpt.dir, bestDir), {recursive: true, force: true})
-      saveModel(join(ckpt.dir, bestDir), bestWeights)
+    saveModel(join(ckpt.dir, dir), snap.weights)
+    writeOptimizerState(join(ckpt.dir, dir), snap.optimizer)
+    written.bytes += folderBytes(join(ckpt.dir, dir))
+    if (snap.bestChanged && snap.best) {
+      if (snap.best.epoch === ep) {
+        // the best weights are this epoch's: the checkpoint folder holds them already
+        bestDir = dir
+      } else {
+        bestDir = `best-${String(snap.best.epoch).padStart(4, '0')}`
+        rmSync(join(ckpt.dir, bestDir), {recursive: true, force: true})
+        saveModel(join(ckpt.dir, bestDir), snap.best.weights)
+        written.bytes += folderBytes(join(ckpt.dir, bestDir))
+      }
     }
+    written.count++
     const state: CheckpointState = {
       version: 2,
       dir,
@@ -286,10 +290,10 @@ export async function trainModel(args: TrainArgs): Promise<TrainResult> {
       numItems: dims.numItems,
       seed,
       epoch: ep,
-      bestEpoch,
-      bestMetric: Number.isFinite(bestMetric) ? bestMetric : null,
-      evalsWithoutImprovement,
-      history,
+      bestEpoch: snap.best?.epoch ?? bestEpoch,
+      bestMetric: Number.isFinite(snap.bestMetric) ? snap.bestMetric : null,
+      evalsWithoutImprovement: snap.evalsWithoutImprovement,
+      history: snap.history,
     }
     writeJsonAtomic(join(ckpt.dir, 'state.json'), state)
     // the new checkpoint is the one state.json names: the others can go
@@ -301,6 +305,8 @@ export async function trainModel(args: TrainArgs): Promise<TrainResult> {
   // hand control to the event loop every 50 ms of training (Ctrl-C handlers, progress), counted
   // across epochs so that short epochs cannot starve it
   let lastYield = performance.now()
+  // the last completed epoch's checkpoint when it was not due yet (written on Ctrl-C)
+  let pending: Snapshot | undefined
   try {
     let bestSinceCheckpoint = false
     for (epoch = startEpoch; epoch <= tc.epochs; epoch++) {
@@ -361,9 +367,17 @@ export async function trainModel(args: TrainArgs): Promise<TrainResult> {
           ` ETA ${fmtSeconds(eta)}`,
       )
       if (es && evalsWithoutImprovement >= es.patience) stoppedEarly = true
-      if (ckpt && (epoch % every === 0 || stoppedEarly || epoch === tc.epochs)) {
-        await saveCheckpoint(epoch, bestSinceCheckpoint)
-        bestSinceCheckpoint = false
+      const due = every === undefined ? (performance.now() - lastCheckpoint) / 1000 >= minSeconds : epoch % every === 0
+      if (ckpt) {
+        const snap = await snapshot(epoch, bestSinceCheckpoint)
+        if (due || stoppedEarly || epoch === tc.epochs || signal?.aborted) {
+          writeCheckpoint(snap)
+          pending = undefined
+          bestSinceCheckpoint = false
+          lastCheckpoint = performance.now()
+        } else {
+          pending = snap
+        }
       }
       if (stoppedEarly) break
       if (signal?.aborted) {
@@ -372,6 +386,8 @@ export async function trainModel(args: TrainArgs): Promise<TrainResult> {
       }
     }
 
+    // interrupted mid-epoch: the last completed epoch goes to disk, as if it had been due
+    if (interrupted && pending) writeCheckpoint(pending)
     const completed = history.length > 0 ? history[history.length - 1].epoch : 0
     let weights: ModelWeights
     if (bestWeights) {
@@ -380,9 +396,18 @@ export async function trainModel(args: TrainArgs): Promise<TrainResult> {
       weights = engine.toWeights()
       bestEpoch = completed
     }
-    return {weights, epochs: completed, bestEpoch, history, stoppedEarly, interrupted, seconds: (performance.now() - t0) / 1000}
+    return {
+      weights,
+      epochs: completed,
+      bestEpoch,
+      history,
+      stoppedEarly,
+      interrupted,
+      seconds: (performance.now() - t0) / 1000,
+      engine: engine.implementation,
+      ...(ckpt ? {checkpoints: written} : {}),
+    }
   } finally {
-    for (const t of Object.values(maskTensors)) t.dispose()
     engine.dispose()
   }
 }
@@ -402,34 +427,27 @@ function teacherTensors(w: ModelWeights): TensorMap {
   return out
 }
 
+/** the pair engine for these arguments: the hand-written step where it applies, else tfjs */
+function choosePairEngine(initial: ModelWeights, args: TrainArgs, spec: ReturnType<typeof getModelSpec>): Engine {
+  const loss: Loss = resolveLoss(spec, args.model)
+  const backend = tf.getBackend()
+  const wanted = args.engine !== 'tfjs' && process.env.REC_TRAIN_ENGINE !== 'tfjs'
+  // a native backend (tfjs-node, tfjs-node-gpu) trains through tfjs: its kernels are not per-op bound
+  if (wanted && (backend === 'wasm' || backend === 'cpu') && !kernelIneligible(args, loss)) return kernelPairEngine(initial, args, loss)
+  return pairEngine(initial, args, loss)
+}
+
 /**
- * Pair models: BPR trains on (u, i⁺, i⁻) triples, `negatives` per positive; BCE on the positive
- * (label 1) plus `negatives` sampled items (label 0). A batch holds ⌊batch_size / rows per positive⌋
- * positives with all their rows, so batch_size counts rows, as in the NCF reference code. Each epoch
- * shuffles the positives and samples fresh negatives from the epoch's stream. L2 (when > 0) adds
+ * Pair models in tfjs (any pair model, any backend, distillation): the batches of pairBatches
+ * (src/train/engine.ts), one optimizer.minimize per batch. L2 (when > 0) adds
  * l2 · Σ‖batch embedding rows‖² / rows to the objective.
  */
-function pairEngine(initial: ModelWeights, args: TrainArgs, spec: ReturnType<typeof getModelSpec>): Engine {
-  const {split, train: tc} = args
-  const loss: Loss = resolveLoss(spec, args.model)
-  const nNeg = tc.negatives
-  const rowsPerPos = loss === 'bpr' ? nNeg : 1 + nNeg
-  const posPerBatch = Math.max(1, Math.floor(tc.batch_size / rowsPerPos))
+function pairEngine(initial: ModelWeights, args: TrainArgs, loss: Loss): Engine {
+  const {train: tc} = args
   const model: TrainableModel = modelFromWeights(initial, true)
   const varList = Object.values(model.vars)
   const optimizer: Optimizer = tc.optimizer === 'sgd' ? tf.train.sgd(tc.lr) : tf.train.adam(tc.lr)
-  const rng = new SwitchableRng(epochRng(args.seed, 0))
-  const sampler = createNegativeSampler(split.train, args.negatives, rng)
-  const P = split.train.length
-  const trainUsers = split.train.user
-  const trainItems = split.train.item
-  const order = new Int32Array(P)
-  const maxRows = posPerBatch * rowsPerPos
-  const bu = new Int32Array(maxRows)
-  const bi = new Int32Array(maxRows)
-  const bj = new Int32Array(maxRows) // BPR negatives
-  const by = new Float32Array(maxRows) // BCE labels
-  const negs = new Int32Array(Math.max(1, nNeg))
+  const batches = pairBatches(args, tc, loss)
   const l2 = tc.l2
   // distillation: the teacher scores the same rows (bpr: the difference t⁺ − t⁻ of each triple)
   const distill = args.distill && args.distill.alpha < 1 ? args.distill : undefined
@@ -441,7 +459,7 @@ function pairEngine(initial: ModelWeights, args: TrainArgs, spec: ReturnType<typ
       return j ? tf.sub(t, pairScores(kind, teacher!, u, j)) : t
     })
 
-  const step = (m: number): number => {
+  const step = (bu: Int32Array, bi: Int32Array, bj: Int32Array, by: Float32Array, m: number): number => {
     const u = tf.tensor1d(bu.subarray(0, m), 'int32')
     const i = tf.tensor1d(bi.subarray(0, m), 'int32')
     const j = loss === 'bpr' ? tf.tensor1d(bj.subarray(0, m), 'int32') : undefined
@@ -482,48 +500,52 @@ function pairEngine(initial: ModelWeights, args: TrainArgs, spec: ReturnType<typ
     }
   }
 
+  const parts = tfjsParts(model.vars, optimizer)
   return {
-    vars: model.vars,
-    optimizer,
+    ...parts,
     rowName: 'rows',
     *epoch(stream) {
-      rng.use(stream)
-      for (let k = 0; k < P; k++) order[k] = k
-      rng.shuffle(order)
-      for (let p0 = 0; p0 < P; p0 += posPerBatch) {
-        const p1 = Math.min(P, p0 + posPerBatch)
-        let m = 0
-        for (let p = p0; p < p1; p++) {
-          const r = order[p]
-          const user = trainUsers[r]
-          const item = trainItems[r]
-          sampler.sampleMany(user, nNeg, negs)
-          if (loss === 'bpr') {
-            for (let k = 0; k < nNeg; k++, m++) {
-              bu[m] = user
-              bi[m] = item
-              bj[m] = negs[k]
-            }
-          } else {
-            bu[m] = user
-            bi[m] = item
-            by[m++] = 1
-            for (let k = 0; k < nNeg; k++, m++) {
-              bu[m] = user
-              bi[m] = negs[k]
-              by[m] = 0
-            }
-          }
-        }
-        yield {loss: step(m), rows: m, fraction: p1 / P}
-      }
+      for (const b of batches.epoch(stream)) yield {loss: step(b.users, b.items, b.negItems, b.labels, b.m), rows: b.m, fraction: b.fraction}
     },
     toWeights: () => model.toWeights(),
     dispose() {
+      parts.dispose()
       optimizer.dispose()
       model.dispose()
       for (const x of Object.values(teacher ?? {})) x.dispose()
     },
+  }
+}
+
+/** what the tfjs engines share: masks as tensors over the variables, the optimizer's checkpoint files */
+function tfjsParts(vars: Record<string, Variable>, optimizer: Optimizer): Pick<Engine, 'implementation' | 'shapes' | 'setMasks' | 'applyMasks' | 'optimizerState' | 'loadOptimizer' | 'dispose'> {
+  let maskTensors: Record<string, Tensor> = {}
+  const applyMasks = () => {
+    for (const [name, mask] of Object.entries(maskTensors)) {
+      const v = vars[name]
+      tf.tidy(() => v.assign(tf.mul(v, mask)))
+    }
+  }
+  const disposeMasks = () => {
+    for (const t of Object.values(maskTensors)) t.dispose()
+    maskTensors = {}
+  }
+  return {
+    implementation: 'tfjs',
+    shapes: () => Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, [...v.shape]])),
+    setMasks(next) {
+      disposeMasks()
+      for (const [name, m] of Object.entries(next)) {
+        const v = vars[name]
+        if (!v) throw new Error(`mask for unknown tensor ${name}`)
+        maskTensors[name] = tf.tensor(Float32Array.from(m), v.shape, 'float32')
+      }
+      applyMasks()
+    },
+    applyMasks,
+    optimizerState: () => tfjsOptimizerState(optimizer),
+    loadOptimizer: (dir) => loadOptimizerState(dir, optimizer),
+    dispose: disposeMasks,
   }
 }
 
@@ -552,9 +574,9 @@ function sequenceEngine(initial: ModelWeights, args: TrainArgs): Engine {
     trainer.dispose()
     throw error
   }
+  const parts = tfjsParts(trainer.vars, trainer.optimizer)
   return {
-    vars: trainer.vars,
-    optimizer: trainer.optimizer,
+    ...parts,
     rowName: 'positions',
     *epoch(stream, epochSeed) {
       trainer.reseed(epochSeed)
@@ -570,49 +592,38 @@ function sequenceEngine(initial: ModelWeights, args: TrainArgs): Engine {
     },
     toWeights: () => trainer.weights(),
     dispose: () => {
+      parts.dispose()
       trainer.dispose()
       teacher?.dispose()
     },
   }
 }
 
-const OPTIMIZER_JSON = 'optimizer.json'
-const OPTIMIZER_BIN = 'optimizer.bin'
-
 /** the optimizer's slots (Adam: step count, first and second moments) next to the checkpoint */
-async function saveOptimizerState(dir: string, optimizer: Optimizer): Promise<void> {
+async function tfjsOptimizerState(optimizer: Optimizer): Promise<OptimizerState> {
   const named = await optimizer.getWeights()
-  const parts = named.map(({tensor}) => tensor.dataSync() as Float32Array)
+  const parts = named.map(({tensor}) => (tensor.dataSync() as Float32Array).slice())
   const entries = named.map(({name, tensor}, k) => ({name, shape: [...tensor.shape], length: parts[k].length}))
+  // getWeights makes the step count's tensor anew each call; the moments are the optimizer's own
+  for (const n of named) if (n.name === 'iter') n.tensor.dispose()
   // Adam recomputes beta^t with pow() in setWeights, which rounds differently from the running
   // product it keeps while training; save the running products so a resume is bit-exact
   const adam = optimizer as unknown as {accBeta1?: Tensor; accBeta2?: Tensor}
-  const acc = adam.accBeta1 && adam.accBeta2 ? [adam.accBeta1.dataSync()[0], adam.accBeta2.dataSync()[0]] : undefined
-  writeFileAtomic(join(dir, OPTIMIZER_BIN), packFloat32(parts))
-  writeJsonAtomic(join(dir, OPTIMIZER_JSON), {version: 1, entries, acc})
+  const acc: [number, number] | undefined = adam.accBeta1 && adam.accBeta2 ? [adam.accBeta1.dataSync()[0], adam.accBeta2.dataSync()[0]] : undefined
+  return {entries, parts, ...(acc ? {acc} : {})}
 }
 
 async function loadOptimizerState(dir: string, optimizer: Optimizer): Promise<void> {
-  const jsonPath = join(dir, OPTIMIZER_JSON)
-  if (!existsSync(jsonPath)) return
-  let meta: {entries: {name: string; shape: number[]; length: number}[]; acc?: [number, number]}
-  let bytes: Buffer
-  try {
-    meta = JSON.parse(readFileSync(jsonPath, 'utf8'))
-    bytes = readFileSync(join(dir, OPTIMIZER_BIN))
-  } catch (error) {
-    throw dataError('model.corrupt', `${jsonPath} is corrupt: ${(error as Error).message}`, {hint: 'delete the checkpoint directory to start over'})
-  }
-  const total = meta.entries.reduce((a, e) => a + e.length, 0)
-  if (bytes.byteLength !== total * 4) throw dataError('model.corrupt', `${join(dir, OPTIMIZER_BIN)} is truncated`, {hint: 'delete the checkpoint directory to start over'})
-  const arrays = unpackFloat32(bytes, meta.entries.map((e) => e.length))
-  const named = meta.entries.map((e, k) => ({name: e.name, tensor: tf.tensor(arrays[k], e.shape, 'float32')}))
+  const saved = readOptimizerFiles(dir)
+  if (!saved) return
+  const {entries, arrays, acc} = saved
+  const named = entries.map((e, k) => ({name: e.name, tensor: tf.tensor(arrays[k], e.shape, 'float32')}))
   // setWeights keeps its own variables; the tensors we made are ours to free
   await optimizer.setWeights(named)
   for (const n of named) n.tensor.dispose()
   const adam = optimizer as unknown as {accBeta1?: Tensor & {assign(t: Tensor): void}; accBeta2?: Tensor & {assign(t: Tensor): void}}
-  if (meta.acc && adam.accBeta1 && adam.accBeta2) {
-    const [b1, b2] = meta.acc
+  if (acc && adam.accBeta1 && adam.accBeta2) {
+    const [b1, b2] = acc
     tf.tidy(() => {
       adam.accBeta1!.assign(tf.scalar(b1))
       adam.accBeta2!.assign(tf.scalar(b2))

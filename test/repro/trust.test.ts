@@ -60,7 +60,8 @@ describe('eval.* never retrains', () => {
 })
 
 describe('stopping', () => {
-  // epochs of ~250 steps (batch 8): long enough for a signal to land inside training
+  // epochs of ~250 steps (batch 8) through the tfjs step (~1 ms a step): long enough for a signal to
+  // land inside the first epoch (the hand-written mf step trains this epoch in a few ms)
   const SLOW = tinyYaml({name: 'stop', epochs: 3}).replace('batch_size: 256', 'batch_size: 8')
   const runDirIn = (out: string) => join(out, 'stop', readdirSync(join(out, 'stop'))[0])
 
@@ -69,6 +70,7 @@ describe('stopping', () => {
     const exp = writeYaml(dir, 'stop.yaml', SLOW)
     let sent = false
     const run = spawnCli(['run', exp, '--out', out], {
+      env: {REC_TRAIN_ENGINE: 'tfjs'},
       onStderr: (soFar) => {
         if (!sent && when.test(soFar)) {
           sent = true
