@@ -1,14 +1,13 @@
 import {compressVariant} from '../compress/registry.js'
 import {fromWeights} from '../compress/tensors.js'
 import {modelTrainConfig} from '../config/schema.js'
-import type {Interactions} from '../data/types.js'
 import {usageError} from '../errors.js'
 import type {ModelWeights, Scorer} from '../models/types.js'
 import {isSequential} from '../models/sequential.js'
 import {exportOnnx} from '../onnx/export.js'
 import {createOnnxScorer} from '../onnx/scorer.js'
 import {calibrationHistories} from '../run/compress-stage.js'
-import {trainModel} from '../train/train.js'
+import {updateIncrementally} from '../stream/update.js'
 import {KnownInteractions, type PostedEvent} from './known.js'
 import type {ServedVariant} from './loader.js'
 import type {Recommender} from './recommender.js'
@@ -34,14 +33,15 @@ export function servedScorer(onnx: Uint8Array, served: Pick<ServedVariant, 'weig
 }
 
 /**
- * An update by training (until the stream strategy of src/stream/ replaces this body): the float
- * weights so far (the run's trained base at first) are trained for `serve.update.epochs` epochs
- * with the run's training settings on the new events of known users and items (a sequential model:
- * on those users' whole histories, the new events at their end, since it learns from sequences),
- * then the served variant is made again from them with the run's own compression code
- * (compressVariant with the variant's recipe, no fine-tuning) and exported to ONNX. Unknown users
- * and items are left out (no fold-in yet). Distilled variants cannot be updated this way (their
- * student would have to be trained again).
+ * The stream's incremental strategy (src/stream/update.ts, updateIncrementally) behind the server:
+ * the float weights so far (the run's trained base at first) are trained for
+ * `serve.update.epochs` epochs with the run's training settings on the new events of known users
+ * and items (a sequential model: each user's last max_len earlier items are the context the new
+ * ones are learned in), then the served variant is made again from them with the run's own
+ * compression code (compressVariant with the variant's recipe, no fine-tuning) and exported to
+ * ONNX. Events of unknown users or items are not learned: the served id space (exclusion sets,
+ * histories, popularity) is fixed at startup, so they stay with the popularity answer. Distilled
+ * variants cannot be updated this way (their student would have to be trained again).
  */
 export function createTrainingUpdater(served: ServedVariant, known: KnownInteractions): ModelUpdater {
   if (served.spec?.steps.some((s) => s.method === 'distill')) {
@@ -50,19 +50,22 @@ export function createTrainingUpdater(served: ServedVariant, known: KnownInterac
   let weights: ModelWeights = served.base
   let round = 0
   const {cfg, split} = served
+  const idmap = {userIds: split.train.userIds, itemIds: split.train.itemIds}
   return {
     async update(events) {
-      const fresh = KnownInteractions.asInteractions(events, split.train)
+      const fresh = events.filter((e) => e.user >= 0 && e.item >= 0)
       if (fresh.length === 0) return undefined
       round++
-      const train: Interactions = isSequential(weights.kind) ? historiesOf(fresh, known) : fresh
-      const r = await trainModel({
+      const history = isSequential(weights.kind) ? historiesBefore(fresh, known) : undefined
+      const r = await updateIncrementally({
         model: served.modelConfig,
-        train: {...modelTrainConfig(cfg, served.modelConfig), epochs: cfg.serve.update.epochs, early_stopping: null},
+        train: {...modelTrainConfig(cfg, served.modelConfig), epochs: cfg.serve.update.epochs},
         negatives: cfg.negatives,
-        split: {train, valid: emptyLike(train), test: emptyLike(train)},
+        weights,
+        idmap,
+        events: fresh.map((e) => ({user: e.rawUser, item: e.rawItem, time: e.timestamp})),
+        history: history && ((user) => history.get(user) ?? []),
         seed: cfg.seed + 1000 + round,
-        init: weights,
       })
       weights = r.weights
       const calibration = calibrationHistories(split, weights)
@@ -72,24 +75,21 @@ export function createTrainingUpdater(served: ServedVariant, known: KnownInterac
   }
 }
 
-/** the whole known histories (with the posted events at their end) of the users in `fresh` */
-function historiesOf(fresh: Interactions, known: KnownInteractions): Interactions {
-  const users = [...new Set(fresh.user)].sort((a, b) => a - b)
+/**
+ * Each user's items before `fresh` (raw ids, oldest first): the live history without its last
+ * entries, which are the user's posted events of this update (posted events are appended at once,
+ * in posting order). Read when the update starts, before anything else can be posted.
+ */
+function historiesBefore(fresh: PostedEvent[], known: KnownInteractions): Map<string, string[]> {
+  const count = new Map<number, number>()
+  for (const e of fresh) count.set(e.user, (count.get(e.user) ?? 0) + 1)
   const h = known.histories
-  const rows: {u: number; i: number; t: number}[] = []
-  for (const u of users) for (let j = h.offsets[u]; j < h.offsets[u + 1]; j++) rows.push({u, i: h.items[j], t: j})
-  return {
-    ...fresh,
-    user: Int32Array.from(rows, (r) => r.u),
-    item: Int32Array.from(rows, (r) => r.i),
-    rating: new Float32Array(rows.length).fill(1),
-    timestamp: Float64Array.from(rows, (r) => r.t),
-    length: rows.length,
+  const out = new Map<string, string[]>()
+  for (const [u, n] of count) {
+    const items = Array.from(h.items.subarray(h.offsets[u], h.offsets[u + 1] - n), (i) => known.itemIds[i])
+    out.set(known.userIds[u], items)
   }
-}
-
-function emptyLike(p: Interactions): Interactions {
-  return {...p, user: new Int32Array(0), item: new Int32Array(0), rating: new Float32Array(0), timestamp: new Float64Array(0), length: 0}
+  return out
 }
 
 /**

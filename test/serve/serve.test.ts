@@ -290,8 +290,11 @@ describe('model swap', () => {
     expect((await get(`${url}/metrics`)).body).toMatch(/^rec_model_swaps_total 1$/m)
   })
 
-  it('--update incremental: posted events train the model in the background, then it is swapped in, and the answers keep excluding them', async () => {
-    const {server, url} = await start({model: 'neumf', variant: 'int8', update: 'incremental', set: ['serve.update.min_events=4']})
+  it.each([
+    ['neumf', 'int8'],
+    ['sasrec', 'base'],
+  ])('--update incremental (%s/%s): posted events train the model in the background, then it is swapped in, and the answers keep excluding them', async (model, variant) => {
+    const {server, url} = await start({model, variant, update: 'incremental', set: ['serve.update.min_events=4']})
     const known = server.recommender.known
     const u = known.userIds[2]
     const top = (await get(`${url}/v1/recommend?user=${u}&k=10`)).body.items as string[]
