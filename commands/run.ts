@@ -5,6 +5,7 @@ import {experimentFlags, formatFlags, outFlag} from '../src/cli/flags.js'
 import {applyCheck, renderRunReport} from '../src/cli/report.js'
 import {checkFlags, checkRunFlags, shardFlag, stageFlags} from '../src/cli/run-flags.js'
 import {loadConfig} from '../src/config/load.js'
+import {renderValidation} from '../src/cli/validation.js'
 import {parseTolerance, readReference, type CheckResult} from '../src/run/check.js'
 import {runExperiment, type RunResult, type Stage} from '../src/run/pipeline.js'
 import {parseShard} from '../src/run/shard.js'
@@ -57,6 +58,8 @@ Progress goes to stderr; with --json only the result object is written to stdout
       }),
     )
     this.out(renderRunReport(result, flags))
+    const validation = renderValidation(result)
+    if (validation) this.out(validation)
     return applyCheck(result, result, flags, (t) => this.out(t))
   }
 }

@@ -107,6 +107,9 @@ export const earlyStoppingSchema = z.strictObject({
   patience: positiveInt.default(10).describe('epochs without improvement before stopping'),
   mode: z.enum(['full', 'sampled']).default('full').describe('validation protocol for early stopping (a training setting: eval.mode never changes it)'),
   negatives: positiveInt.default(99).describe('mode sampled: distinct negatives per validation positive'),
+  users: positiveInt
+    .optional()
+    .describe('validation users per check: a fixed seeded sample of this many (default 10000, so that a dataset with fewer validation users, e.g. ML-100K or ML-1M, is validated on all of them exactly)'),
 })
 
 export const trainSchema = z

@@ -15,13 +15,12 @@ import {splitInteractions, type SplitOrder} from '../data/split.js'
 import {datasetStats} from '../data/stats.js'
 import type {Split} from '../data/types.js'
 import {dataError, RecError, usageError} from '../errors.js'
-import {evaluate} from '../eval/evaluate.js'
 import {parseMetricName} from '../eval/metrics.js'
 import {loadModel, saveModel} from '../models/io.js'
-import {createTfjsScorer} from '../models/scorer.js'
 import {getModelSpec} from '../models/registry.js'
 import {userSequences} from '../data/sequences.js'
 import type {ModelWeights} from '../models/types.js'
+import type {EpochRecord} from '../train/train.js'
 import {silentProgress, type Progress} from '../progress.js'
 import {trainModel} from '../train/train.js'
 import {writeJsonAtomic} from './atomic.js'
@@ -34,6 +33,7 @@ import {OPTIMIZED_ONNX_FILE} from '../onnx/execution.js'
 import {newManifest, readManifest, readRunFile, writeManifest, writeText, type Manifest} from './rundir.js'
 import {DRAWS_DIR, evaluateVariant, protocolOf, withDeltasAndGate, type ProtocolInfo, type VariantResult} from './evaluate-stage.js'
 import {shardSlice, type Shard} from './shard.js'
+import {createValidation, validationShare, type ValidationShare} from './validation.js'
 import {loadSplit, saveSplit} from './split-io.js'
 
 export type {ProtocolInfo, VariantResult} from './evaluate-stage.js'
@@ -54,7 +54,13 @@ export interface RunResult {
   interrupted?: boolean
   /** eval.metrics: the metric columns the config asks the table to show */
   columns?: string[]
+  /** per model with early stopping: what validation cost against training (from its train.json) */
+  validation?: Record<string, ValidationReport>
 }
+
+/** early stopping's cost in one model's training: seconds, share of the epoch loop, users validated */
+export type ValidationReport = ValidationShare & {users?: number; usersTotal?: number}
+
 
 export type Stage = 'data' | 'train' | 'compress' | 'eval'
 export const STAGES: Stage[] = ['data', 'train', 'compress', 'eval']
@@ -276,10 +282,12 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
   const stages = new Stages(manifest, runDir, options.force ?? false, options.from)
   const timings: Record<string, number> = {}
   const keys: RunResult['keys'] = {train: {}}
+  /** early stopping's cost per model (RunResult.validation) */
+  const validationReports: Record<string, ValidationReport> = {}
   const finish = (result: Omit<RunResult, 'runDir' | 'experiment' | 'timings' | 'keys' | 'cached'>): RunResult => {
     manifest.endedAt = new Date().toISOString()
     writeManifest(runDir, manifest)
-    return {runDir, experiment: cfg.name, timings, keys, cached: stages.cached, ...(options.shard ? {shard: options.shard} : {}), ...(cfg.eval.metrics ? {columns: cfg.eval.metrics} : {}), ...result}
+    return {runDir, experiment: cfg.name, timings, keys, cached: stages.cached, ...(options.shard ? {shard: options.shard} : {}), ...(cfg.eval.metrics ? {columns: cfg.eval.metrics} : {}), ...(Object.keys(validationReports).length > 0 ? {validation: validationReports} : {}), ...result}
   }
   const clock = () => {
     const t = performance.now()
@@ -339,6 +347,9 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
     const dir = join(runDir, 'models', label, 'base')
     if (stages.reusable(name, 'train', key, [`models/${label}/base/model.json`, `models/${label}/base/${ONNX_FILE}`, `models/${label}/train.json`])) {
       progress.info(`train ${label}: reusing the model of an earlier run`)
+      const earlier = readRunFile<{history: EpochRecord[]; validation?: {users: number; usersTotal: number}}>(join(runDir, 'models', label, 'train.json'), 'training record', rebuildHint('train'))
+      const share = validationShare(earlier.history)
+      if (share.checks > 0) (validationReports[label] = {...share, ...earlier.validation})
       continue
     }
     const ckptDir = join(runDir, 'models', label, 'checkpoint')
@@ -351,28 +362,10 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
     const metric = es ? parseMetricName(es.metric) : undefined
     // a sequential model predicts a validation item from the user's train items in time order
     const histories = getModelSpec(m.model).sequential ? userSequences([split.train], split.train.numUsers) : undefined
-    const validate = es && metric
-      ? async (weights: ModelWeights) => {
-          const scorer = createTfjsScorer(weights, {histories})
-          try {
-            const r = await evaluate({
-              scorer,
-              split,
-              part: 'valid',
-              cfg: validationEvalConfig(cfg, es, metric.k),
-              seed: cfg.seed,
-              negatives: cfg.negatives,
-              pointwise: metric.info.kind === 'pointwise',
-              negativesSetting: 'train.early_stopping.negatives',
-            })
-            const v = r.metrics[metric.key]
-            if (v === undefined) throw usageError('config.bad_metric', `early_stopping.metric ${es.metric} is not computed by evaluation (known: ${Object.keys(r.metrics).join(', ')})`)
-            return metric.info.higherIsBetter ? v : -v
-          } finally {
-            scorer.dispose()
-          }
-        }
-      : undefined
+    // early stopping validates a fixed sample of validation users (train.early_stopping.users)
+    const validation = es && metric ? createValidation({split, es, metric, cfg: validationEvalConfig(cfg, es, metric.k), seed: cfg.seed, negatives: cfg.negatives, histories}) : undefined
+    if (validation && validation.users < validation.usersTotal) progress.info(`train ${label}: early stopping validates ${validation.users} of ${validation.usersTotal} validation users (train.early_stopping.users)`)
+    const validate = validation?.validate
     const t = clock()
     const r = await trainModel({model: m, train, negatives: cfg.negatives, split, seed: cfg.seed, progress, validate, signal: options.signal, checkpoint: {dir: ckptDir, resume}})
     if (r.interrupted) {
@@ -383,10 +376,13 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
     saveModel(dir, r.weights, {userIds: split.train.userIds, itemIds: split.train.itemIds})
     // exported with the weights, so that a retrained model never sits beside an older ONNX file
     saveBaseOnnx(dir, r.weights)
-    writeJsonAtomic(join(runDir, 'models', label, 'train.json'), {model: m, train, epochs: r.epochs, bestEpoch: r.bestEpoch, stoppedEarly: r.stoppedEarly, seconds: t(), history: r.history})
+    const validationUsers = validation ? {users: validation.users, usersTotal: validation.usersTotal} : undefined
+    writeJsonAtomic(join(runDir, 'models', label, 'train.json'), {model: m, train, epochs: r.epochs, bestEpoch: r.bestEpoch, stoppedEarly: r.stoppedEarly, seconds: t(), history: r.history, ...(validationUsers ? {validation: validationUsers} : {})})
+    const share = validationShare(r.history)
+    if (share.checks > 0) validationReports[label] = {...share, ...validationUsers}
     stages.done(name, key, t(), stageFiles.train(label))
     rmSync(ckptDir, {recursive: true, force: true})
-    progress.done(`${r.epochs} epochs in ${r.seconds.toFixed(1)}s, best epoch ${r.bestEpoch}${r.stoppedEarly ? ' (early stop)' : ''}`)
+    progress.done(`${r.epochs} epochs in ${r.seconds.toFixed(1)}s, best epoch ${r.bestEpoch}${r.stoppedEarly ? ' (early stop)' : ''}${share.checks > 0 ? `; validation ${share.validSeconds.toFixed(1)}s (${(100 * share.share).toFixed(0)}%)` : ''}`)
   }
   timings.trainSeconds = elapsed()
   if (options.until === 'train') return finish({variants: [], protocol: protocolOf(cfg), stoppedAfter: 'train'})
@@ -460,7 +456,7 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
   const variants = withDeltasAndGate(cfg, results)
   timings.evalSeconds = elapsed()
   const result = finish({variants, protocol})
-  writeJsonAtomic(join(runDir, 'results.json'), {...result, timings: undefined})
+  writeJsonAtomic(join(runDir, 'results.json'), {...result, timings: undefined, validation: undefined})
   return result
 }
 
