@@ -33,6 +33,7 @@ import {OPTIMIZED_ONNX_FILE} from '../onnx/execution.js'
 import {newManifest, readManifest, readRunFile, writeManifest, writeText, type Manifest} from './rundir.js'
 import {DRAWS_DIR, evaluateVariant, protocolOf, withDeltasAndGate, type ProtocolInfo, type VariantResult} from './evaluate-stage.js'
 import {shardSlice, type Shard} from './shard.js'
+import {measureMetricsInWorkers, workerCount} from './workers.js'
 import {createValidation, validationShare, type ValidationShare} from './validation.js'
 import {loadSplit, saveSplit} from './split-io.js'
 
@@ -80,6 +81,8 @@ export interface RunOptions {
   shard?: Shard
   signal?: AbortSignal
   command?: string[]
+  /** worker threads for the metrics of several variants (overrides eval.workers; src/run/workers.ts) */
+  workers?: number | 'auto'
 }
 
 const hash = (...parts: unknown[]) => sha256Hex(canonicalJson(parts)).slice(0, 16)
@@ -108,7 +111,8 @@ function variantKey(cfg: RecConfig, m: ModelConfig, tKey: string, spec: VariantS
 }
 
 function evalKey(cfg: RecConfig, upstream: string, backend: string): string {
-  return hash('eval', upstream, cfg.eval, cfg.negatives, cfg.seed, backend)
+  // eval.workers decides how many variants are measured at once, never a number
+  return hash('eval', upstream, {...cfg.eval, workers: undefined}, cfg.negatives, cfg.seed, backend)
 }
 
 /**
@@ -435,12 +439,26 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
   ])
   const results: VariantResult[] = []
   let protocol: ProtocolInfo = protocolOf(cfg)
+  const reusable = new Map(
+    entries.map((e) => {
+      const rel = `models/${e.label}/${e.variant}`
+      return [e, stages.reusable(`eval:${e.label}/${e.variant}`, 'eval', evalKey(cfg, e.upstream, backend.name), [`${rel}/result.json`, `${rel}/eval.json`, `${rel}/${DRAWS_DIR}/latency.bin`])]
+    }),
+  )
+  // the metrics of the variants to evaluate, in worker threads when several (src/run/workers.ts);
+  // latency is measured below, on this thread, one variant at a time, once the workers are gone
+  const pending = entries.filter((e) => !reusable.get(e))
+  pending.forEach((e) => checkEvaluationInputs(stages, e.label, e.variant))
+  const nWorkers = workerCount(options.workers ?? cfg.eval.workers, pending.length, split)
+  const metricsOf = nWorkers > 1
+    ? await measureMetricsInWorkers({cfg, split, backend: backend.name, variants: pending.map((e) => ({model: e.label, variant: e.variant, dir: join(runDir, 'models', e.label, e.variant)})), workers: nWorkers, progress, signal: options.signal})
+    : undefined
   for (const e of entries) {
     if (options.signal?.aborted) return stopped(`eval ${e.label}/${e.variant}`, 'compress')
     const key = evalKey(cfg, e.upstream, backend.name)
     const name = `eval:${e.label}/${e.variant}`
     const rel = `models/${e.label}/${e.variant}`
-    if (stages.reusable(name, 'eval', key, [`${rel}/result.json`, `${rel}/eval.json`, `${rel}/${DRAWS_DIR}/latency.bin`])) {
+    if (reusable.get(e)) {
       results.push(readRunFile<VariantResult>(join(runDir, rel, 'result.json'), 'result file', rebuildHint('eval')))
       protocol = readRunFile<{protocol: ProtocolInfo}>(join(runDir, rel, 'eval.json'), 'evaluation record', rebuildHint('eval')).protocol
       continue
@@ -448,7 +466,7 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
     checkEvaluationInputs(stages, e.label, e.variant)
     stages.start(name, key)
     const t = clock()
-    const r = await evaluateVariant(cfg, split, {model: e.label, variant: e.variant, dir: join(runDir, rel)}, backend.name, progress)
+    const r = await evaluateVariant(cfg, split, {model: e.label, variant: e.variant, dir: join(runDir, rel)}, backend.name, progress, metricsOf?.get(join(runDir, rel)))
     results.push(r.result)
     protocol = r.protocol
     stages.done(name, key, t(), stageFiles.eval(rel, r.result))
