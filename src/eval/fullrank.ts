@@ -9,6 +9,7 @@
  * searches per item).
  */
 import {topKMetricsInto} from './metrics.js'
+import {insertBest} from './topk.js'
 
 export class FullRankKernel {
   readonly k: number
@@ -89,21 +90,7 @@ export class FullRankKernel {
         }
       }
       if (size === k && !(s > kth)) continue // ties keep the earlier (lower) id
-      let lo = 0
-      let hi = size
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1
-        if (bs[mid] >= s) lo = mid + 1
-        else hi = mid
-      }
-      const last = size === k ? k - 1 : size
-      for (let j = last; j > lo; j--) {
-        bs[j] = bs[j - 1]
-        bi[j] = bi[j - 1]
-      }
-      bs[lo] = s
-      bi[lo] = i
-      if (size < k) size++
+      size = insertBest(bs, bi, size, k, s, i)
       if (size === k) kth = bs[k - 1]
     }
     for (let j = 0; j < size; j++) out[j] = bi[j]
