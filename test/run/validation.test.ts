@@ -5,6 +5,7 @@
 import {beforeAll, describe, expect, it} from 'vitest'
 
 import {initBackend} from '../../src/backend/index.js'
+import {renderValidation} from '../../src/cli/validation.js'
 import {earlyStoppingSchema, evalSchema, negativesSchema} from '../../src/config/schema.js'
 import type {Split} from '../../src/data/types.js'
 import {evaluate} from '../../src/eval/evaluate.js'
@@ -109,5 +110,21 @@ describe('validationShare', () => {
     ])
     expect(s).toEqual({checks: 2, validSeconds: 2, trainSeconds: 8, share: 0.2})
     expect(validationShare([{seconds: 0}])).toEqual({checks: 0, validSeconds: 0, trainSeconds: 0, share: 0})
+  })
+})
+
+describe('renderValidation (rec train / rec run)', () => {
+  it('one line per model: checks, users (sampled or all), seconds and the share; nothing without validation', () => {
+    const text = renderValidation({
+      validation: {
+        bpr: {checks: 6, validSeconds: 1.1, trainSeconds: 15.6, share: 1.1 / 16.7, users: 300, usersTotal: 943},
+        neumf: {checks: 2, validSeconds: 1, trainSeconds: 3, share: 0.25, users: 943, usersTotal: 943},
+      },
+    })
+    expect(text?.split('\n')).toEqual([
+      'validation bpr: 6 checks (300 of 943 users, 1.1s) against 15.6s of training: 6.6% of the epoch loop',
+      'validation neumf: 2 checks (943 users, 1.0s) against 3.0s of training: 25.0% of the epoch loop',
+    ])
+    expect(renderValidation({})).toBeUndefined()
   })
 })
