@@ -449,7 +449,7 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
   // latency is measured below, on this thread, one variant at a time, once the workers are gone
   const pending = entries.filter((e) => !reusable.get(e))
   pending.forEach((e) => checkEvaluationInputs(stages, e.label, e.variant))
-  const nWorkers = workerCount(options.workers ?? cfg.eval.workers, pending.length, split)
+  const nWorkers = workerCount(options.workers ?? cfg.eval.workers, pending.length, split, backend.name)
   const metricsOf = nWorkers > 1
     ? await measureMetricsInWorkers({cfg, split, backend: backend.name, variants: pending.map((e) => ({model: e.label, variant: e.variant, dir: join(runDir, 'models', e.label, e.variant)})), workers: nWorkers, progress, signal: options.signal})
     : undefined

@@ -66,15 +66,20 @@ export const AUTO_WORKERS_MAX_INTERACTIONS = 2_000_000
  * Runtime) costs about a second, more than evaluating a small catalogue takes
  */
 export const AUTO_WORKERS_MIN_PAIRS = 1_000_000
+/** tfjs backends a worker thread can initialise (WebAssembly / plain JS) */
+export const WORKER_BACKENDS = new Set(['wasm', 'cpu'])
 /** most workers `auto` starts */
 export const AUTO_WORKERS_MAX = 4
 
 /**
  * Workers for `jobs` variants: the number asked (eval.workers / --workers), or with `auto` one per
  * core up to AUTO_WORKERS_MAX — but one when the split is large (every worker holds a copy of it)
- * or the catalogue small (a worker costs more to start than it saves); never more than the jobs.
+ * or the catalogue small (a worker costs more to start than it saves); never more than the jobs;
+ * always one on a native tfjs backend.
  */
-export function workerCount(requested: number | 'auto' | undefined, jobs: number, split: Split): number {
+export function workerCount(requested: number | 'auto' | undefined, jobs: number, split: Split, backend = 'wasm'): number {
+  // a native tfjs addon (tfjs-node, its GPU build) is not known to load in worker threads
+  if (!WORKER_BACKENDS.has(backend)) return 1
   let wanted: number
   if (requested === undefined || requested === 'auto') {
     const size = split.train.length + split.valid.length + split.test.length

@@ -89,6 +89,11 @@ describe('workerCount', () => {
     expect(workerCount('auto', 5, split(big, big, 100_000))).toBeGreaterThanOrEqual(1)
     expect(workerCount('auto', 1, split(big, big, 100_000))).toBe(1)
   })
+
+  it('one on a native tfjs backend, whatever is asked', () => {
+    expect(workerCount(3, 10, split(10, 10, 10), 'tensorflow')).toBe(1)
+    expect(workerCount(3, 10, split(10, 10, 10), 'cpu')).toBe(3)
+  })
 })
 
 describe('a worker\'s error', () => {
