@@ -185,7 +185,7 @@ export const evalSchema = z
     workers: z
       .union([z.literal('auto'), positiveInt])
       .optional()
-      .describe('worker threads that evaluate the metrics of several variants at once (same numbers as one; latency is then measured alone, variant after variant); default auto: one per core up to 4, but 1 below 1M user × item pairs (a worker costs ~1 s to start) or above 2M interactions (each worker holds the split), and 1 on a native tfjs backend. Not part of the stage keys'),
+      .describe('worker threads that evaluate the metrics of several variants at once (same numbers as one; latency is then measured alone, variant after variant); default 1 (a second worker only pays on idle cores); auto: one per core up to 4, but 1 below 1M user × item pairs (a worker costs ~1 s to start) or above 2M interactions (each worker holds the split), and 1 on a native tfjs backend. Not part of the stage keys'),
   })
   .describe('evaluation protocol')
 

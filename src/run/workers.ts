@@ -72,16 +72,19 @@ export const WORKER_BACKENDS = new Set(['wasm', 'cpu'])
 export const AUTO_WORKERS_MAX = 4
 
 /**
- * Workers for `jobs` variants: the number asked (eval.workers / --workers), or with `auto` one per
- * core up to AUTO_WORKERS_MAX — but one when the split is large (every worker holds a copy of it)
+ * Workers for `jobs` variants: 1 by default, the number asked (eval.workers / --workers), or with
+ * `auto` one per core up to AUTO_WORKERS_MAX — but one when the split is large (every worker holds a copy of it)
  * or the catalogue small (a worker costs more to start than it saves); never more than the jobs;
  * always one on a native tfjs backend.
  */
 export function workerCount(requested: number | 'auto' | undefined, jobs: number, split: Split, backend = 'wasm'): number {
   // a native tfjs addon (tfjs-node, its GPU build) is not known to load in worker threads
   if (!WORKER_BACKENDS.has(backend)) return 1
+  // one unless asked: on a machine whose cores are already busy, a second worker was measured
+  // slower than one (README, Performance)
+  if (requested === undefined) return 1
   let wanted: number
-  if (requested === undefined || requested === 'auto') {
+  if (requested === 'auto') {
     const size = split.train.length + split.valid.length + split.test.length
     const pairs = split.train.numUsers * split.train.numItems
     wanted = size > AUTO_WORKERS_MAX_INTERACTIONS || pairs < AUTO_WORKERS_MIN_PAIRS ? 1 : Math.min(AUTO_WORKERS_MAX, availableParallelism())

@@ -83,9 +83,10 @@ describe('workerCount', () => {
     expect(workerCount(2, 0, split(10, 10, 10))).toBe(1)
   })
 
-  it('auto: one worker for a small catalogue or a large split, several otherwise', () => {
+  it('by default one; auto: one for a small catalogue or a large split, up to one per core otherwise', () => {
     expect(workerCount('auto', 5, split(100, 100, 1000))).toBe(1)
-    expect(workerCount(undefined, 5, split(big, big, 3_000_000))).toBe(1)
+    expect(workerCount('auto', 5, split(big, big, 3_000_000))).toBe(1)
+    expect(workerCount(undefined, 5, split(big, big, 100_000))).toBe(1) // the default: one
     expect(workerCount('auto', 5, split(big, big, 100_000))).toBeGreaterThanOrEqual(1)
     expect(workerCount('auto', 1, split(big, big, 100_000))).toBe(1)
   })
