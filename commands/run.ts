@@ -5,6 +5,8 @@ import {experimentFlags, formatFlags, outFlag} from '../src/cli/flags.js'
 import {applyCheck, renderRunReport} from '../src/cli/report.js'
 import {checkFlags, checkRunFlags, shardFlag, stageFlags} from '../src/cli/run-flags.js'
 import {loadConfig} from '../src/config/load.js'
+import {renderValidation} from '../src/cli/validation.js'
+import {parseWorkers, workersFlag} from '../src/cli/workers-flag.js'
 import {parseTolerance, readReference, type CheckResult} from '../src/run/check.js'
 import {runExperiment, type RunResult, type Stage} from '../src/run/pipeline.js'
 import {parseShard} from '../src/run/shard.js'
@@ -36,6 +38,7 @@ Progress goes to stderr; with --json only the result object is written to stdout
     ...checkFlags,
     ...formatFlags,
     ...seedsFlag,
+    ...workersFlag,
     until: Flags.string({description: 'stop after this stage', options: ['data', 'train', 'compress', 'eval']}),
   }
 
@@ -43,6 +46,7 @@ Progress goes to stderr; with --json only the result object is written to stdout
     const {args, flags} = await this.parse(Run)
     checkRunFlags(flags) // --run-id is a plain folder name; --from not after --until
     const shard = parseShard(flags.shard)
+    const workers = parseWorkers(flags.workers)
     // bad --tolerance or an unreadable reference fail before any work
     parseTolerance(flags.tolerance)
     if (flags.check) readReference(flags.check)
@@ -65,9 +69,12 @@ Progress goes to stderr; with --json only the result object is written to stdout
         shard,
         signal,
         command: ['run', ...this.argv],
+        workers,
       }),
     )
     this.out(renderRunReport(result, flags))
+    const validation = renderValidation(result)
+    if (validation) this.out(validation)
     return applyCheck(result, result, flags, (t) => this.out(t))
   }
 }

@@ -2,6 +2,7 @@ import {Args} from '@oclif/core'
 
 import {BaseCommand} from '../src/cli/base.js'
 import {experimentFlags, outFlag} from '../src/cli/flags.js'
+import {renderValidation} from '../src/cli/validation.js'
 import {loadConfig} from '../src/config/load.js'
 import {runExperiment, type RunResult} from '../src/run/pipeline.js'
 
@@ -18,7 +19,8 @@ Ctrl-C stops after the current batch and keeps the last completed checkpoint.`
     const {args, flags} = await this.parse(Train)
     const loaded = await loadConfig(args.experiment, {set: flags.set})
     const result = await this.interruptibly((signal) => runExperiment(loaded, {progress: this.progress, outDir: flags.out, until: 'train', signal, command: ['train', ...this.argv]}))
-    this.out(`run directory: ${result.runDir}\nnext: rec eval ${result.runDir}`)
+    const validation = renderValidation(result)
+    this.out(`run directory: ${result.runDir}${validation ? `\n${validation}` : ''}\nnext: rec eval ${result.runDir}`)
     return result
   }
 }

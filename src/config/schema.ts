@@ -120,6 +120,9 @@ export const earlyStoppingSchema = z.strictObject({
   patience: positiveInt.default(10).describe('epochs without improvement before stopping'),
   mode: z.enum(['full', 'sampled']).default('full').describe('validation protocol for early stopping (a training setting: eval.mode never changes it)'),
   negatives: positiveInt.default(99).describe('mode sampled: distinct negatives per validation positive'),
+  users: positiveInt
+    .optional()
+    .describe('validation users per check: a fixed seeded sample of this many (default 10000, so that a dataset with fewer validation users, e.g. ML-100K or ML-1M, is validated on all of them exactly)'),
 })
 
 export const trainSchema = z
@@ -207,6 +210,10 @@ export const evalSchema = z
     batch_users: positiveInt.default(256).describe('users scored per matMul in full-ranking evaluation'),
     latency: latencySchema.default(latencySchema.parse({})),
     runtime: z.enum(['onnx', 'tfjs', 'both']).default('onnx').describe('where latency is measured'),
+    workers: z
+      .union([z.literal('auto'), positiveInt])
+      .optional()
+      .describe('worker threads that evaluate the metrics of several variants at once (same numbers as one; latency is then measured alone, variant after variant); default 1 (a second worker only pays on idle cores); auto: one per core up to 4, but 1 below 1M user × item pairs (a worker costs ~1 s to start) or above 2M interactions (each worker holds the split), and 1 on a native tfjs backend. Not part of the stage keys'),
   })
   .describe('evaluation protocol')
 

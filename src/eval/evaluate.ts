@@ -9,7 +9,6 @@ import {
   TOPK_FUNCTIONS,
   TOPK_METRICS,
   accuracyFromConfusion,
-  auc,
   confusion,
   f1FromConfusion,
   itemCoverage,
@@ -22,7 +21,7 @@ import {partName, type Protocol} from './protocol.js'
 import {checkSampledProtocol, createDistinctSampler, fixedSampler} from './sampled.js'
 import type {FixedNegatives} from '../data/negatives-file.js'
 import {basename} from 'node:path'
-import {TopK} from './topk.js'
+import {FullRankKernel} from './fullrank.js'
 
 export {describeProtocol, type Protocol} from './protocol.js'
 
@@ -223,12 +222,13 @@ export async function evaluate(args: EvalArgs): Promise<EvalResult> {
   const draws: EvalDraws | undefined = args.record ? {} : undefined
 
   if (cfg.mode === 'full') {
-    const sel = new TopK(maxK)
+    const kernel = new FullRankKernel(numItems, ks)
     const top = new Int32Array(nUsers * maxK).fill(-1)
     const topLen = new Int32Array(nUsers)
-    const mark = new Uint8Array(numItems)
-    const pos = new Float64Array(numItems)
-    const neg = new Float64Array(numItems)
+    const flatKeys = topKeys.flat()
+    const userMetrics = new Float64Array(flatKeys.length)
+    const perKey = flatKeys.map((key) => perUser[key])
+    const keySums = new Float64Array(flatKeys.length)
     const batch = Math.max(1, cfg.batch_users)
     for (let start = 0; start < nUsers; start += batch) {
       const end = Math.min(nUsers, start + batch)
@@ -242,35 +242,16 @@ export async function evaluate(args: EvalArgs): Promise<EvalResult> {
         const u = batchUsers[b]
         const off = b * numItems
         for (let e = excludedSet.offsets[u]; e < excludedSet.offsets[u + 1]; e++) scores[off + excludedSet.items[e]] = -Infinity
-        const out = top.subarray(j * maxK, (j + 1) * maxK)
-        const n = sel.select(scores, off, numItems, out)
-        topLen[j] = n
-        const relItems = tg.items.subarray(tg.offsets[j], tg.offsets[j + 1])
-        const rel = new SortedSet(relItems)
-        const ranked = out.subarray(0, n)
-        ks.forEach((k, ki) =>
-          TOPK_METRICS.forEach((m, mi) => {
-            const key = topKeys[ki][mi]
-            const v = TOPK_FUNCTIONS[m](ranked, rel, k)
-            perUser[key][j] = v
-            sums[key] += v
-          }),
-        )
-        // AUC: relevant items vs every other non-excluded item
-        for (let r = 0; r < relItems.length; r++) mark[relItems[r]] = 1
-        let np = 0
-        let nn = 0
-        for (let i = 0; i < numItems; i++) {
-          const s = scores[off + i]
-          if (s === -Infinity) continue
-          if (mark[i]) pos[np++] = s
-          else neg[nn++] = s
+        // top max(K), AUC (relevant items vs every other non-excluded item) and every top-K metric in one pass
+        const ranked = kernel.rank(scores, off, tg.items.subarray(tg.offsets[j], tg.offsets[j + 1]), top.subarray(j * maxK, (j + 1) * maxK), userMetrics)
+        topLen[j] = ranked.n
+        for (let q = 0; q < flatKeys.length; q++) {
+          perKey[q][j] = userMetrics[q]
+          keySums[q] += userMetrics[q]
         }
-        for (let r = 0; r < relItems.length; r++) mark[relItems[r]] = 0
-        const a = auc(pos.subarray(0, np), neg.subarray(0, nn))
-        perUser.auc[j] = a
-        if (!Number.isNaN(a)) {
-          sums.auc += a
+        perUser.auc[j] = ranked.auc
+        if (!Number.isNaN(ranked.auc)) {
+          sums.auc += ranked.auc
           aucUsers++
         }
       }
@@ -282,6 +263,7 @@ export async function evaluate(args: EvalArgs): Promise<EvalResult> {
       }
       metrics[`coverage@${k}`] = itemCoverage(lists(), numItems, k)
     }
+    flatKeys.forEach((key, q) => (sums[key] = keySums[q]))
     if (draws) draws.topK = {k: maxK, items: top}
   } else {
     const nNeg = fixed?.perPositive ?? cfg.negatives

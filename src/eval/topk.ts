@@ -32,26 +32,34 @@ export class TopK {
       const s = scores[offset + i]
       if (!(s > -Infinity)) continue // -Infinity and NaN
       if (size === k && !(s > bs[k - 1])) continue // ties keep the earlier (lower) id
-      // position: after every element with score >= s (earlier ids win ties)
-      let lo = 0
-      let hi = size
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1
-        if (bs[mid] >= s) lo = mid + 1
-        else hi = mid
-      }
-      const last = size === k ? k - 1 : size
-      for (let j = last; j > lo; j--) {
-        bs[j] = bs[j - 1]
-        bi[j] = bi[j - 1]
-      }
-      bs[lo] = s
-      bi[lo] = i
-      if (size < k) size++
+      size = insertBest(bs, bi, size, k, s, i)
     }
     for (let j = 0; j < size; j++) out[j] = bi[j]
     return size
   }
+}
+
+/**
+ * Insert item `i` with score `s` into the best-first buffer (scores `bs`, items `bi`) holding
+ * `size` <= k entries: after every entry scored >= s (earlier ids win ties), the last one dropped
+ * when the buffer is full. Returns the new size. The caller checks first that s beats the K-th.
+ */
+export function insertBest(bs: Float64Array, bi: Int32Array, size: number, k: number, s: number, i: number): number {
+  let lo = 0
+  let hi = size
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (bs[mid] >= s) lo = mid + 1
+    else hi = mid
+  }
+  const last = size === k ? k - 1 : size
+  for (let j = last; j > lo; j--) {
+    bs[j] = bs[j - 1]
+    bi[j] = bi[j - 1]
+  }
+  bs[lo] = s
+  bi[lo] = i
+  return size < k ? size + 1 : size
 }
 
 /** convenience: the top-k item ids of one score vector, best first */

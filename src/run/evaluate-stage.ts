@@ -10,7 +10,7 @@ import {modelLabel, type RecConfig} from '../config/schema.js'
 import {readNegativesFile} from '../data/negatives-file.js'
 import type {Split} from '../data/types.js'
 import {dataError} from '../errors.js'
-import {PAIR_CHUNK, describeProtocol, evaluate, type Protocol} from '../eval/evaluate.js'
+import {PAIR_CHUNK, describeProtocol, evaluate, type EvalResult, type Protocol} from '../eval/evaluate.js'
 import {describeHistories} from '../eval/protocol.js'
 import {DRAW_FILES, encodeEvalDraws, encodeLatency, encodeUsers} from '../eval/draws-io.js'
 import {measureLatencyWithSamples, type Latency} from '../eval/latency.js'
@@ -161,20 +161,27 @@ function checkOnnxAgreement(file: string, execution: string, diff: number): void
   )
 }
 
-/** evaluate one saved variant: test metrics, latency, size, params, FLOPs, in the configured runtime */
-export async function evaluateVariant(
-  cfg: RecConfig,
-  split: Split,
-  v: {model: string; variant: string; dir: string},
-  backend: string,
-  progress: Progress,
-): Promise<{result: VariantResult; protocol: ProtocolInfo}> {
+/** a saved variant opened for evaluation: its record, weights and scorers (dispose them) */
+interface OpenedVariant {
+  isBase: boolean
+  train?: {seconds?: number; epochs?: number; bestEpoch?: number}
+  weights: ModelWeights
+  record: Pick<VariantRecord, 'method' | 'params' | 'execution' | 'paramsTotal' | 'paramsNonZero' | 'flopsPerPair' | 'notes' | 'sizeBytesTfjs' | 'sizeBytesOnnx'> & Partial<VariantRecord>
+  tfjsScorer: Scorer
+  onnxScorer?: OnnxScorer
+  /** how the variant really executes: measured from ORT's optimized graph when it runs there */
+  graph?: ReturnType<typeof measuredExecution>
+  dispose(): void
+}
+
+/** read a saved variant and build its scorers; `optimizedModelPath`: where ORT saves the graph it runs (default beside model.onnx) */
+async function openVariant(cfg: RecConfig, split: Split, v: {model: string; variant: string; dir: string}, optimizedModelPath = join(v.dir, OPTIMIZED_ONNX_FILE)): Promise<OpenedVariant> {
   const isBase = v.variant === 'base'
   // the training record is read (and checked against its schema) before anything is measured
   const trainFile = join(v.dir, '..', 'train.json')
   const train = isBase && existsSync(trainFile) ? readRunFile<{seconds?: number; epochs?: number; bestEpoch?: number}>(trainFile, 'training record', rebuildHint('train')) : undefined
   let weights: ModelWeights
-  let record: Pick<VariantRecord, 'method' | 'params' | 'execution' | 'paramsTotal' | 'paramsNonZero' | 'flopsPerPair' | 'notes' | 'sizeBytesTfjs' | 'sizeBytesOnnx'> & Partial<VariantRecord>
+  let record: OpenedVariant['record']
   if (isBase) {
     weights = loadModel(v.dir).weights
     record = {...baseReport(weights), sizeBytesTfjs: modelBytes(v.dir), sizeBytesOnnx: statSync(join(v.dir, ONNX_FILE)).size}
@@ -195,33 +202,102 @@ export async function evaluateVariant(
           batchUsers: ONNX_BATCH_USERS,
           intraOpThreads: ONNX_THREADS,
           // the graph ORT really runs after its optimisations: `execution` and the notes are read from it
-          optimizedModelPath: join(v.dir, OPTIMIZED_ONNX_FILE),
+          optimizedModelPath,
           histories,
         })
       } catch (err) {
         throw dataError('model.corrupt', `cannot load ${join(v.dir, ONNX_FILE)} in ONNX Runtime: ${(err as Error).message}`, {hint: 're-run the compress stage (rec run --from compress)'})
       }
     }
-    // the ONNX file is checked against its weights before anything is measured with it
-    let onnxMaxAbsDiff: number | undefined
-    // how the variant really executes: measured from ORT's optimized graph when it runs there
-    const graph = onnxScorer?.graph ? measuredExecution(record, onnxScorer.graph) : undefined
-    if (onnxScorer) {
-      onnxMaxAbsDiff = await compareWithReference(onnxScorer, tfjsScorer, onnxCheckUsers(split.train.numUsers))
-      checkOnnxAgreement(join(v.dir, ONNX_FILE), graph?.execution ?? record.execution, onnxMaxAbsDiff)
-    }
+  } catch (err) {
+    tfjsScorer.dispose()
+    throw err
+  }
+  const graph = onnxScorer?.graph ? measuredExecution(record, onnxScorer.graph) : undefined
+  return {
+    isBase,
+    train,
+    weights,
+    record,
+    tfjsScorer,
+    onnxScorer,
+    graph,
+    dispose() {
+      tfjsScorer.dispose()
+      onnxScorer?.dispose()
+    },
+  }
+}
+
+/**
+ * The metrics part of a variant's evaluation, which writes nothing and can run beside another
+ * variant's (src/run/workers.ts): the ONNX check against the weights, the test metrics with their
+ * draws, and eval.also_sampled's metrics.
+ */
+export interface VariantMetrics {
+  eval: EvalResult
+  sampled?: {negatives: number; metrics: Record<string, number>; description: string}
+  onnxMaxAbsDiff?: number
+}
+
+async function measureMetrics(cfg: RecConfig, split: Split, o: OpenedVariant, v: {model: string; variant: string; dir: string}, progress: Progress): Promise<VariantMetrics> {
+  const {tfjsScorer, onnxScorer} = o
+  // the ONNX file is checked against its weights before anything is measured with it
+  let onnxMaxAbsDiff: number | undefined
+  if (onnxScorer) {
+    onnxMaxAbsDiff = await compareWithReference(onnxScorer, tfjsScorer, onnxCheckUsers(split.train.numUsers))
+    checkOnnxAgreement(join(v.dir, ONNX_FILE), o.graph?.execution ?? o.record.execution, onnxMaxAbsDiff)
+  }
+  const primary = onnxScorer ?? tfjsScorer
+  progress.stage(`eval ${v.model}/${v.variant} (${primary.runtime})`)
+  // with eval.threshold 'validation', evaluate picks the F1-best threshold on validation itself
+  // eval.negatives_file: the test positives' negatives as published (NCF format), not drawn
+  const fixedNegatives = cfg.eval.mode === 'sampled' && cfg.eval.negatives_file ? readNegativesFile(cfg.eval.negatives_file, split) : undefined
+  const r = await evaluate({scorer: primary, split, part: 'test', cfg: cfg.eval, seed: cfg.seed, negatives: cfg.negatives, progress, record: true, fixedNegatives})
+  // the secondary protocol (eval.also_sampled): the same scorer, each test item against N sampled negatives
+  const also = cfg.eval.mode === 'full' && cfg.eval.also_sampled ? cfg.eval.also_sampled : undefined
+  const sampled = also
+    ? await evaluate({scorer: primary, split, part: 'test', cfg: {...cfg.eval, mode: 'sampled', negatives: also}, seed: cfg.seed, negatives: cfg.negatives, progress, pointwise: false, negativesSetting: 'eval.also_sampled'})
+    : undefined
+  return {eval: r, ...(sampled ? {sampled: {negatives: also!, metrics: sampled.metrics, description: sampled.protocol.candidates}} : {}), ...(onnxMaxAbsDiff === undefined ? {} : {onnxMaxAbsDiff})}
+}
+
+/**
+ * The metrics part of evaluateVariant on its own (the ONNX check, test metrics, also_sampled),
+ * for a worker thread: its optimized ONNX graph goes to `optimizedModelPath` (not the run dir).
+ */
+export async function evaluateVariantMetrics(cfg: RecConfig, split: Split, v: {model: string; variant: string; dir: string}, progress: Progress, optimizedModelPath: string): Promise<VariantMetrics> {
+  const o = await openVariant(cfg, split, v, optimizedModelPath)
+  try {
+    return await measureMetrics(cfg, split, o, v, progress)
+  } finally {
+    o.dispose()
+  }
+}
+
+/**
+ * evaluate one saved variant: test metrics, latency, size, params, FLOPs, in the configured
+ * runtime; `metrics`: its metrics part measured already (in a worker: evaluateVariantMetrics),
+ * so that only the latency is measured here
+ */
+export async function evaluateVariant(
+  cfg: RecConfig,
+  split: Split,
+  v: {model: string; variant: string; dir: string},
+  backend: string,
+  progress: Progress,
+  metrics?: VariantMetrics,
+): Promise<{result: VariantResult; protocol: ProtocolInfo}> {
+  const o = await openVariant(cfg, split, v)
+  const {isBase, train, weights, record, tfjsScorer, onnxScorer, graph} = o
+  const runtime = cfg.eval.runtime
+  try {
+    const m = metrics ?? (await measureMetrics(cfg, split, o, v, progress))
+    if (metrics) progress.stage(`eval ${v.model}/${v.variant} (${(onnxScorer ?? tfjsScorer).runtime})`)
     const primary = onnxScorer ?? tfjsScorer
-    progress.stage(`eval ${v.model}/${v.variant} (${primary.runtime})`)
-    // with eval.threshold 'validation', evaluate picks the F1-best threshold on validation itself
-    // eval.negatives_file: the test positives' negatives as published (NCF format), not drawn
-    const fixedNegatives = cfg.eval.mode === 'sampled' && cfg.eval.negatives_file ? readNegativesFile(cfg.eval.negatives_file, split) : undefined
-    const r = await evaluate({scorer: primary, split, part: 'test', cfg: cfg.eval, seed: cfg.seed, negatives: cfg.negatives, progress, record: true, fixedNegatives})
-    // the secondary protocol (eval.also_sampled): the same scorer, each test item against N sampled negatives
-    const also = cfg.eval.mode === 'full' && cfg.eval.also_sampled ? cfg.eval.also_sampled : undefined
-    const sampled = also
-      ? await evaluate({scorer: primary, split, part: 'test', cfg: {...cfg.eval, mode: 'sampled', negatives: also}, seed: cfg.seed, negatives: cfg.negatives, progress, pointwise: false, negativesSetting: 'eval.also_sampled'})
-      : undefined
-    const sampledResult = sampled ? {negatives: also!, metrics: sampled.metrics, description: sampled.protocol.candidates} : undefined
+    const r = m.eval
+    const onnxMaxAbsDiff = m.onnxMaxAbsDiff
+    const sampledResult = m.sampled
     const seen = historiesOf(cfg)
     const full = {...r.protocol, split: cfg.split, ...(seen ? {histories: seen} : {})}
     const protocol: ProtocolInfo = {...full, description: describeProtocol(full)}
@@ -291,8 +367,7 @@ export async function evaluateVariant(
     progress.done(`ndcg@10 ${formatMetric(r.metrics['ndcg@10'])}, p50 ${formatMs(latency.p50Ms)} ms, ${result.execution}`)
     return {result, protocol}
   } finally {
-    tfjsScorer.dispose()
-    onnxScorer?.dispose()
+    o.dispose()
   }
 }
 

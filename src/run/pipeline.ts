@@ -15,13 +15,12 @@ import type {SplitOrder} from '../data/split.js'
 import {datasetStats} from '../data/stats.js'
 import type {Split} from '../data/types.js'
 import {dataError, RecError, usageError} from '../errors.js'
-import {evaluate} from '../eval/evaluate.js'
 import {parseMetricName} from '../eval/metrics.js'
 import {loadModel, saveModel} from '../models/io.js'
-import {createTfjsScorer} from '../models/scorer.js'
 import {getModelSpec} from '../models/registry.js'
 import {userSequences} from '../data/sequences.js'
 import type {ModelWeights} from '../models/types.js'
+import type {EpochRecord} from '../train/train.js'
 import {silentProgress, type Progress} from '../progress.js'
 import {trainModel} from '../train/train.js'
 import {writeJsonAtomic} from './atomic.js'
@@ -36,6 +35,8 @@ import {DRAWS_DIR, evaluateVariant, protocolOf, withDeltasAndGate, type Protocol
 import {shardSlice, type Shard} from './shard.js'
 import {prepareData, type PreparedData} from './data-stage.js'
 import {applySignificantGate} from './check.js'
+import {measureMetricsInWorkers, workerCount} from './workers.js'
+import {createValidation, validationShare, type ValidationShare} from './validation.js'
 import {loadSplit, saveSplit} from './split-io.js'
 import {streamStage, type StreamStageResult} from '../stream/stage.js'
 
@@ -59,7 +60,13 @@ export interface RunResult {
   columns?: string[]
   /** the stream stage (experiments with a stream section): the replay's summary */
   stream?: StreamStageResult
+  /** per model with early stopping: what validation cost against training (from its train.json) */
+  validation?: Record<string, ValidationReport>
 }
+
+/** early stopping's cost in one model's training: seconds, share of the epoch loop, users validated */
+export type ValidationReport = ValidationShare & {users?: number; usersTotal?: number}
+
 
 export type Stage = 'data' | 'train' | 'compress' | 'eval'
 export const STAGES: Stage[] = ['data', 'train', 'compress', 'eval']
@@ -81,6 +88,8 @@ export interface RunOptions {
   command?: string[]
   /** the data stage's read → preprocess → split (repeated seeds pass a memo that shares the seed-free parts) */
   prepareData?: (cfg: RecConfig, progress: Progress) => Promise<PreparedData>
+  /** worker threads for the metrics of several variants (overrides eval.workers; src/run/workers.ts) */
+  workers?: number | 'auto'
 }
 
 const hash = (...parts: unknown[]) => sha256Hex(canonicalJson(parts)).slice(0, 16)
@@ -109,7 +118,8 @@ function variantKey(cfg: RecConfig, m: ModelConfig, tKey: string, spec: VariantS
 }
 
 function evalKey(cfg: RecConfig, upstream: string, backend: string): string {
-  return hash('eval', upstream, cfg.eval, cfg.negatives, cfg.seed, backend)
+  // eval.workers decides how many variants are measured at once, never a number
+  return hash('eval', upstream, {...cfg.eval, workers: undefined}, cfg.negatives, cfg.seed, backend)
 }
 
 /**
@@ -283,10 +293,12 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
   const stages = new Stages(manifest, runDir, options.force ?? false, options.from)
   const timings: Record<string, number> = {}
   const keys: RunResult['keys'] = {train: {}}
+  /** early stopping's cost per model (RunResult.validation) */
+  const validationReports: Record<string, ValidationReport> = {}
   const finish = (result: Omit<RunResult, 'runDir' | 'experiment' | 'timings' | 'keys' | 'cached'>): RunResult => {
     manifest.endedAt = new Date().toISOString()
     writeManifest(runDir, manifest)
-    return {runDir, experiment: cfg.name, timings, keys, cached: stages.cached, ...(options.shard ? {shard: options.shard} : {}), ...(cfg.eval.metrics ? {columns: cfg.eval.metrics} : {}), ...result}
+    return {runDir, experiment: cfg.name, timings, keys, cached: stages.cached, ...(options.shard ? {shard: options.shard} : {}), ...(cfg.eval.metrics ? {columns: cfg.eval.metrics} : {}), ...(Object.keys(validationReports).length > 0 ? {validation: validationReports} : {}), ...result}
   }
   const clock = () => {
     const t = performance.now()
@@ -346,6 +358,9 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
     const dir = join(runDir, 'models', label, 'base')
     if (stages.reusable(name, 'train', key, [`models/${label}/base/model.json`, `models/${label}/base/${ONNX_FILE}`, `models/${label}/train.json`])) {
       progress.info(`train ${label}: reusing the model of an earlier run`)
+      const earlier = readRunFile<{history: EpochRecord[]; validation?: {users: number; usersTotal: number}}>(join(runDir, 'models', label, 'train.json'), 'training record', rebuildHint('train'))
+      const share = validationShare(earlier.history)
+      if (share.checks > 0) (validationReports[label] = {...share, ...earlier.validation})
       continue
     }
     const ckptDir = join(runDir, 'models', label, 'checkpoint')
@@ -358,28 +373,10 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
     const metric = es ? parseMetricName(es.metric) : undefined
     // a sequential model predicts a validation item from the user's train items in time order
     const histories = getModelSpec(m.model).sequential ? userSequences([split.train], split.train.numUsers) : undefined
-    const validate = es && metric
-      ? async (weights: ModelWeights) => {
-          const scorer = createTfjsScorer(weights, {histories})
-          try {
-            const r = await evaluate({
-              scorer,
-              split,
-              part: 'valid',
-              cfg: validationEvalConfig(cfg, es, metric.k),
-              seed: cfg.seed,
-              negatives: cfg.negatives,
-              pointwise: metric.info.kind === 'pointwise',
-              negativesSetting: 'train.early_stopping.negatives',
-            })
-            const v = r.metrics[metric.key]
-            if (v === undefined) throw usageError('config.bad_metric', `early_stopping.metric ${es.metric} is not computed by evaluation (known: ${Object.keys(r.metrics).join(', ')})`)
-            return metric.info.higherIsBetter ? v : -v
-          } finally {
-            scorer.dispose()
-          }
-        }
-      : undefined
+    // early stopping validates a fixed sample of validation users (train.early_stopping.users)
+    const validation = es && metric ? createValidation({split, es, metric, cfg: validationEvalConfig(cfg, es, metric.k), seed: cfg.seed, negatives: cfg.negatives, histories}) : undefined
+    if (validation && validation.users < validation.usersTotal) progress.info(`train ${label}: early stopping validates ${validation.users} of ${validation.usersTotal} validation users (train.early_stopping.users)`)
+    const validate = validation?.validate
     const t = clock()
     const init = initFromPretrained(m, (from) => loadModel(join(runDir, 'models', from, 'base')).weights)
     const r = await trainModel({model: m, train, negatives: cfg.negatives, split, seed: cfg.seed, progress, validate, signal: options.signal, checkpoint: {dir: ckptDir, resume}, init})
@@ -391,10 +388,13 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
     saveModel(dir, r.weights, {userIds: split.train.userIds, itemIds: split.train.itemIds})
     // exported with the weights, so that a retrained model never sits beside an older ONNX file
     saveBaseOnnx(dir, r.weights)
-    writeJsonAtomic(join(runDir, 'models', label, 'train.json'), {model: m, train, epochs: r.epochs, bestEpoch: r.bestEpoch, stoppedEarly: r.stoppedEarly, seconds: t(), history: r.history, ...(r.engine ? {engine: r.engine} : {}), ...(r.checkpoints ? {checkpoints: r.checkpoints} : {})})
+    const validationUsers = validation ? {users: validation.users, usersTotal: validation.usersTotal} : undefined
+    writeJsonAtomic(join(runDir, 'models', label, 'train.json'), {model: m, train, epochs: r.epochs, bestEpoch: r.bestEpoch, stoppedEarly: r.stoppedEarly, seconds: t(), history: r.history, ...(r.engine ? {engine: r.engine} : {}), ...(r.checkpoints ? {checkpoints: r.checkpoints} : {}), ...(validationUsers ? {validation: validationUsers} : {})})
+    const share = validationShare(r.history)
+    if (share.checks > 0) validationReports[label] = {...share, ...validationUsers}
     stages.done(name, key, t(), stageFiles.train(label))
     rmSync(ckptDir, {recursive: true, force: true})
-    progress.done(`${r.epochs} epochs in ${r.seconds.toFixed(1)}s, best epoch ${r.bestEpoch}${r.stoppedEarly ? ' (early stop)' : ''}`)
+    progress.done(`${r.epochs} epochs in ${r.seconds.toFixed(1)}s, best epoch ${r.bestEpoch}${r.stoppedEarly ? ' (early stop)' : ''}${share.checks > 0 ? `; validation ${share.validSeconds.toFixed(1)}s (${(100 * share.share).toFixed(0)}%)` : ''}`)
   }
   timings.trainSeconds = elapsed()
   if (options.until === 'train') return finish({variants: [], protocol: protocolOf(cfg), stoppedAfter: 'train'})
@@ -447,12 +447,26 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
   ])
   const results: VariantResult[] = []
   let protocol: ProtocolInfo = protocolOf(cfg)
+  const reusable = new Map(
+    entries.map((e) => {
+      const rel = `models/${e.label}/${e.variant}`
+      return [e, stages.reusable(`eval:${e.label}/${e.variant}`, 'eval', evalKey(cfg, e.upstream, backend.name), [`${rel}/result.json`, `${rel}/eval.json`, `${rel}/${DRAWS_DIR}/latency.bin`])]
+    }),
+  )
+  // the metrics of the variants to evaluate, in worker threads when several (src/run/workers.ts);
+  // latency is measured below, on this thread, one variant at a time, once the workers are gone
+  const pending = entries.filter((e) => !reusable.get(e))
+  pending.forEach((e) => checkEvaluationInputs(stages, e.label, e.variant))
+  const nWorkers = workerCount(options.workers ?? cfg.eval.workers, pending.length, split, backend.name)
+  const metricsOf = nWorkers > 1
+    ? await measureMetricsInWorkers({cfg, split, backend: backend.name, variants: pending.map((e) => ({model: e.label, variant: e.variant, dir: join(runDir, 'models', e.label, e.variant)})), workers: nWorkers, progress, signal: options.signal})
+    : undefined
   for (const e of entries) {
     if (options.signal?.aborted) return stopped(`eval ${e.label}/${e.variant}`, 'compress')
     const key = evalKey(cfg, e.upstream, backend.name)
     const name = `eval:${e.label}/${e.variant}`
     const rel = `models/${e.label}/${e.variant}`
-    if (stages.reusable(name, 'eval', key, [`${rel}/result.json`, `${rel}/eval.json`, `${rel}/${DRAWS_DIR}/latency.bin`])) {
+    if (reusable.get(e)) {
       results.push(readRunFile<VariantResult>(join(runDir, rel, 'result.json'), 'result file', rebuildHint('eval')))
       protocol = readRunFile<{protocol: ProtocolInfo}>(join(runDir, rel, 'eval.json'), 'evaluation record', rebuildHint('eval')).protocol
       continue
@@ -460,7 +474,7 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
     checkEvaluationInputs(stages, e.label, e.variant)
     stages.start(name, key)
     const t = clock()
-    const r = await evaluateVariant(cfg, split, {model: e.label, variant: e.variant, dir: join(runDir, rel)}, backend.name, progress)
+    const r = await evaluateVariant(cfg, split, {model: e.label, variant: e.variant, dir: join(runDir, rel)}, backend.name, progress, metricsOf?.get(join(runDir, rel)))
     results.push(r.result)
     protocol = r.protocol
     stages.done(name, key, t(), stageFiles.eval(rel, r.result))
@@ -477,7 +491,7 @@ async function runLocked(cfg: RecConfig, runDir: string, configFile: string, opt
     if (stream.interrupted) return finish({variants, protocol, stream, interrupted: true})
   }
   const result = finish({variants, protocol, ...(stream ? {stream} : {})})
-  writeJsonAtomic(join(runDir, 'results.json'), {...result, timings: undefined})
+  writeJsonAtomic(join(runDir, 'results.json'), {...result, timings: undefined, validation: undefined})
   return result
 }
 
