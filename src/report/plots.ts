@@ -1,5 +1,4 @@
-import * as vega from 'vega'
-import {compile, type TopLevelSpec} from 'vega-lite'
+import type {TopLevelSpec} from 'vega-lite'
 
 import {formatBytes, formatMs, shortNumber} from './format.js'
 
@@ -245,6 +244,9 @@ export function trainingSpec(history: EpochPoint[], options: TrainingOptions = {
 
 /** a Vega-Lite spec as SVG text, rendered in Node by vega's headless view (no browser, no canvas) */
 export async function renderSvg(spec: VegaLiteSpec): Promise<string> {
+  // loaded on first use: vega and vega-lite take ~0.45 s to import, and oclif imports every command
+  // (so every module they import) at the start of any `rec` command
+  const [vega, {compile}] = await Promise.all([import('vega'), import('vega-lite')])
   const compiled = compile(spec).spec
   const view = new vega.View(vega.parse(compiled), {renderer: 'none'})
   try {

@@ -1,4 +1,7 @@
-import Fastify, {type FastifyError, type FastifyInstance} from 'fastify'
+import {createRequire} from 'node:module'
+
+import type {FastifyError, FastifyInstance} from 'fastify'
+import type FastifyFn from 'fastify'
 
 import type {PostedEvent} from './known.js'
 import type {Answer, Recommender} from './recommender.js'
@@ -36,6 +39,8 @@ export function buildApp(args: {recommender: Recommender; info: ServeInfo; onEve
   const {recommender, info} = args
   const {metrics, known, settings} = recommender
   const maxK = settings.max_k
+  // loaded on first use: oclif imports every command (and what it imports) at the start of any `rec` command
+  const Fastify = createRequire(import.meta.url)('fastify') as typeof FastifyFn
   const app = Fastify({
     logger: false,
     // on close: idle keep-alive sockets are closed at once, requests in flight finish first

@@ -1,7 +1,8 @@
 import {spawn, type ChildProcess} from 'node:child_process'
+import {createRequire} from 'node:module'
 import {cpus, loadavg} from 'node:os'
 
-import autocannon from 'autocannon'
+import type autocannon from 'autocannon'
 
 import {checkError, dataError, usageError} from '../errors.js'
 import {Rng} from '../rng.js'
@@ -166,9 +167,11 @@ async function scrape(url: string): Promise<Record<string, number>> {
 async function drive(url: string, connections: number, seconds: number, paths: string[], cursor: {i: number}, signal?: AbortSignal): Promise<{latencies: Float64Array; requests: number; errors: number}> {
   const latencies: number[] = []
   let non2xx = 0
+  // loaded on first use: oclif imports every command (and what it imports) at the start of any `rec` command
+  const autocannonFn = createRequire(import.meta.url)('autocannon') as typeof autocannon
   let instance!: autocannon.Instance
   const done = new Promise<autocannon.Result>((resolve, reject) => {
-    instance = autocannon(
+    instance = autocannonFn(
       {
         url,
         connections,

@@ -1,4 +1,9 @@
-import padjust from '@stdlib/stats-padjust'
+import {createRequire} from 'node:module'
+
+import type padjustFn from '@stdlib/stats-padjust'
+
+// loaded on first use, like src/stats/paired.ts's packages
+const padjust = (...args: Parameters<typeof padjustFn>) => (createRequire(import.meta.url)('@stdlib/stats-padjust') as typeof padjustFn)(...args)
 
 /**
  * Holm's step-down adjustment of a family of p-values (stdlib `padjust(p, 'holm')`; the same

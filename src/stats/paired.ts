@@ -1,5 +1,12 @@
-import ttest from '@stdlib/stats-ttest'
-import wilcoxon from '@stdlib/stats-wilcoxon'
+import {createRequire} from 'node:module'
+
+import type ttestFn from '@stdlib/stats-ttest'
+import type wilcoxonFn from '@stdlib/stats-wilcoxon'
+
+// loaded on first use (CommonJS, ~0.4 s to import): every `rec` command imports this module through oclif
+const require = createRequire(import.meta.url)
+const ttest = (): typeof ttestFn => require('@stdlib/stats-ttest') as typeof ttestFn
+const wilcoxon = (): typeof wilcoxonFn => require('@stdlib/stats-wilcoxon') as typeof wilcoxonFn
 
 /**
  * Paired tests of two measurements of the same units (per-user metric values of a variant and its
@@ -58,8 +65,8 @@ export function pairedTest(x: ArrayLike<number>, y: ArrayLike<number>): PairedTe
   if (nonZero.length === 0) {
     return {n, meanDiff: 0, ci95: [0, 0], identical: true, tTest: {statistic: 0, df: n - 1, pValue: 1}, wilcoxon: null}
   }
-  const t = ttest(xs, ys, {alpha: 0.05})
-  const w = wilcoxon(xs, ys)
+  const t = ttest()(xs, ys, {alpha: 0.05})
+  const w = wilcoxon()(xs, ys)
   const tied = new Set(nonZero.map(Math.abs)).size !== nonZero.length
   const zeros = n - nonZero.length
   const method = nonZero.length > 50 || zeros > 0 || tied ? 'normal' : 'exact'

@@ -11,7 +11,7 @@
 import {existsSync, readdirSync, readFileSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
 
-import {afterAll, describe, expect, it} from 'vitest'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {runCli} from '../helpers/cli.js'
 import {checkRunDirComplete, metricsBytes, mulberry32, tempDir, TEMP_FILE, tinyYaml, writeYaml, type RunJson} from './helpers.js'
@@ -255,6 +255,17 @@ const FT_YAML = tinyYaml({
 
 describe('interrupting compression and fine-tuning, then resuming', () => {
   const STAGES_FT = ['compress:mf/prune', 'data', 'eval:mf/base', 'eval:mf/prune', 'train:mf']
+  // every run of this block (reference, interrupted, resumed) trains with the tfjs step: the typed-array
+  // kernel step (src/train/kernel-pair.ts) finishes this fixture's three fine-tuning epochs before a
+  // signal sent after the first one arrives, and the test is about the compress stage's signal handling
+  const engine = process.env.REC_TRAIN_ENGINE
+  beforeAll(() => {
+    process.env.REC_TRAIN_ENGINE = 'tfjs'
+  })
+  afterAll(() => {
+    if (engine === undefined) delete process.env.REC_TRAIN_ENGINE
+    else process.env.REC_TRAIN_ENGINE = engine
+  })
 
   /** the uninterrupted run both tests compare with (run once): its metrics, and how long its compress stage took */
   let referenceRun: Promise<{metrics: Record<string, string>; compressMs: number}> | undefined
