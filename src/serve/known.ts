@@ -134,22 +134,6 @@ export class KnownInteractions {
     return this.pending.length
   }
 
-  /** known users' posted events of known items, as interactions (what an incremental update trains on) */
-  static asInteractions(events: PostedEvent[], like: Interactions): Interactions {
-    const known = events.filter((e) => e.user >= 0 && e.item >= 0)
-    return {
-      user: Int32Array.from(known, (e) => e.user),
-      item: Int32Array.from(known, (e) => e.item),
-      rating: new Float32Array(known.length).fill(1),
-      timestamp: Float64Array.from(known, (e) => e.timestamp),
-      length: known.length,
-      numUsers: like.numUsers,
-      numItems: like.numItems,
-      userIds: like.userIds,
-      itemIds: like.itemIds,
-    }
-  }
-
   /**
    * Every known user's history in time order, then posted events in posting order. The returned
    * object reads the current state on every access, so a scorer holding it sees posted events at once.
